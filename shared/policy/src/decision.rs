@@ -1,0 +1,340 @@
+//! Decisions: what the engine concluded for each target, and why, in words and as data.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::state::{ActionRecord, BudgetCap, Pause, State, TargetState};
+
+/// Desired capacity and the bounds set on AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capacity {
+    /// Desired count.
+    pub desired: u32,
+    /// Minimum (the effective floor).
+    pub min: u32,
+    /// Maximum (the effective ceiling).
+    pub max: u32,
+}
+
+impl fmt::Display for Capacity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "desired {} (min {}, max {})", self.desired, self.min, self.max)
+    }
+}
+
+/// Why nothing happened on a target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "code")]
+pub enum Reason {
+    /// A cooldown in this direction is running.
+    Cooldown {
+        /// `out` or `in`.
+        direction: crate::state::Direction,
+        /// When it ends.
+        until: DateTime<Utc>,
+    },
+    /// No scale-in so soon after a scaling action.
+    ScaleInGuard {
+        /// When scale-in is allowed again.
+        until: DateTime<Utc>,
+    },
+    /// Already at the ceiling.
+    AtCeiling {
+        /// The ceiling.
+        ceiling: u32,
+    },
+    /// Already at the floor.
+    AtFloor {
+        /// The floor.
+        floor: u32,
+    },
+    /// Automation is paused on the target.
+    Paused {
+        /// Until when.
+        until: DateTime<Utc>,
+    },
+    /// Dry-run: this is what would have happened.
+    DryRun {
+        /// What the target would have become.
+        would: Capacity,
+    },
+    /// Too many actions in the last hour.
+    RateLimit {
+        /// Actions in the last hour.
+        count: u32,
+        /// The limit.
+        limit: u32,
+    },
+    /// An event holds scale-in.
+    EventHold {
+        /// The event.
+        event: String,
+    },
+    /// No rule mentions the alarm in this state.
+    UnknownAlarm,
+    /// No budget rule mentions the budget (or none at this threshold and type).
+    UnknownBudget,
+    /// A stepped rule had no step for the value.
+    NoMatchingStep,
+    /// The rule needs the alarm's value and the signal has none.
+    NoDatapoint,
+    /// The command's sender may not do this.
+    NotAllowed {
+        /// What was missing.
+        why: String,
+    },
+    /// The change is large enough to need a confirmation.
+    NeedsConfirmation {
+        /// The change asked for.
+        would: Capacity,
+    },
+    /// The command could not be understood.
+    BadCommand {
+        /// What was wrong.
+        why: String,
+    },
+    /// The signal names a target the policy does not have.
+    UnknownTarget {
+        /// The name.
+        target: String,
+    },
+    /// Nothing to do: the target already is as it should be.
+    AlreadyRight,
+    /// Nothing to undo.
+    NothingToUndo,
+}
+
+impl Reason {
+    /// The short code, as used in policy tests (`cooldown`, `at-ceiling`...).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::Cooldown { .. } => "cooldown",
+            Reason::ScaleInGuard { .. } => "scale-in-guard",
+            Reason::AtCeiling { .. } => "at-ceiling",
+            Reason::AtFloor { .. } => "at-floor",
+            Reason::Paused { .. } => "paused",
+            Reason::DryRun { .. } => "dry-run",
+            Reason::RateLimit { .. } => "rate-limit",
+            Reason::EventHold { .. } => "event-hold",
+            Reason::UnknownAlarm => "unknown-alarm",
+            Reason::UnknownBudget => "unknown-budget",
+            Reason::NoMatchingStep => "no-matching-step",
+            Reason::NoDatapoint => "no-datapoint",
+            Reason::NotAllowed { .. } => "not-allowed",
+            Reason::NeedsConfirmation { .. } => "needs-confirmation",
+            Reason::BadCommand { .. } => "bad-command",
+            Reason::UnknownTarget { .. } => "unknown-target",
+            Reason::AlreadyRight => "already-right",
+            Reason::NothingToUndo => "nothing-to-undo",
+        }
+    }
+}
+
+/// What happens to one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Outcome {
+    /// Capacity changes.
+    Change {
+        /// Before.
+        from: Capacity,
+        /// After.
+        to: Capacity,
+        /// True when an operator forced it past a guardrail.
+        forced: bool,
+    },
+    /// Nothing changes, for `reason`.
+    Suppressed {
+        /// Why.
+        reason: Reason,
+    },
+}
+
+impl Outcome {
+    /// The outcome's kind as used in policy tests: `change`, or `suppressed`/`unchanged`/`denied`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Change { .. } => "change",
+            Outcome::Suppressed {
+                reason: Reason::AlreadyRight,
+            } => "unchanged",
+            Outcome::Suppressed {
+                reason:
+                    Reason::NotAllowed { .. }
+                    | Reason::BadCommand { .. }
+                    | Reason::NeedsConfirmation { .. },
+            } => "denied",
+            Outcome::Suppressed { .. } => "suppressed",
+        }
+    }
+}
+
+/// The engine's conclusion for one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetDecision {
+    /// The target instance (state key).
+    pub target: String,
+    /// What asked: `rule:api-cpu-high`, `schedule:night`, `budget:ai-cap`, `command:U123`...
+    pub source: String,
+    /// What happens.
+    pub outcome: Outcome,
+    /// Why, in words.
+    pub explanation: String,
+}
+
+/// A message for people that is not itself a capacity change (notify-only rules, budget
+/// notices, missed occurrences, status).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    /// What asked.
+    pub source: String,
+    /// The target it concerns, if any.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// The message.
+    pub text: String,
+}
+
+/// A change to Capstan's own record that is not a capacity change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "op")]
+pub enum StateOp {
+    /// Pause (or pin) a target.
+    Pause {
+        /// The target instance.
+        target: String,
+        /// The pause.
+        pause: Pause,
+    },
+    /// End a pause.
+    Resume {
+        /// The target instance.
+        target: String,
+    },
+    /// Add a budget cap.
+    AddCap(BudgetCap),
+    /// Lift the caps of a budget.
+    LiftCap {
+        /// The budget.
+        budget: String,
+    },
+    /// Record that an occurrence was applied (or reported missed).
+    MarkOccurrence {
+        /// The target instance.
+        target: String,
+        /// The schedule.
+        schedule: String,
+        /// The occurrence.
+        at: DateTime<Utc>,
+    },
+}
+
+/// Everything the engine concluded for one signal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// The moment decided for.
+    pub at: DateTime<Utc>,
+    /// The signal, in one line.
+    pub signal: String,
+    /// Per-target conclusions.
+    pub targets: Vec<TargetDecision>,
+    /// Messages for people.
+    pub notices: Vec<Notice>,
+    /// Changes to Capstan's record besides capacity changes.
+    pub ops: Vec<StateOp>,
+}
+
+impl Decision {
+    /// True when some target's capacity changes.
+    pub fn changes_anything(&self) -> bool {
+        self.targets
+            .iter()
+            .any(|t| matches!(t.outcome, Outcome::Change { .. }))
+            || !self.ops.is_empty()
+    }
+
+    /// The decision for one target, if any.
+    pub fn for_target(&self, target: &str) -> Option<&TargetDecision> {
+        self.targets.iter().find(|t| t.target == target)
+    }
+
+    /// Applies the decision to `state` as if every change succeeded: the next state.
+    pub fn apply(&self, state: &mut State) {
+        for t in &self.targets {
+            if let Outcome::Change { from, to, forced } = &t.outcome {
+                if let Some(ts) = state.targets.get_mut(&t.target) {
+                    apply_change(ts, self.at, &t.source, *from, *to, *forced);
+                }
+            }
+        }
+        for op in &self.ops {
+            match op {
+                StateOp::Pause { target, pause } => {
+                    if let Some(ts) = state.targets.get_mut(target) {
+                        ts.pause = Some(pause.clone());
+                    }
+                }
+                StateOp::Resume { target } => {
+                    if let Some(ts) = state.targets.get_mut(target) {
+                        ts.pause = None;
+                    }
+                }
+                StateOp::AddCap(cap) => {
+                    state
+                        .caps
+                        .retain(|c| !(c.budget == cap.budget && c.rule == cap.rule));
+                    state.caps.push(cap.clone());
+                }
+                StateOp::LiftCap { budget } => state.caps.retain(|c| &c.budget != budget),
+                StateOp::MarkOccurrence {
+                    target,
+                    schedule,
+                    at,
+                } => {
+                    if let Some(ts) = state.targets.get_mut(target) {
+                        ts.occurrences.insert(schedule.clone(), *at);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The decision as readable text, one line per target and notice.
+    pub fn render(&self) -> String {
+        let mut out = format!("{}  {}\n", self.at.format("%Y-%m-%d %H:%M:%SZ"), self.signal);
+        for t in &self.targets {
+            out.push_str(&format!("  {} [{}] {}\n", t.target, t.outcome.kind(), t.explanation));
+        }
+        for n in &self.notices {
+            out.push_str(&format!("  notice ({}): {}\n", n.source, n.text));
+        }
+        out
+    }
+}
+
+/// How long the action history is kept in state.
+pub const HISTORY_KEEP: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+fn apply_change(
+    ts: &mut TargetState,
+    at: DateTime<Utc>,
+    source: &str,
+    from: Capacity,
+    to: Capacity,
+    forced: bool,
+) {
+    ts.desired = to.desired;
+    ts.min = to.min;
+    ts.max = to.max;
+    ts.history.push(ActionRecord {
+        at,
+        source: source.to_string(),
+        from: from.desired,
+        to: to.desired,
+        forced,
+    });
+    let keep_from = at - HISTORY_KEEP;
+    ts.history.retain(|a| a.at > keep_from);
+}

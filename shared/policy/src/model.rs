@@ -1,0 +1,1019 @@
+//! The policy file's data model: what an operator writes in `capstan.toml`.
+//!
+//! These types only describe; they hold no behaviour beyond parsing their own small value
+//! formats (durations, times of day, weekdays, holidays, amounts). Checks that span several
+//! entries (a rule naming an unknown target, overlapping periods, ...) live in [`crate::load`].
+//! Every field is documented in `docs/policy.md` and by example in `capstan.example.toml`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc, Weekday};
+use chrono_tz::Tz;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::schedule::CronExpr;
+use crate::signal::Signal;
+
+/// A whole policy file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Settings that apply to every target.
+    #[serde(default)]
+    pub settings: Settings,
+    /// Named holiday calendars that schedules can refer to by name.
+    #[serde(default)]
+    pub holidays: BTreeMap<String, Vec<HolidaySpec>>,
+    /// What Capstan may scale, keyed by a short name used everywhere else.
+    #[serde(default)]
+    pub targets: BTreeMap<String, Target>,
+    /// Alarm rules, keyed by rule name.
+    #[serde(default)]
+    pub rules: BTreeMap<String, AlarmRule>,
+    /// Schedules (periods and occurrences), keyed by schedule name.
+    #[serde(default)]
+    pub schedules: BTreeMap<String, Schedule>,
+    /// Planned events (pre-event scaling), keyed by event name.
+    #[serde(default)]
+    pub events: BTreeMap<String, Event>,
+    /// Budget rules, keyed by rule name.
+    #[serde(default)]
+    pub budgets: BTreeMap<String, BudgetRule>,
+    /// Who may do what through Slack.
+    #[serde(default)]
+    pub slack: SlackAccess,
+    /// The policy's own unit tests.
+    #[serde(default)]
+    pub tests: Vec<PolicyTest>,
+}
+
+/// Settings that apply to every target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// When true, Capstan decides and reports but never changes capacity.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// The time zone used by schedules that do not name their own.
+    #[serde(default = "default_zone")]
+    pub zone: Tz,
+    /// A scheduled occurrence older than this when first seen is reported as missed, not applied.
+    #[serde(default = "default_catch_up")]
+    pub catch_up: Dur,
+    /// How long a `pause` lasts when the operator gives no duration.
+    #[serde(default = "default_pause")]
+    pub default_pause: Dur,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            dry_run: false,
+            zone: default_zone(),
+            catch_up: default_catch_up(),
+            default_pause: default_pause(),
+        }
+    }
+}
+
+fn default_zone() -> Tz {
+    Tz::UTC
+}
+fn default_catch_up() -> Dur {
+    Dur::from_secs(15 * 60)
+}
+fn default_pause() -> Dur {
+    Dur::from_secs(60 * 60)
+}
+
+/// What kind of AWS resource a target is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    /// An ECS service (`cluster` + `service`).
+    Ecs,
+    /// An EC2 Auto Scaling group (`group`).
+    Asg,
+}
+
+/// How much a target matters; budget rules never touch critical targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Criticality {
+    /// Never capped by a budget rule.
+    #[default]
+    Critical,
+    /// May be capped by budget rules.
+    NonCritical,
+}
+
+/// Something Capstan scales: one ECS service or Auto Scaling group, or every one that carries
+/// the tags in `selector`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// `ecs` or `asg`.
+    pub kind: TargetKind,
+    /// ECS cluster name (ECS targets).
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// ECS service name (ECS targets without a selector).
+    #[serde(default)]
+    pub service: Option<String>,
+    /// Auto Scaling group name (ASG targets without a selector).
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Resource tags: the entry covers every service or group carrying all of them.
+    #[serde(default)]
+    pub selector: Option<BTreeMap<String, String>>,
+    /// Hard lower bound on desired capacity.
+    pub floor: u32,
+    /// Hard upper bound on desired capacity.
+    pub ceiling: u32,
+    /// Largest change of desired capacity in one action (default: no limit beyond the bounds).
+    #[serde(default)]
+    pub max_step: Option<u32>,
+    /// Most actions on this target in any rolling hour.
+    #[serde(default = "default_max_actions")]
+    pub max_actions_per_hour: u32,
+    /// `critical` (default) or `non-critical`.
+    #[serde(default)]
+    pub criticality: Criticality,
+    /// Decide and report, but never change this target.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Cooldowns and the scale-in guard.
+    #[serde(default)]
+    pub cooldown: Cooldowns,
+    /// Free-form tags shown in reports (cost allocation, owner...).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+fn default_max_actions() -> u32 {
+    10
+}
+
+impl Target {
+    /// The largest step one action may take on this target.
+    pub fn max_step(&self) -> u32 {
+        self.max_step
+            .unwrap_or_else(|| self.ceiling.saturating_sub(self.floor).max(1))
+    }
+
+    /// A readable name of the AWS resource, such as `ecs main-cluster/api-service`.
+    pub fn resource_label(&self) -> String {
+        match (self.kind, &self.selector) {
+            (TargetKind::Ecs, None) => format!(
+                "ecs {}/{}",
+                self.cluster.as_deref().unwrap_or("?"),
+                self.service.as_deref().unwrap_or("?")
+            ),
+            (TargetKind::Asg, None) => format!("asg {}", self.group.as_deref().unwrap_or("?")),
+            (kind, Some(tags)) => {
+                let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let kind = if kind == TargetKind::Ecs { "ecs" } else { "asg" };
+                format!("{kind} tagged {}", tags.join(","))
+            }
+        }
+    }
+}
+
+/// Per-direction cooldowns and the scale-in guard of a target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cooldowns {
+    /// After a scale-out, a further scale-out only adds the difference over it.
+    #[serde(default = "default_out")]
+    pub scale_out: Dur,
+    /// After a scale-in, no further scale-in.
+    #[serde(default = "default_in")]
+    pub scale_in: Dur,
+    /// No scale-in within this long of any scaling action (either direction).
+    #[serde(default)]
+    pub scale_in_guard: Option<Dur>,
+}
+
+impl Default for Cooldowns {
+    fn default() -> Self {
+        Cooldowns {
+            scale_out: default_out(),
+            scale_in: default_in(),
+            scale_in_guard: None,
+        }
+    }
+}
+
+fn default_out() -> Dur {
+    Dur::from_secs(300)
+}
+fn default_in() -> Dur {
+    Dur::from_secs(600)
+}
+
+/// A CloudWatch alarm state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum AlarmState {
+    /// The alarm fired.
+    #[serde(rename = "ALARM")]
+    Alarm,
+    /// The alarm recovered.
+    #[serde(rename = "OK")]
+    Ok,
+    /// Not enough data.
+    #[serde(rename = "INSUFFICIENT_DATA")]
+    InsufficientData,
+}
+
+impl fmt::Display for AlarmState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AlarmState::Alarm => "ALARM",
+            AlarmState::Ok => "OK",
+            AlarmState::InsufficientData => "INSUFFICIENT_DATA",
+        })
+    }
+}
+
+fn default_alarm_state() -> AlarmState {
+    AlarmState::Alarm
+}
+
+/// What an alarm rule does when it matches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// Add N to desired capacity.
+    Add(u32),
+    /// Remove N from desired capacity.
+    Remove(u32),
+    /// Change desired capacity by a percentage (100 doubles, -50 halves).
+    Percent(i32),
+    /// Set desired capacity to N.
+    Set(u32),
+    /// Size from the alarm's metric value: desired = ceil(value / per_unit x (1 + buffer_percent/100)).
+    FromMetric {
+        /// How much of the metric one unit of capacity handles.
+        per_unit: f64,
+        /// Head-room added on top, in percent.
+        #[serde(default)]
+        buffer_percent: f64,
+    },
+    /// Change nothing; tell people (with the rule's `runbook` text).
+    Notify,
+}
+
+/// One step of a stepped alarm rule, chosen by the alarm's latest datapoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// The step applies when the value is at least this (absent: no lower bound).
+    #[serde(default)]
+    pub lower: Option<f64>,
+    /// The step applies when the value is below this (absent: no upper bound).
+    #[serde(default)]
+    pub upper: Option<f64>,
+    /// What to do.
+    pub action: Action,
+}
+
+/// An alarm rule: when an alarm whose name matches enters `state`, act on `target`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmRule {
+    /// Alarm name, exact or a glob (`api-*`).
+    pub alarm: String,
+    /// The state that triggers the rule (default `ALARM`).
+    #[serde(default = "default_alarm_state")]
+    pub state: AlarmState,
+    /// The target to act on; may be absent only for notify-only rules.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// What to do (ignored when `steps` is given).
+    #[serde(default)]
+    pub action: Option<Action>,
+    /// Actions chosen by the alarm's latest datapoint.
+    #[serde(default)]
+    pub steps: Vec<Step>,
+    /// Overrides the target's cooldown for the direction of this rule's actions.
+    #[serde(default)]
+    pub cooldown: Option<Dur>,
+    /// Overrides the target's scale-in guard for this rule.
+    #[serde(default)]
+    pub scale_in_guard: Option<Dur>,
+    /// Text for the people notified: what to check, what to do by hand.
+    #[serde(default)]
+    pub runbook: Option<String>,
+}
+
+impl AlarmRule {
+    /// True when the rule's pattern matches the alarm name.
+    pub fn matches(&self, alarm: &str) -> bool {
+        if self.is_glob() {
+            glob::Pattern::new(&self.alarm)
+                .map(|p| p.matches(alarm))
+                .unwrap_or(false)
+        } else {
+            self.alarm == alarm
+        }
+    }
+
+    /// True when the pattern holds glob characters.
+    pub fn is_glob(&self) -> bool {
+        self.alarm.contains(['*', '?', '['])
+    }
+
+    /// True when the rule never changes capacity.
+    pub fn is_notify_only(&self) -> bool {
+        self.steps.is_empty() && matches!(self.action, Some(Action::Notify) | None)
+    }
+}
+
+/// A schedule: a *period* (`begin`/`end`, sets floor/ceiling while it holds) or an
+/// *occurrence* (`cron`, sets desired once each time it comes round).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// Targets the schedule applies to.
+    pub targets: Vec<String>,
+    /// IANA time zone of `begin`, `end`, `cron` and holidays (default: `settings.zone`).
+    #[serde(default)]
+    pub zone: Option<Tz>,
+    /// Days a period begins on (default: every day), e.g. `["mon-fri"]`.
+    #[serde(default)]
+    pub weekdays: Option<Weekdays>,
+    /// Local time a period begins.
+    #[serde(default)]
+    pub begin: Option<LocalTime>,
+    /// Local time a period ends (at or before `begin`: the next day).
+    #[serde(default)]
+    pub end: Option<LocalTime>,
+    /// Five-field cron (minute hour day-of-month month day-of-week) of an occurrence.
+    #[serde(default)]
+    pub cron: Option<CronExpr>,
+    /// Floor while the period holds.
+    #[serde(default)]
+    pub floor: Option<u32>,
+    /// Ceiling while the period holds.
+    #[serde(default)]
+    pub ceiling: Option<u32>,
+    /// Desired capacity set at each occurrence.
+    #[serde(default)]
+    pub desired: Option<u32>,
+    /// Dates (`2026-12-25`), ranges (`2026-12-24..2026-12-26`) or calendar names on which the
+    /// schedule is suspended.
+    #[serde(default)]
+    pub holidays: Vec<HolidaySpec>,
+}
+
+impl Schedule {
+    /// True for an occurrence (`cron`), false for a period.
+    pub fn is_occurrence(&self) -> bool {
+        self.cron.is_some()
+    }
+}
+
+/// A planned event: raise capacity ahead of it, hold scale-in during it, release after it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    /// When the event starts.
+    pub start: Timestamp,
+    /// When it ends.
+    pub end: Timestamp,
+    /// How long before `start` the uplift begins.
+    #[serde(default)]
+    pub lead: Option<Dur>,
+    /// No scale-in by any rule or schedule between start - lead and end (default true).
+    #[serde(default = "yes")]
+    pub hold_scale_in: bool,
+    /// After the end, the floor comes down by this much per scale-in cooldown (default 1).
+    #[serde(default)]
+    pub release_step: Option<u32>,
+    /// Allows the uplift to raise a ceiling above the target's hard ceiling (audited).
+    #[serde(default)]
+    pub exceed_ceiling: bool,
+    /// Uplift per target.
+    pub targets: BTreeMap<String, Uplift>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// How an event raises one target's bounds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Uplift {
+    /// New floor: a number, `+N` or `+N%`.
+    #[serde(default)]
+    pub floor: Option<Amount>,
+    /// New ceiling: a number, `+N` or `+N%`.
+    #[serde(default)]
+    pub ceiling: Option<Amount>,
+}
+
+/// An absolute count or a relative change of one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Amount {
+    /// Exactly this many.
+    Absolute(u32),
+    /// This many more (or fewer, when negative).
+    Delta(i64),
+    /// This percent more (or less, when negative).
+    Percent(i64),
+}
+
+impl Amount {
+    /// Applies the amount to `base`, never going below zero.
+    pub fn apply(self, base: u32) -> u32 {
+        match self {
+            Amount::Absolute(n) => n,
+            Amount::Delta(d) => (base as i64 + d).max(0) as u32,
+            Amount::Percent(p) => {
+                let v = (base as f64 * (1.0 + p as f64 / 100.0)).ceil();
+                v.max(0.0) as u32
+            }
+        }
+    }
+}
+
+/// Which kind of budget alert a rule listens to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum AlertType {
+    /// Spend so far.
+    #[serde(rename = "ACTUAL")]
+    Actual,
+    /// Forecast spend for the period.
+    #[serde(rename = "FORECASTED")]
+    Forecasted,
+}
+
+impl fmt::Display for AlertType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AlertType::Actual => "ACTUAL",
+            AlertType::Forecasted => "FORECASTED",
+        })
+    }
+}
+
+fn default_alert_type() -> AlertType {
+    AlertType::Actual
+}
+
+/// What a budget rule does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum BudgetAction {
+    /// Tell people.
+    Notify,
+    /// Cap non-critical targets at their floor (ceiling lowered to the floor).
+    Cap,
+    /// Lower non-critical targets' ceiling: a number, `-N` or `-N%`.
+    LowerCeiling(Amount),
+}
+
+/// How often a budget resets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BudgetPeriod {
+    /// Calendar month (UTC).
+    #[default]
+    Monthly,
+    /// Calendar quarter (UTC).
+    Quarterly,
+    /// Calendar year (UTC).
+    Yearly,
+}
+
+/// A budget rule: when an alert of `alert_type` for `budget` reaches `threshold` percent, act.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetRule {
+    /// The AWS Budgets budget name.
+    pub budget: String,
+    /// Percent of the budgeted amount.
+    pub threshold: f64,
+    /// `ACTUAL` (default) or `FORECASTED`.
+    #[serde(default = "default_alert_type", rename = "type")]
+    pub alert_type: AlertType,
+    /// `notify`, `cap` or `{ lower_ceiling = ... }`.
+    pub action: BudgetAction,
+    /// Targets acted on (default: every non-critical target). Critical targets are never acted on.
+    #[serde(default)]
+    pub targets: Option<Vec<String>>,
+    /// When the budget resets and a cap is lifted.
+    #[serde(default)]
+    pub period: BudgetPeriod,
+    /// Extra text for the notification.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// A Slack verb.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verb {
+    /// Show targets.
+    Status,
+    /// Change desired capacity within bounds.
+    Scale,
+    /// Scale past bounds, cooldowns and pauses (`--force`).
+    Force,
+    /// Pause or pin a target.
+    Pause,
+    /// End a pause.
+    Resume,
+    /// Return to the capacity before the last action.
+    Undo,
+    /// Lift a budget cap early.
+    LiftCap,
+}
+
+impl fmt::Display for Verb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Verb::Status => "status",
+            Verb::Scale => "scale",
+            Verb::Force => "force",
+            Verb::Pause => "pause",
+            Verb::Resume => "resume",
+            Verb::Undo => "undo",
+            Verb::LiftCap => "lift-cap",
+        })
+    }
+}
+
+/// Who may use Slack, for what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackAccess {
+    /// A change of more than this many units needs a confirmation click.
+    #[serde(default = "default_confirm")]
+    pub confirm_above: u32,
+    /// The grants; a request is allowed when one grant allows it.
+    #[serde(default)]
+    pub grants: Vec<Grant>,
+}
+
+impl Default for SlackAccess {
+    fn default() -> Self {
+        SlackAccess {
+            confirm_above: default_confirm(),
+            grants: Vec::new(),
+        }
+    }
+}
+
+fn default_confirm() -> u32 {
+    4
+}
+
+/// One grant: these users, in these channels, may use these verbs on these targets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    /// Slack user ids (`U...`).
+    pub users: Vec<String>,
+    /// Slack channel ids (`C...`); empty: any channel.
+    #[serde(default)]
+    pub channels: Vec<String>,
+    /// Allowed verbs.
+    pub verbs: Vec<Verb>,
+    /// Targets; empty: every target.
+    #[serde(default)]
+    pub targets: Vec<String>,
+}
+
+/// A unit test inside the policy file: a signal and a starting state in, an expected decision out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyTest {
+    /// What the test shows.
+    pub name: String,
+    /// When the signal arrives.
+    pub at: Timestamp,
+    /// The signal.
+    pub signal: Signal,
+    /// Starting state per target; targets not named start at their floor.
+    #[serde(default)]
+    pub state: BTreeMap<String, TestTargetState>,
+    /// Budget caps in force at the start.
+    #[serde(default)]
+    pub caps: Vec<TestCap>,
+    /// Expected outcome per target, or for the notifications (`notify`).
+    pub expect: TestExpect,
+}
+
+/// A target's starting state in a policy test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TestTargetState {
+    /// Desired capacity (default: the floor).
+    #[serde(default)]
+    pub desired: Option<u32>,
+    /// Minimum currently set on AWS (default: the target's floor).
+    #[serde(default)]
+    pub min: Option<u32>,
+    /// Maximum currently set on AWS (default: the target's ceiling).
+    #[serde(default)]
+    pub max: Option<u32>,
+    /// Recent actions, newest last.
+    #[serde(default)]
+    pub history: Vec<TestAction>,
+    /// Paused for this long from `at`.
+    #[serde(default)]
+    pub paused_for: Option<Dur>,
+}
+
+/// A past action in a policy test, placed relative to the test's `at`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestAction {
+    /// How long before `at`.
+    pub ago: Dur,
+    /// Desired capacity before.
+    pub from: u32,
+    /// Desired capacity after.
+    pub to: u32,
+}
+
+/// A budget cap in force at the start of a policy test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestCap {
+    /// The budget rule that set it.
+    pub rule: String,
+}
+
+/// What a policy test expects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TestExpect {
+    /// Per target.
+    #[serde(default, flatten)]
+    pub targets: BTreeMap<String, TargetExpect>,
+}
+
+/// What a policy test expects of one target (or `notify` for the notifications).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TargetExpect {
+    /// `change`, `suppressed`, `unchanged`, `notify` or `denied`.
+    #[serde(default)]
+    pub outcome: Option<String>,
+    /// New desired capacity.
+    #[serde(default)]
+    pub desired: Option<u32>,
+    /// New minimum (effective floor).
+    #[serde(default)]
+    pub min: Option<u32>,
+    /// New maximum (effective ceiling).
+    #[serde(default)]
+    pub max: Option<u32>,
+    /// Why nothing happened (a reason code such as `cooldown`).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// A piece of text the explanation or notification must contain.
+    #[serde(default)]
+    pub says: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small value types with their own text formats.
+// ---------------------------------------------------------------------------------------------
+
+/// A duration written like `90s`, `5m`, `1h 30m` (humantime format).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Dur(pub std::time::Duration);
+
+impl Dur {
+    /// A duration of `secs` seconds.
+    pub const fn from_secs(secs: u64) -> Dur {
+        Dur(std::time::Duration::from_secs(secs))
+    }
+    /// The same length as a chrono duration.
+    pub fn chrono(self) -> chrono::Duration {
+        chrono::Duration::from_std(self.0).unwrap_or(chrono::Duration::MAX)
+    }
+}
+
+impl FromStr for Dur {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        humantime::parse_duration(s.trim())
+            .map(Dur)
+            .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. `90s`, `5m`, `1h 30m`"))
+    }
+}
+
+impl fmt::Display for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+/// A local time of day written `HH:MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LocalTime(pub NaiveTime);
+
+impl FromStr for LocalTime {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        NaiveTime::parse_from_str(s.trim(), "%H:%M")
+            .map(LocalTime)
+            .map_err(|_| format!("`{s}` is not a time of day; write `HH:MM`, e.g. `08:00`"))
+    }
+}
+
+impl fmt::Display for LocalTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.format("%H:%M"))
+    }
+}
+
+/// A set of weekdays written as a list of days and ranges: `["mon-fri"]`, `["sat", "sun"]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Weekdays(pub u8);
+
+impl Weekdays {
+    /// Every day of the week.
+    pub const ALL: Weekdays = Weekdays(0x7f);
+
+    /// True when the set holds `day`.
+    pub fn contains(self, day: Weekday) -> bool {
+        self.0 & (1 << day.num_days_from_monday()) != 0
+    }
+
+    fn parse_day(s: &str) -> Result<Weekday, String> {
+        s.trim()
+            .parse::<Weekday>()
+            .map_err(|_| format!("`{s}` is not a weekday; write `mon`, `tue`, ... `sun`"))
+    }
+
+    /// Parses a list such as `["mon-fri", "sun"]`.
+    pub fn parse_list<S: AsRef<str>>(items: &[S]) -> Result<Weekdays, String> {
+        let mut bits = 0u8;
+        for item in items {
+            let item = item.as_ref();
+            match item.split_once('-') {
+                Some((a, b)) => {
+                    let (a, b) = (Self::parse_day(a)?, Self::parse_day(b)?);
+                    let mut d = a;
+                    loop {
+                        bits |= 1 << d.num_days_from_monday();
+                        if d == b {
+                            break;
+                        }
+                        d = d.succ();
+                    }
+                }
+                None => bits |= 1 << Self::parse_day(item)?.num_days_from_monday(),
+            }
+        }
+        if bits == 0 {
+            return Err("the weekday list is empty".into());
+        }
+        Ok(Weekdays(bits))
+    }
+}
+
+impl fmt::Display for Weekdays {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+        let days: Vec<&str> = (0..7)
+            .filter(|i| self.0 & (1 << i) != 0)
+            .map(|i| NAMES[i])
+            .collect();
+        f.write_str(&days.join(","))
+    }
+}
+
+/// A holiday: one date, an inclusive range of dates, or the name of a calendar in `[holidays]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HolidaySpec {
+    /// One local date.
+    Date(NaiveDate),
+    /// From the first to the second date, both included.
+    Range(NaiveDate, NaiveDate),
+    /// A calendar defined under `[holidays]`.
+    Calendar(String),
+}
+
+impl HolidaySpec {
+    /// True when the spec (a date or range) covers `date`; calendars are resolved by the caller.
+    pub fn covers(&self, date: NaiveDate) -> bool {
+        match self {
+            HolidaySpec::Date(d) => *d == date,
+            HolidaySpec::Range(a, b) => *a <= date && date <= *b,
+            HolidaySpec::Calendar(_) => false,
+        }
+    }
+}
+
+impl FromStr for HolidaySpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let date = |d: &str| {
+            NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d")
+                .map_err(|_| format!("`{d}` is not a date; write `YYYY-MM-DD`"))
+        };
+        if let Some((a, b)) = s.split_once("..") {
+            let (a, b) = (date(a)?, date(b)?);
+            if b < a {
+                return Err(format!("holiday range `{s}` ends before it begins"));
+            }
+            return Ok(HolidaySpec::Range(a, b));
+        }
+        if s.starts_with(|c: char| c.is_ascii_digit()) {
+            return date(s).map(HolidaySpec::Date);
+        }
+        if s.is_empty() {
+            return Err("empty holiday".into());
+        }
+        Ok(HolidaySpec::Calendar(s.to_string()))
+    }
+}
+
+impl fmt::Display for HolidaySpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HolidaySpec::Date(d) => write!(f, "{d}"),
+            HolidaySpec::Range(a, b) => write!(f, "{a}..{b}"),
+            HolidaySpec::Calendar(c) => f.write_str(c),
+        }
+    }
+}
+
+impl FromStr for Amount {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        let bad = || format!("`{s}` is not an amount; write a number `6`, a change `+2` / `-2`, or a percent `+50%` / `-50%`");
+        if let Some(p) = t.strip_suffix('%') {
+            if !t.starts_with(['+', '-']) {
+                return Err(bad());
+            }
+            return p.parse::<i64>().map(Amount::Percent).map_err(|_| bad());
+        }
+        if t.starts_with(['+', '-']) {
+            return t.parse::<i64>().map(Amount::Delta).map_err(|_| bad());
+        }
+        t.parse::<u32>().map(Amount::Absolute).map_err(|_| bad())
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Amount::Absolute(n) => write!(f, "{n}"),
+            Amount::Delta(d) => write!(f, "{d:+}"),
+            Amount::Percent(p) => write!(f, "{p:+}%"),
+        }
+    }
+}
+
+/// An instant, written as RFC 3339 (`2026-12-01T09:00:00Z`) or a TOML offset date-time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub DateTime<Utc>);
+
+impl FromStr for Timestamp {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        DateTime::parse_from_rfc3339(s.trim())
+            .map(|d| Timestamp(d.with_timezone(&Utc)))
+            .map_err(|_| {
+                format!("`{s}` is not a time; write RFC 3339 with an offset, e.g. `2026-12-01T09:00:00Z`")
+            })
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.format("%Y-%m-%dT%H:%M:%SZ"))
+    }
+}
+
+/// Implements serde for a type that reads and writes as a string via `FromStr` / `Display`.
+macro_rules! string_serde {
+    ($t:ty, $expecting:literal) => {
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl serde::de::Visitor<'_> for V {
+                    type Value = $t;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($expecting)
+                    }
+                    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<$t, E> {
+                        v.parse().map_err(E::custom)
+                    }
+                    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<$t, E> {
+                        v.to_string().parse().map_err(E::custom)
+                    }
+                    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<$t, E> {
+                        v.to_string().parse().map_err(E::custom)
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+    };
+}
+
+string_serde!(Dur, "a duration such as `5m`");
+string_serde!(LocalTime, "a time of day `HH:MM`");
+string_serde!(HolidaySpec, "a date `YYYY-MM-DD`, a range `A..B` or a calendar name");
+string_serde!(Amount, "a number, `+N`, `-N`, `+N%` or `-N%`");
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Toml(toml::value::Datetime),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Text(s) => s.parse().map_err(serde::de::Error::custom),
+            Raw::Toml(dt) => dt.to_string().parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+impl Serialize for Weekdays {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let text = self.to_string();
+        let items: Vec<&str> = text.split(',').collect();
+        items.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Weekdays {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let items = Vec::<String>::deserialize(d)?;
+        Weekdays::parse_list(&items).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weekdays_parse_ranges_and_singles() {
+        let w = Weekdays::parse_list(&["mon-fri"]).unwrap();
+        assert!(w.contains(Weekday::Mon) && w.contains(Weekday::Fri));
+        assert!(!w.contains(Weekday::Sat));
+        let w = Weekdays::parse_list(&["fri-mon"]).unwrap();
+        assert_eq!(w.to_string(), "mon,fri,sat,sun");
+        assert!(Weekdays::parse_list(&["funday"]).is_err());
+    }
+
+    #[test]
+    fn amounts_parse_and_apply() {
+        assert_eq!("6".parse::<Amount>().unwrap().apply(2), 6);
+        assert_eq!("+2".parse::<Amount>().unwrap().apply(2), 4);
+        assert_eq!("-50%".parse::<Amount>().unwrap().apply(10), 5);
+        assert_eq!("+50%".parse::<Amount>().unwrap().apply(5), 8);
+        assert!("50%".parse::<Amount>().is_err());
+        assert!("x".parse::<Amount>().is_err());
+    }
+
+    #[test]
+    fn holidays_parse() {
+        let d = NaiveDate::from_ymd_opt(2026, 12, 25).unwrap();
+        assert!("2026-12-24..2026-12-26"
+            .parse::<HolidaySpec>()
+            .unwrap()
+            .covers(d));
+        assert!("2026-12-26..2026-12-24".parse::<HolidaySpec>().is_err());
+        assert_eq!(
+            "us-2026".parse::<HolidaySpec>().unwrap(),
+            HolidaySpec::Calendar("us-2026".into())
+        );
+    }
+
+    #[test]
+    fn durations_and_times() {
+        assert_eq!("5m".parse::<Dur>().unwrap(), Dur::from_secs(300));
+        assert!("5 parsecs".parse::<Dur>().is_err());
+        assert_eq!("08:00".parse::<LocalTime>().unwrap().to_string(), "08:00");
+        assert!("25:00".parse::<LocalTime>().is_err());
+    }
+}

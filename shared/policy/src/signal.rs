@@ -1,0 +1,112 @@
+//! Signals: what happened, in Capstan's words. The functions translate AWS and Slack payloads
+//! into these; the policy's own tests and `capstan simulate` timelines write them directly.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{AlarmState, AlertType};
+
+/// Something that asks the engine for a decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Signal {
+    /// A CloudWatch alarm changed state.
+    Alarm(AlarmSignal),
+    /// A schedule tick: compute what should hold now and correct drift.
+    Tick(TickSignal),
+    /// An AWS Budgets alert.
+    Budget(BudgetSignal),
+    /// A command from an operator (Slack or CLI).
+    Command(CommandSignal),
+}
+
+impl Signal {
+    /// A one-line summary, for logs and reports.
+    pub fn summary(&self) -> String {
+        match self {
+            Signal::Alarm(a) => match a.value {
+                Some(v) => format!("alarm {} -> {} (value {v})", a.name, a.state),
+                None => format!("alarm {} -> {}", a.name, a.state),
+            },
+            Signal::Tick(t) => match &t.schedule {
+                Some(s) => format!("apply schedule {s}"),
+                None => "schedule tick".to_string(),
+            },
+            Signal::Budget(b) => format!(
+                "budget {} {} alert at {}%",
+                b.budget, b.alert_type, b.threshold_percent
+            ),
+            Signal::Command(c) => format!("command `{}` from {}", c.text, c.user),
+        }
+    }
+}
+
+/// A CloudWatch alarm state change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmSignal {
+    /// The alarm's name.
+    pub name: String,
+    /// The state it entered.
+    pub state: AlarmState,
+    /// The state it left, when known.
+    #[serde(default)]
+    pub previous: Option<AlarmState>,
+    /// The latest datapoint of the alarm's metric, when the payload carries one.
+    #[serde(default)]
+    pub value: Option<f64>,
+}
+
+/// A schedule tick.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TickSignal {
+    /// Apply this named occurrence schedule now, whatever its cron says.
+    #[serde(default)]
+    pub schedule: Option<String>,
+}
+
+/// An AWS Budgets alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetSignal {
+    /// The budget's name.
+    pub budget: String,
+    /// `ACTUAL` or `FORECASTED`.
+    #[serde(rename = "type")]
+    pub alert_type: AlertType,
+    /// The alert's threshold as a percent of the budgeted amount.
+    pub threshold_percent: f64,
+    /// The budgeted amount, when known.
+    #[serde(default)]
+    pub budgeted: Option<f64>,
+    /// The actual or forecast amount, when known.
+    #[serde(default)]
+    pub amount: Option<f64>,
+}
+
+/// An operator's command, as typed after `/capstan`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandSignal {
+    /// Slack user id (or `cli:<name>` for the CLI).
+    pub user: String,
+    /// Slack channel id (empty for the CLI).
+    #[serde(default)]
+    pub channel: String,
+    /// The command text, e.g. `scale api 6` or `pause ai 2h`.
+    pub text: String,
+    /// True when the operator already confirmed a change that needs confirmation.
+    #[serde(default)]
+    pub confirmed: bool,
+}
+
+/// A signal and the moment it is for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimedSignal {
+    /// When the signal happened (for ticks: the moment the tick was meant for).
+    pub at: DateTime<Utc>,
+    /// The signal.
+    pub signal: Signal,
+}
