@@ -20,7 +20,11 @@ pub struct Capacity {
 
 impl fmt::Display for Capacity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "desired {} (min {}, max {})", self.desired, self.min, self.max)
+        write!(
+            f,
+            "desired {} (min {}, max {})",
+            self.desired, self.min, self.max
+        )
     }
 }
 
@@ -303,9 +307,18 @@ impl Decision {
 
     /// The decision as readable text, one line per target and notice.
     pub fn render(&self) -> String {
-        let mut out = format!("{}  {}\n", self.at.format("%Y-%m-%d %H:%M:%SZ"), self.signal);
+        let mut out = format!(
+            "{}  {}\n",
+            self.at.format("%Y-%m-%d %H:%M:%SZ"),
+            self.signal
+        );
         for t in &self.targets {
-            out.push_str(&format!("  {} [{}] {}\n", t.target, t.outcome.kind(), t.explanation));
+            out.push_str(&format!(
+                "  {} [{}] {}\n",
+                t.target,
+                t.outcome.kind(),
+                t.explanation
+            ));
         }
         for n in &self.notices {
             out.push_str(&format!("  notice ({}): {}\n", n.source, n.text));

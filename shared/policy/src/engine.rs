@@ -21,12 +21,28 @@ pub struct Bounds {
 }
 
 /// The bounds in force on target instance `instance` at `now`.
-pub fn effective_bounds(policy: &Policy, _state: &State, instance: &str, _now: DateTime<Utc>) -> Bounds {
+pub fn effective_bounds(
+    policy: &Policy,
+    _state: &State,
+    instance: &str,
+    _now: DateTime<Utc>,
+) -> Bounds {
     let t = &policy.targets[instance];
-    Bounds { floor: t.floor, ceiling: t.ceiling, hold: None, why: vec![] }
+    Bounds {
+        floor: t.floor,
+        ceiling: t.ceiling,
+        hold: None,
+        why: vec![],
+    }
 }
 
 /// Decides what to do about `signal`, given the policy, the state and the time.
 pub fn decide(_policy: &Policy, signal: &Signal, _state: &State, now: DateTime<Utc>) -> Decision {
-    Decision { at: now, signal: signal.summary(), targets: vec![], notices: vec![], ops: vec![] }
+    Decision {
+        at: now,
+        signal: signal.summary(),
+        targets: vec![],
+        notices: vec![],
+        ops: vec![],
+    }
 }

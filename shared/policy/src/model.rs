@@ -174,7 +174,11 @@ impl Target {
             (TargetKind::Asg, None) => format!("asg {}", self.group.as_deref().unwrap_or("?")),
             (kind, Some(tags)) => {
                 let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                let kind = if kind == TargetKind::Ecs { "ecs" } else { "asg" };
+                let kind = if kind == TargetKind::Ecs {
+                    "ecs"
+                } else {
+                    "asg"
+                };
                 format!("{kind} tagged {}", tags.join(","))
             }
         }
@@ -853,7 +857,9 @@ impl FromStr for Amount {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim();
-        let bad = || format!("`{s}` is not an amount; write a number `6`, a change `+2` / `-2`, or a percent `+50%` / `-50%`");
+        let bad = || {
+            format!("`{s}` is not an amount; write a number `6`, a change `+2` / `-2`, or a percent `+50%` / `-50%`")
+        };
         if let Some(p) = t.strip_suffix('%') {
             if !t.starts_with(['+', '-']) {
                 return Err(bad());
@@ -932,7 +938,10 @@ macro_rules! string_serde {
 
 string_serde!(Dur, "a duration such as `5m`");
 string_serde!(LocalTime, "a time of day `HH:MM`");
-string_serde!(HolidaySpec, "a date `YYYY-MM-DD`, a range `A..B` or a calendar name");
+string_serde!(
+    HolidaySpec,
+    "a date `YYYY-MM-DD`, a range `A..B` or a calendar name"
+);
 string_serde!(Amount, "a number, `+N`, `-N`, `+N%` or `-N%`");
 
 impl Serialize for Timestamp {

@@ -34,7 +34,9 @@ impl CronExpr {
 impl FromStr for CronExpr {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(CronExpr { text: s.to_string() })
+        Ok(CronExpr {
+            text: s.to_string(),
+        })
     }
 }
 

@@ -28,7 +28,12 @@ impl State {
         let targets = policy
             .targets
             .iter()
-            .map(|(name, t)| (name.clone(), TargetState::new(name, t.floor, t.floor, t.ceiling)))
+            .map(|(name, t)| {
+                (
+                    name.clone(),
+                    TargetState::new(name, t.floor, t.floor, t.ceiling),
+                )
+            })
             .collect();
         State {
             targets,
@@ -84,7 +89,10 @@ impl TargetState {
 
     /// The newest action in `direction`, if any.
     pub fn last_in(&self, direction: Direction) -> Option<&ActionRecord> {
-        self.history.iter().rev().find(|a| a.direction() == direction)
+        self.history
+            .iter()
+            .rev()
+            .find(|a| a.direction() == direction)
     }
 
     /// Actions in the hour up to `now`.

@@ -1,0 +1,8 @@
+//! STUB.
+
+use std::path::Path;
+
+/// Runs the subcommand; `Ok(true)` when clean.
+pub fn run(_file: &Path) -> Result<bool, String> {
+    Err("not implemented yet".into())
+}
