@@ -6,6 +6,7 @@
 //! deterministic and explainable.
 #![warn(missing_docs)]
 
+pub mod command;
 pub mod decision;
 pub mod engine;
 pub mod load;
