@@ -9,6 +9,7 @@
 pub mod command;
 pub mod decision;
 pub mod engine;
+pub mod filetest;
 pub mod load;
 pub mod model;
 pub mod schedule;

@@ -653,12 +653,12 @@ pub struct TestCap {
     pub rule: String,
 }
 
-/// What a policy test expects.
+/// What a policy test expects: a table keyed by target name, `*` or `notify`.
+// `transparent`, not `flatten`: serde's `deny_unknown_fields` rejects every flattened key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(transparent)]
 pub struct TestExpect {
     /// Per target.
-    #[serde(default, flatten)]
     pub targets: BTreeMap<String, TargetExpect>,
 }
 
