@@ -8,7 +8,9 @@
 //! Starting state, per policy target (the state key is the target's name):
 //! - `desired` defaults to the desired capacity after the newest `history` entry, or else the
 //!   target's floor; `min` / `max` default to the target's floor / ceiling;
-//! - each `history` entry `{ ago, from, to }` becomes an action at `at - ago` (source `test`);
+//! - each `history` entry `{ ago, from, to, source }` becomes an action at `at - ago` (source
+//!   `test` unless given; a rule's own cooldown follows only the actions whose source is
+//!   `rule:<that rule>`);
 //! - `paused_for` pauses the target from `at` for that long;
 //! - each `caps` entry is a cap set by that budget rule at `at`, in force until the end of the
 //!   rule's budget period (UTC).
@@ -21,10 +23,8 @@
 //! - `notify`: the notices; `outcome = "notify"` asks for at least one, `says` must be part of
 //!   some notice's text.
 
-use chrono::{DateTime, Datelike, TimeZone, Utc};
-
 use crate::decision::{Decision, Outcome, TargetDecision};
-use crate::model::{BudgetPeriod, Policy, PolicyTest, TargetExpect};
+use crate::model::{Policy, PolicyTest, TargetExpect};
 use crate::state::{ActionRecord, BudgetCap, Pause, State, TargetState};
 
 /// The `expect` key that checks notices rather than a target.
@@ -89,7 +89,7 @@ pub fn test_state(policy: &Policy, test: &PolicyTest) -> Result<State, Vec<Strin
                 .iter()
                 .map(|h| ActionRecord {
                     at: at - h.ago.chrono(),
-                    source: TEST_SOURCE.to_string(),
+                    source: h.source.clone().unwrap_or_else(|| TEST_SOURCE.to_string()),
                     from: h.from,
                     to: h.to,
                     forced: false,
@@ -117,7 +117,7 @@ pub fn test_state(policy: &Policy, test: &PolicyTest) -> Result<State, Vec<Strin
                 budget: rule.budget.clone(),
                 rule: cap.rule.clone(),
                 since: at,
-                until: period_end(rule.period, at),
+                until: crate::engine::period_end(rule.period, at),
             }),
             None => problems.push(format!(
                 "caps: the policy has no budget rule `{}` (budget rules: {})",
@@ -279,32 +279,12 @@ fn list<'a>(names: impl Iterator<Item = &'a String>) -> String {
     }
 }
 
-/// The start of the budget period after the one holding `at` (UTC): when a cap set at `at` lifts.
-pub fn period_end(period: BudgetPeriod, at: DateTime<Utc>) -> DateTime<Utc> {
-    let (year, month) = (at.year(), at.month());
-    let (year, month) = match period {
-        BudgetPeriod::Monthly if month == 12 => (year + 1, 1),
-        BudgetPeriod::Monthly => (year, month + 1),
-        BudgetPeriod::Quarterly => {
-            let next = (month - 1) / 3 * 3 + 4;
-            if next > 12 {
-                (year + 1, next - 12)
-            } else {
-                (year, next)
-            }
-        }
-        BudgetPeriod::Yearly => (year + 1, 1),
-    };
-    Utc.with_ymd_and_hms(year, month, 1, 0, 0, 0)
-        .single()
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::decision::{Capacity, Notice, Reason};
     use crate::model::Timestamp;
+    use chrono::{DateTime, Utc};
 
     const POLICY: &str = r#"
 [targets.api]
@@ -324,7 +304,7 @@ period = "quarterly"
 name = "t"
 at = 2026-12-07T10:00:00Z
 signal = { alarm = { name = "a", state = "ALARM" } }
-state.api = { history = [{ ago = "2m", from = 4, to = 5 }, { ago = "10m", from = 2, to = 4 }], paused_for = "1h" }
+state.api = { history = [{ ago = "2m", from = 4, to = 5, source = "rule:r" }, { ago = "10m", from = 2, to = 4 }], paused_for = "1h" }
 caps = [{ rule = "cap" }]
 expect.api = { outcome = "change", desired = 6, min = 4, max = 20 }
 expect.notify = { says = "hello" }
@@ -389,7 +369,8 @@ expect.notify = { says = "hello" }
         assert_eq!(api.history.len(), 2);
         assert_eq!(api.history[0].at, at("2026-12-07T09:50:00Z"));
         assert_eq!(api.history[1].at, at("2026-12-07T09:58:00Z"));
-        assert_eq!(api.history[1].source, TEST_SOURCE);
+        assert_eq!(api.history[0].source, TEST_SOURCE);
+        assert_eq!(api.history[1].source, "rule:r");
         assert_eq!(
             api.pause.as_ref().map(|p| p.until),
             Some(at("2026-12-07T11:00:00Z"))
@@ -484,12 +465,20 @@ expect.notify = { says = "hello" }
         let f = check(&p.tests[0], &decision(vec![other], vec![]));
         // Same kind (`suppressed`), other reason, other words.
         assert_eq!(f.len(), 2, "{f:?}");
-        assert!(f.iter().any(|l| l.contains("expected reason cooldown, got at-ceiling")));
-        assert!(f.iter().any(|l| l.contains("explanation to say \"cooldown\"")));
+        assert!(f
+            .iter()
+            .any(|l| l.contains("expected reason cooldown, got at-ceiling")));
+        assert!(f
+            .iter()
+            .any(|l| l.contains("explanation to say \"cooldown\"")));
 
         let f = check(&p.tests[0], &decision(vec![change(4, 6)], vec![]));
-        assert!(f.iter().any(|l| l.contains("expected outcome suppressed, got change")));
-        assert!(f.iter().any(|l| l.contains("expected reason cooldown, got a change")));
+        assert!(f
+            .iter()
+            .any(|l| l.contains("expected outcome suppressed, got change")));
+        assert!(f
+            .iter()
+            .any(|l| l.contains("expected reason cooldown, got a change")));
     }
 
     #[test]
@@ -507,9 +496,13 @@ expect.notify = { says = "hello" }
             vec!["hello"],
         );
         let f = check(&p.tests[0], &d);
-        assert!(f.iter().any(|l| l
-            .starts_with("api: expected desired 6, got no change (unchanged already-right")));
-        assert!(f.iter().any(|l| l.contains("expected outcome change, got unchanged")));
+        assert!(f
+            .iter()
+            .any(|l| l
+                .starts_with("api: expected desired 6, got no change (unchanged already-right")));
+        assert!(f
+            .iter()
+            .any(|l| l.contains("expected outcome change, got unchanged")));
     }
 
     #[test]
@@ -526,26 +519,5 @@ expect.notify = { says = "hello" }
         assert_eq!(f.len(), 2, "{f:?}");
         assert!(f[0].contains("can only be \"notify\""));
         assert!(f[1].contains("also sets desired"));
-    }
-
-    #[test]
-    fn budget_periods_end_at_the_next_reset() {
-        let t = at("2026-11-15T12:00:00Z");
-        assert_eq!(
-            period_end(BudgetPeriod::Monthly, t),
-            at("2026-12-01T00:00:00Z")
-        );
-        assert_eq!(
-            period_end(BudgetPeriod::Quarterly, t),
-            at("2027-01-01T00:00:00Z")
-        );
-        assert_eq!(
-            period_end(BudgetPeriod::Quarterly, at("2026-02-01T00:00:00Z")),
-            at("2026-04-01T00:00:00Z")
-        );
-        assert_eq!(
-            period_end(BudgetPeriod::Yearly, t),
-            at("2027-01-01T00:00:00Z")
-        );
     }
 }

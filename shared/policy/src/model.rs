@@ -643,6 +643,10 @@ pub struct TestAction {
     pub from: u32,
     /// Desired capacity after.
     pub to: u32,
+    /// What took it, as in the audit trail (`rule:api-cpu-critical`, `command:U123`...);
+    /// default `test`. A rule's own cooldown only follows the actions that rule took.
+    #[serde(default)]
+    pub source: Option<String>,
 }
 
 /// A budget cap in force at the start of a policy test.
