@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod chart;
 mod explain;
 mod simulate;
 mod test_cmd;
@@ -59,6 +60,9 @@ enum Command {
         /// Draw capacity, floor and ceiling per target over time to this SVG file.
         #[arg(long)]
         chart: Option<PathBuf>,
+        /// Add a schedule tick every this long (e.g. `5m`) between the first and last entry.
+        #[arg(long)]
+        tick: Option<String>,
     },
 }
 
@@ -78,7 +82,14 @@ fn main() -> ExitCode {
             timeline,
             state,
             chart,
-        } => simulate::run(&file, &timeline, state.as_deref(), chart.as_deref()),
+            tick,
+        } => simulate::run(
+            &file,
+            &timeline,
+            state.as_deref(),
+            chart.as_deref(),
+            tick.as_deref(),
+        ),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -1,13 +1,541 @@
-//! STUB.
+//! `capstan simulate`: replays a timeline of signals through the engine, printing every
+//! decision, then a per-target summary, and optionally drawing the day as an SVG chart.
+//!
+//! The timeline is JSON lines of [`TimedSignal`]; blank lines and `#` comments are skipped. It is
+//! read whole and checked before anything is simulated, so a bad line never leaves half a run.
 
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::Path;
 
-/// Runs the subcommand; `Ok(true)` when clean.
+use capstan_policy::model::Dur;
+use capstan_policy::signal::TickSignal;
+use capstan_policy::{
+    decide, effective_bounds, load, Decision, Outcome, Policy, Reason, Signal, State, TimedSignal,
+};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+
+use crate::chart::{Chart, Mark, MarkKind, Panel};
+
+/// How often the chart samples the effective floor and ceiling between decisions.
+const CHART_SAMPLE: TimeDelta = TimeDelta::minutes(5);
+
+/// Runs the subcommand; `Ok(true)` when the simulation ran, `Ok(false)` when the policy has
+/// problems (they are printed), `Err` for a bad timeline, state or option, or an I/O error.
 pub fn run(
-    _file: &Path,
-    _timeline: &Path,
-    _state: Option<&Path>,
-    _chart: Option<&Path>,
+    file: &Path,
+    timeline: &Path,
+    state: Option<&Path>,
+    chart: Option<&Path>,
+    tick: Option<&str>,
 ) -> Result<bool, String> {
-    Err("not implemented yet".into())
+    let text = read(file)?;
+    let policy = match load(&text) {
+        Ok(p) => p,
+        Err(e) => {
+            for d in &e.diagnostics {
+                eprintln!("{}:{}:{}: {}", file.display(), d.line, d.column, d.message);
+                if let Some(hint) = &d.hint {
+                    eprintln!("  hint: {hint}");
+                }
+            }
+            eprintln!("{}: {e}; nothing was simulated", file.display());
+            return Ok(false);
+        }
+    };
+    let entries = parse_timeline(&read(timeline)?).map_err(|problems| {
+        format!(
+            "{} has {} problem(s); nothing was simulated:\n  {}",
+            timeline.display(),
+            problems.len(),
+            problems.join("\n  ")
+        )
+    })?;
+    let state = match state {
+        Some(path) => serde_json::from_str::<State>(&read(path)?)
+            .map_err(|e| format!("{}: not a Capstan state: {e}", path.display()))?,
+        None => State::at_floor(&policy),
+    };
+    let tick = tick
+        .map(|t| {
+            t.parse::<Dur>()
+                .ok()
+                .map(Dur::chrono)
+                .filter(|d| *d >= TimeDelta::seconds(1))
+                .ok_or_else(|| {
+                    format!("--tick `{t}` is not a duration of a second or more; write e.g. `5m`")
+                })
+        })
+        .transpose()?;
+    let entries = match tick {
+        Some(every) => with_ticks(entries, every),
+        None => entries,
+    };
+    let Some(first) = entries.first() else {
+        println!(
+            "{}: the timeline is empty; nothing to simulate",
+            timeline.display()
+        );
+        return Ok(true);
+    };
+    let (start, end) = (first.signal.at, entries[entries.len() - 1].signal.at);
+
+    let generated = entries.iter().filter(|e| e.line.is_none()).count();
+    println!(
+        "Simulating {} signal(s) from {} to {}{}",
+        entries.len(),
+        start.format("%Y-%m-%d %H:%M:%SZ"),
+        end.format("%Y-%m-%d %H:%M:%SZ"),
+        match tick {
+            Some(_) => format!(
+                " ({} from the timeline, {generated} schedule ticks every {}; ticks that change nothing are not shown)",
+                entries.len() - generated,
+                tick.and_then(|t| t.to_std().ok()).map(|t| Dur(t).to_string()).unwrap_or_default()
+            ),
+            None => String::new(),
+        }
+    );
+    println!();
+
+    let mut sim = Simulation::new(&policy, state, chart.map(|_| start));
+    for entry in &entries {
+        let decision = sim.step(&entry.signal);
+        if entry.line.is_some() || is_news(&decision) {
+            println!("{}", decision.render());
+        }
+    }
+    if sim.recorder.is_some() {
+        sim.sample_until(end + CHART_SAMPLE);
+    }
+    print!("{}", sim.tally.render(&sim.state));
+
+    if let (Some(path), Some(rec)) = (chart, sim.recorder) {
+        let chart = Chart {
+            title: format!(
+                "capstan simulate {} {}: {} to {} UTC",
+                file.display(),
+                timeline.display(),
+                start.format("%Y-%m-%d %H:%M"),
+                end.format("%Y-%m-%d %H:%M")
+            ),
+            start,
+            end,
+            panels: rec.panels.into_values().collect(),
+        };
+        write_atomically(path, &chart.render())?;
+        println!("\nChart: {}", path.display());
+    }
+    Ok(true)
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// Writes through `PATH.tmp` and a rename, so a reader never sees half a chart.
+fn write_atomically(path: &Path, text: &str) -> Result<(), String> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// One signal to replay; `line` is its line in the timeline, `None` for a generated tick.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// The line number (1-based) in the timeline file.
+    pub line: Option<usize>,
+    /// The signal and its time.
+    pub signal: TimedSignal,
+}
+
+/// Parses a timeline: one `TimedSignal` per line, blank lines and `#` comments skipped,
+/// entries in time order (equal times allowed). Every problem is reported, each with its line.
+pub fn parse_timeline(text: &str) -> Result<Vec<Entry>, Vec<String>> {
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut problems = Vec::new();
+    // The latest well-formed entry, for the order check.
+    let mut latest: Option<(usize, DateTime<Utc>)> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        let trimmed = raw.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        match serde_json::from_str::<TimedSignal>(trimmed) {
+            Ok(signal) => {
+                if let Some((prev_line, prev_at)) = latest {
+                    if signal.at < prev_at {
+                        problems.push(format!(
+                            "line {line}: {} is before {} on line {prev_line}; entries must be in time order",
+                            signal.at.format("%Y-%m-%dT%H:%M:%SZ"),
+                            prev_at.format("%Y-%m-%dT%H:%M:%SZ")
+                        ));
+                    }
+                }
+                if latest.is_none_or(|(_, at)| signal.at >= at) {
+                    latest = Some((line, signal.at));
+                }
+                entries.push(Entry {
+                    line: Some(line),
+                    signal,
+                });
+            }
+            Err(e) => problems.push(format!("line {line}: {}", describe_json_error(&e))),
+        }
+    }
+    if problems.is_empty() {
+        Ok(entries)
+    } else {
+        Err(problems)
+    }
+}
+
+/// serde_json's message without its "at line 1 column N" (the line is the timeline's), with
+/// the column kept when it helps.
+fn describe_json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let message = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(m, _)| m);
+    format!("{message} (column {})", e.column())
+}
+
+/// Adds a schedule tick at every multiple of `every` (counted from the Unix epoch, so 5m ticks
+/// fall on :00, :05, ...) from the first entry to the last, except where the timeline already
+/// has a tick at that instant. A generated tick goes before timeline entries at the same
+/// instant: the clock's work is done before the alarm that arrives in the same minute.
+pub fn with_ticks(entries: Vec<Entry>, every: TimeDelta) -> Vec<Entry> {
+    let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+        return entries;
+    };
+    let (start, end) = (first.signal.at, last.signal.at);
+    let Ok(mut t) = start.duration_trunc(every) else {
+        return entries;
+    };
+    if t < start {
+        t += every;
+    }
+    let mut out = Vec::with_capacity(
+        entries.len() + ((end - start).num_seconds() / every.num_seconds().max(1)) as usize + 1,
+    );
+    let mut given = entries.into_iter().peekable();
+    while t <= end {
+        while let Some(e) = given.next_if(|e| e.signal.at < t) {
+            out.push(e);
+        }
+        let tick_given = given
+            .clone()
+            .take_while(|e| e.signal.at == t)
+            .any(|e| matches!(e.signal.signal, Signal::Tick(_)));
+        if !tick_given {
+            out.push(Entry {
+                line: None,
+                signal: TimedSignal {
+                    at: t,
+                    signal: Signal::Tick(TickSignal::default()),
+                },
+            });
+        }
+        t += every;
+    }
+    out.extend(given);
+    out
+}
+
+/// True when a decision is worth printing although nobody asked for it (a generated tick):
+/// something changed, was suppressed or denied, or people are told something.
+fn is_news(decision: &Decision) -> bool {
+    !decision.notices.is_empty()
+        || !decision.ops.is_empty()
+        || decision.targets.iter().any(|t| {
+            !matches!(
+                t.outcome,
+                Outcome::Suppressed {
+                    reason: Reason::AlreadyRight
+                }
+            )
+        })
+}
+
+/// The replay: the evolving state, the tallies, and the chart's samples when one is drawn.
+struct Simulation<'a> {
+    policy: &'a Policy,
+    state: State,
+    tally: Tally,
+    recorder: Option<Recorder>,
+}
+
+impl<'a> Simulation<'a> {
+    fn new(policy: &'a Policy, state: State, chart_from: Option<DateTime<Utc>>) -> Self {
+        Simulation {
+            policy,
+            tally: Tally::new(&state),
+            recorder: chart_from.map(|from| Recorder {
+                next_sample: from,
+                panels: BTreeMap::new(),
+            }),
+            state,
+        }
+    }
+
+    /// Decides on one signal and applies the decision to the state.
+    fn step(&mut self, signal: &TimedSignal) -> Decision {
+        self.sample_until(signal.at);
+        let decision = decide(self.policy, &signal.signal, &self.state, signal.at);
+        decision.apply(&mut self.state);
+        self.tally.count(&decision);
+        if let Some(rec) = &mut self.recorder {
+            rec.sample(self.policy, &self.state, signal.at);
+            rec.mark(&decision, &self.state);
+        }
+        decision
+    }
+
+    /// Samples the chart's lines at every sampling instant before `until`, in the current state.
+    fn sample_until(&mut self, until: DateTime<Utc>) {
+        if let Some(rec) = &mut self.recorder {
+            while rec.next_sample < until {
+                let at = rec.next_sample;
+                rec.sample(self.policy, &self.state, at);
+                rec.next_sample = at + CHART_SAMPLE;
+            }
+        }
+    }
+}
+
+/// The chart's data as the replay goes.
+struct Recorder {
+    next_sample: DateTime<Utc>,
+    panels: BTreeMap<String, Panel>,
+}
+
+impl Recorder {
+    /// Records desired capacity and the effective bounds of every target at `at`.
+    fn sample(&mut self, policy: &Policy, state: &State, at: DateTime<Utc>) {
+        for (instance, ts) in &state.targets {
+            let Some(target) = policy.targets.get(&ts.target) else {
+                continue;
+            };
+            let bounds = effective_bounds(policy, state, instance, at);
+            let panel = self
+                .panels
+                .entry(instance.clone())
+                .or_insert_with(|| Panel {
+                    target: instance.clone(),
+                    subtitle: target.resource_label(),
+                    ..Panel::default()
+                });
+            panel.desired.push(at, ts.desired);
+            panel.floor.push(at, bounds.floor);
+            panel.ceiling.push(at, bounds.ceiling);
+        }
+    }
+
+    /// Adds a marker for each action and each suppression (not for "already right").
+    fn mark(&mut self, decision: &Decision, state: &State) {
+        for t in &decision.targets {
+            let Some(panel) = self.panels.get_mut(&t.target) else {
+                continue;
+            };
+            let (kind, value) = match &t.outcome {
+                Outcome::Change { to, .. } => (MarkKind::Action, to.desired),
+                Outcome::Suppressed {
+                    reason: Reason::AlreadyRight,
+                } => continue,
+                Outcome::Suppressed { .. } => (
+                    MarkKind::Suppressed,
+                    state.targets.get(&t.target).map_or(0, |s| s.desired),
+                ),
+            };
+            panel.marks.push(Mark {
+                at: decision.at,
+                value,
+                kind,
+                note: format!("{} [{}] {}", t.source, t.outcome.kind(), t.explanation),
+            });
+        }
+    }
+}
+
+/// Per-target counts for the summary.
+#[derive(Default)]
+struct TargetTally {
+    start_desired: Option<u32>,
+    actions: u32,
+    forced: u32,
+    suppressed: BTreeMap<&'static str, u32>,
+}
+
+/// What happened over the whole replay.
+struct Tally {
+    targets: BTreeMap<String, TargetTally>,
+    signals: usize,
+    notices: usize,
+}
+
+impl Tally {
+    fn new(state: &State) -> Tally {
+        let targets = state
+            .targets
+            .iter()
+            .map(|(name, ts)| {
+                (
+                    name.clone(),
+                    TargetTally {
+                        start_desired: Some(ts.desired),
+                        ..TargetTally::default()
+                    },
+                )
+            })
+            .collect();
+        Tally {
+            targets,
+            signals: 0,
+            notices: 0,
+        }
+    }
+
+    fn count(&mut self, decision: &Decision) {
+        self.signals += 1;
+        self.notices += decision.notices.len();
+        for t in &decision.targets {
+            let tally = self.targets.entry(t.target.clone()).or_default();
+            match &t.outcome {
+                Outcome::Change { forced, .. } => {
+                    tally.actions += 1;
+                    tally.forced += u32::from(*forced);
+                }
+                Outcome::Suppressed {
+                    reason: Reason::AlreadyRight,
+                } => {}
+                Outcome::Suppressed { reason } => {
+                    *tally.suppressed.entry(reason.code()).or_default() += 1;
+                }
+            }
+        }
+    }
+
+    /// The summary table: per target, actions, desired capacity at the start and the end, and
+    /// suppressions by reason.
+    fn render(&self, state: &State) -> String {
+        let mut out = format!(
+            "Summary: {} signal(s), {} notice(s)\n  {:<12} {:>7}  {:<10} suppressed\n",
+            self.signals, self.notices, "target", "actions", "desired"
+        );
+        for (name, t) in &self.targets {
+            let label = if name == "*" { "(no target)" } else { name };
+            let desired = match (t.start_desired, state.targets.get(name)) {
+                (Some(a), Some(b)) => format!("{a} -> {}", b.desired),
+                _ => String::new(),
+            };
+            let actions = if t.forced > 0 {
+                format!("{} ({} forced)", t.actions, t.forced)
+            } else {
+                t.actions.to_string()
+            };
+            let suppressed = if t.suppressed.is_empty() {
+                "-".to_string()
+            } else {
+                let mut s = String::new();
+                for (code, n) in &t.suppressed {
+                    let _ = write!(s, "{}{code} x{n}", if s.is_empty() { "" } else { ", " });
+                }
+                s
+            };
+            let _ = writeln!(
+                out,
+                "  {label:<12} {actions:>7}  {desired:<10} {suppressed}"
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        format!("2026-11-23T{h:02}:{m:02}:00Z").parse().unwrap()
+    }
+
+    fn alarm_line(h: u32, m: u32) -> String {
+        format!(
+            r#"{{"at": "2026-11-23T{h:02}:{m:02}:00Z", "signal": {{"alarm": {{"name": "x", "state": "ALARM"}}}}}}"#
+        )
+    }
+
+    #[test]
+    fn timeline_skips_blanks_and_comments_and_keeps_line_numbers() {
+        let text = format!(
+            "# a day\n\n{}\n   \n{}\n",
+            alarm_line(1, 0),
+            alarm_line(2, 0)
+        );
+        let entries = parse_timeline(&text).unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].line, Some(3));
+        assert_eq!(entries[1].line, Some(5));
+        assert_eq!(entries[1].signal.at, at(2, 0));
+    }
+
+    #[test]
+    fn timeline_reports_every_bad_line() {
+        let text = format!(
+            "{}\n{{\"at\": \"yesterday\"}}\n{}\nnot json\n",
+            alarm_line(3, 0),
+            alarm_line(1, 0)
+        );
+        let problems = parse_timeline(&text).unwrap_err();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].starts_with("line 2: "), "{}", problems[0]);
+        assert!(problems[1].starts_with("line 3: ") && problems[1].contains("time order"));
+        assert!(problems[1].contains("line 1"), "{}", problems[1]);
+        assert!(problems[2].starts_with("line 4: ") && problems[2].contains("column"));
+    }
+
+    #[test]
+    fn equal_times_are_in_order() {
+        let text = format!("{}\n{}\n", alarm_line(1, 0), alarm_line(1, 0));
+        assert_eq!(parse_timeline(&text).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn ticks_fill_the_timeline_on_round_minutes() {
+        let text = format!("{}\n{}\n", alarm_line(1, 3), alarm_line(1, 20));
+        let entries = with_ticks(parse_timeline(&text).unwrap(), TimeDelta::minutes(5));
+        let times: Vec<_> = entries
+            .iter()
+            .map(|e| (e.line.is_some(), e.signal.at))
+            .collect();
+        assert_eq!(
+            times,
+            vec![
+                (true, at(1, 3)),
+                (false, at(1, 5)),
+                (false, at(1, 10)),
+                (false, at(1, 15)),
+                (false, at(1, 20)),
+                (true, at(1, 20)),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_given_tick_is_not_doubled() {
+        let text = format!(
+            "{}\n{{\"at\": \"2026-11-23T01:05:00Z\", \"signal\": {{\"tick\": {{}}}}}}\n{}\n",
+            alarm_line(1, 0),
+            alarm_line(1, 10)
+        );
+        let entries = with_ticks(parse_timeline(&text).unwrap(), TimeDelta::minutes(5));
+        let ticks_at_105 = entries
+            .iter()
+            .filter(|e| e.signal.at == at(1, 5) && matches!(e.signal.signal, Signal::Tick(_)))
+            .count();
+        assert_eq!(ticks_at_105, 1);
+        assert_eq!(entries.len(), 5);
+    }
 }
