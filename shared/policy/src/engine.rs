@@ -573,11 +573,14 @@ fn decide_rule(
     }
     let max_step = target.max_step();
     if new.abs_diff(cur.desired) > max_step {
+        // Bounds win over the step limit: from outside the bounds (after a forced override
+        // expired, or a period moved them) the change goes straight back inside.
         new = if out {
             cur.desired + max_step
         } else {
             cur.desired - max_step
-        };
+        }
+        .clamp(bounds.floor, bounds.ceiling);
         notes.push(format!("limited to the max step {max_step}"));
     }
     let to = Capacity {
@@ -1160,27 +1163,31 @@ fn on_command(
         Command::Scale { target, to, force } => {
             let t = &policy.targets[&target];
             for (inst, ts) in instances(state, &target) {
-                d.targets.push(manual_scale(
-                    policy, t, inst, ts, state, to, force, c, &source, now,
-                ));
+                let decision = manual_scale(policy, t, inst, ts, state, to, force, c, &source, now);
+                pin_forced(policy, &decision, c, now, d);
+                d.targets.push(decision);
             }
         }
         Command::Undo { target, force } => {
             let t = &policy.targets[&target];
             for (inst, ts) in instances(state, &target) {
                 match ts.last_action().filter(|a| a.from != a.to) {
-                    Some(last) => d.targets.push(manual_scale(
-                        policy,
-                        t,
-                        inst,
-                        ts,
-                        state,
-                        ScaleTo::Exactly(last.from),
-                        force,
-                        c,
-                        &format!("{source}:undo"),
-                        now,
-                    )),
+                    Some(last) => {
+                        let decision = manual_scale(
+                            policy,
+                            t,
+                            inst,
+                            ts,
+                            state,
+                            ScaleTo::Exactly(last.from),
+                            force,
+                            c,
+                            &format!("{source}:undo"),
+                            now,
+                        );
+                        pin_forced(policy, &decision, c, now, d);
+                        d.targets.push(decision);
+                    }
                     None => d.targets.push(suppressed(
                         inst,
                         &source,
@@ -1309,6 +1316,43 @@ fn on_command(
                 }
             }
         }
+    }
+}
+
+/// A forced override would be undone by the next schedule tick; it is pinned instead for
+/// `settings.default_pause`, so it holds until it expires or an operator resumes the target.
+fn pin_forced(
+    policy: &Policy,
+    decision: &TargetDecision,
+    c: &CommandSignal,
+    now: DateTime<Utc>,
+    d: &mut Decision,
+) {
+    if let Outcome::Change {
+        to, forced: true, ..
+    } = &decision.outcome
+    {
+        let until = now + policy.settings.default_pause.chrono();
+        d.ops.push(StateOp::Pause {
+            target: decision.target.clone(),
+            pause: Pause {
+                until,
+                by: c.user.clone(),
+                pin: Some(to.desired),
+            },
+        });
+        d.notices.push(Notice {
+            source: decision.source.clone(),
+            target: Some(decision.target.clone()),
+            text: format!(
+                "{} forced to {} by {}: pinned until {} (`/capstan resume {}` hands it back to automation)",
+                decision.target,
+                to.desired,
+                c.user,
+                fmt_time(until),
+                decision.target
+            ),
+        });
     }
 }
 
