@@ -556,16 +556,18 @@ pub fn dst_transitions(zone: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<
         let next = (t + step).min(to);
         let next_off = offset_at(zone, next);
         if next_off != off {
-            // The change happened in (t, next]: find its first second.
-            let (mut lo, mut hi) = (t, next);
-            while hi - lo > Duration::seconds(1) {
+            // The change happened in (t, next]: find its first whole second.
+            let (mut lo, mut hi) = (t.timestamp(), next.timestamp() + 1);
+            while hi - lo > 1 {
                 let mid = lo + (hi - lo) / 2;
-                if offset_at(zone, mid) == off {
+                let at_mid = DateTime::from_timestamp(mid, 0).unwrap_or(next);
+                if offset_at(zone, at_mid) == off {
                     lo = mid;
                 } else {
                     hi = mid;
                 }
             }
+            let hi = DateTime::from_timestamp(hi, 0).unwrap_or(next);
             if hi >= from && hi < to {
                 shifts.push(DstShift {
                     at: hi,
