@@ -1,0 +1,134 @@
+//! Effective bounds: hard bounds, then periods, events and budget caps.
+
+use super::*;
+
+/// The bounds in force on target instance `instance` at `now`: the target's hard bounds, then
+/// the periods that hold, then events (uplift, hold, release), then budget caps.
+pub fn effective_bounds(
+    policy: &Policy,
+    state: &State,
+    instance: &str,
+    now: DateTime<Utc>,
+) -> Bounds {
+    let name = state
+        .targets
+        .get(instance)
+        .map(|t| t.target.as_str())
+        .unwrap_or(instance);
+    let Some(t) = policy.targets.get(name) else {
+        return Bounds {
+            floor: 0,
+            ceiling: 0,
+            hold: None,
+            release: None,
+            why: vec![format!("unknown target {name}")],
+        };
+    };
+    let mut b = Bounds {
+        floor: t.floor,
+        ceiling: t.ceiling,
+        hold: None,
+        release: None,
+        why: vec![format!("target bounds {}..{}", t.floor, t.ceiling)],
+    };
+
+    for (sname, s) in &policy.schedules {
+        if s.is_occurrence() || !s.targets.iter().any(|x| x == name) {
+            continue;
+        }
+        if schedule::period_holds(policy, s, now) {
+            b.floor = s.floor.unwrap_or(b.floor);
+            b.ceiling = s.ceiling.unwrap_or(b.ceiling);
+            b.why
+                .push(format!("period {sname} holds: {}..{}", b.floor, b.ceiling));
+        }
+    }
+
+    for (ename, e) in policy.events.iter().chain(state.events.iter()) {
+        let Some(up) = e.targets.get(name) else {
+            continue;
+        };
+        let lead = e.lead.map(|d| d.chrono()).unwrap_or_else(Duration::zero);
+        let begin = e.start.0 - lead;
+        let raised_floor = up.floor.map(|a| a.apply(b.floor)).unwrap_or(b.floor);
+        let mut raised_ceiling = up.ceiling.map(|a| a.apply(b.ceiling)).unwrap_or(b.ceiling);
+        if !e.exceed_ceiling {
+            raised_ceiling = raised_ceiling.min(t.ceiling.max(b.ceiling));
+        }
+        if now >= begin && now < e.end.0 {
+            b.floor = b.floor.max(raised_floor);
+            b.ceiling = b.ceiling.max(raised_ceiling);
+            let phase = if now < e.start.0 { "lead" } else { "during" };
+            if e.hold_scale_in {
+                b.hold = Some(ename.clone());
+            }
+            b.why.push(format!(
+                "event {ename} ({phase}, {} to {}): {}..{}{}",
+                fmt_time(e.start.0),
+                fmt_time(e.end.0),
+                b.floor,
+                b.ceiling,
+                if e.hold_scale_in {
+                    ", scale-in held"
+                } else {
+                    ""
+                }
+            ));
+        } else if now >= e.end.0 && raised_floor > b.floor {
+            let step = e.release_step.unwrap_or(1).max(1);
+            let every = t.cooldown.scale_in.chrono().max(Duration::seconds(1));
+            let steps_done = 1 + ((now - e.end.0).num_seconds() / every.num_seconds()).max(0);
+            let released = (raised_floor as i64 - steps_done * step as i64).max(0) as u32;
+            if released > b.floor {
+                b.floor = released;
+                b.ceiling = b.ceiling.max(released);
+                b.release = Some((ename.clone(), step));
+                b.why.push(format!(
+                    "event {ename} ended {}: releasing, floor {released} (down {step} every {})",
+                    fmt_time(e.end.0),
+                    t.cooldown.scale_in
+                ));
+            }
+        }
+    }
+
+    if t.criticality == Criticality::NonCritical {
+        for cap in &state.caps {
+            if cap.until <= now || cap.since > now {
+                continue;
+            }
+            let Some(rule) = policy.budgets.get(&cap.rule) else {
+                continue;
+            };
+            if !budget_rule_covers(rule, name) {
+                continue;
+            }
+            match &rule.action {
+                BudgetAction::Cap => b.ceiling = b.floor,
+                BudgetAction::LowerCeiling(a) => {
+                    b.ceiling = a.apply(b.ceiling).min(b.ceiling).max(b.floor)
+                }
+                BudgetAction::Notify => continue,
+            }
+            b.why.push(format!(
+                "budget {} capped by rule {} until {}: ceiling {}",
+                cap.budget,
+                cap.rule,
+                fmt_time(cap.until),
+                b.ceiling
+            ));
+        }
+    }
+
+    if b.ceiling < b.floor {
+        b.ceiling = b.floor;
+    }
+    b
+}
+
+pub(super) fn budget_rule_covers(rule: &BudgetRule, target: &str) -> bool {
+    match &rule.targets {
+        Some(list) => list.iter().any(|t| t == target),
+        None => true,
+    }
+}

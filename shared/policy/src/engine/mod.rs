@@ -1,0 +1,182 @@
+//! The decision engine: `decide(policy, signal, state, now)`.
+//!
+//! The engine is a pure function. It reads the policy, the state and the moment it decides
+//! for, and returns a [`Decision`] that says, per target, what changes or why nothing does.
+//! Applying a decision to the state ([`Decision::apply`]) is also pure; the Lambda functions
+//! carry decisions out against AWS and persist the same state changes.
+//!
+//! Order of checks for an alarm rule on a target (the first that stops the action names the
+//! reason): pause, step selection, direction, event hold / cooldown / scale-in guard, bounds,
+//! max step, rate limit, dry-run. See `docs/policy.md` for every reason code.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
+
+use crate::command::{self, Command, ScaleTo};
+use crate::decision::{Capacity, Decision, Notice, Outcome, Reason, StateOp, TargetDecision};
+use crate::model::{
+    Action, AlarmRule, BudgetAction, BudgetPeriod, BudgetRule, Criticality, Policy, Target, Verb,
+};
+use crate::schedule;
+use crate::signal::{AlarmSignal, BudgetSignal, CommandSignal, Signal, TickSignal};
+use crate::state::{ActionRecord, BudgetCap, Direction, Pause, State, TargetState};
+
+mod alarm;
+mod bounds;
+mod budget;
+mod operator;
+mod tick;
+
+use alarm::on_alarm;
+use bounds::budget_rule_covers;
+use budget::on_budget;
+use operator::on_command;
+use tick::on_tick;
+
+pub use bounds::effective_bounds;
+pub use budget::period_end;
+pub use operator::{authorize, status_line};
+
+/// The bounds in force on a target at a moment, and what set them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bounds {
+    /// Effective floor.
+    pub floor: u32,
+    /// Effective ceiling.
+    pub ceiling: u32,
+    /// An event holding scale-in, if any.
+    pub hold: Option<String>,
+    /// An event whose uplift is being released step by step, and the release step.
+    pub release: Option<(String, u32)>,
+    /// What set them, in words.
+    pub why: Vec<String>,
+}
+
+/// How far back a first tick looks for occurrences (older ones are only reported).
+const FIRST_TICK_LOOKBACK: Duration = Duration::hours(24);
+
+/// The target name used in a decision that concerns no particular target.
+pub const NO_TARGET: &str = "*";
+
+fn fmt_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%SZ").to_string()
+}
+
+/// Decides what to do about `signal`, given the policy, the state and the moment.
+///
+/// The same inputs always give the same decision: nothing here reads a clock or a random
+/// source, and every collection is iterated in a fixed order.
+pub fn decide(policy: &Policy, signal: &Signal, state: &State, now: DateTime<Utc>) -> Decision {
+    let mut d = Decision {
+        at: now,
+        signal: signal.summary(),
+        targets: Vec::new(),
+        notices: Vec::new(),
+        ops: Vec::new(),
+    };
+    match signal {
+        Signal::Alarm(a) => on_alarm(policy, a, state, now, &mut d),
+        Signal::Tick(t) => on_tick(policy, t, state, now, &mut d),
+        Signal::Budget(b) => on_budget(policy, b, state, now, &mut d),
+        Signal::Command(c) => on_command(policy, c, state, now, &mut d),
+    }
+    d
+}
+
+fn suppressed(target: &str, source: &str, reason: Reason, explanation: String) -> TargetDecision {
+    TargetDecision {
+        target: target.to_string(),
+        source: source.to_string(),
+        outcome: Outcome::Suppressed { reason },
+        explanation,
+    }
+}
+
+fn capacity(ts: &TargetState) -> Capacity {
+    Capacity {
+        desired: ts.desired,
+        min: ts.min,
+        max: ts.max,
+    }
+}
+
+/// The instances of policy target `name` in the state, in key order.
+fn instances<'a>(
+    state: &'a State,
+    name: &'a str,
+) -> impl Iterator<Item = (&'a String, &'a TargetState)> {
+    state.targets.iter().filter(move |(_, t)| t.target == name)
+}
+
+fn active_pause(ts: &TargetState, now: DateTime<Utc>) -> Option<&Pause> {
+    ts.pause.as_ref().filter(|p| p.until > now)
+}
+
+/// The cooldown an action started: its rule's own cooldown, else the target's for its direction.
+fn cooldown_of(policy: &Policy, target: &Target, record: &ActionRecord) -> Duration {
+    let own = record
+        .source
+        .strip_prefix("rule:")
+        .and_then(|r| policy.rules.get(r))
+        .and_then(|r| r.cooldown);
+    match (own, record.direction()) {
+        (Some(d), _) => d.chrono(),
+        (None, Direction::In) => target.cooldown.scale_in.chrono(),
+        (None, _) => target.cooldown.scale_out.chrono(),
+    }
+}
+
+/// The last checks every automated change passes (rate limit, dry-run), and the change itself.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    policy: &Policy,
+    target: &Target,
+    inst: &str,
+    ts: &TargetState,
+    source: &str,
+    cur: Capacity,
+    to: Capacity,
+    now: DateTime<Utc>,
+    what: String,
+    notes: Vec<String>,
+) -> TargetDecision {
+    let notes = if notes.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", notes.join("; "))
+    };
+    let count = ts.actions_in_hour(now) as u32;
+    if count >= target.max_actions_per_hour {
+        return suppressed(
+            inst,
+            source,
+            Reason::RateLimit {
+                count,
+                limit: target.max_actions_per_hour,
+            },
+            format!(
+                "{what}: {count} actions in the last hour, limit {}{notes}",
+                target.max_actions_per_hour
+            ),
+        );
+    }
+    if policy.settings.dry_run || target.dry_run {
+        return suppressed(
+            inst,
+            source,
+            Reason::DryRun { would: to },
+            format!("{what}: dry-run, would go from {cur} to {to}{notes}"),
+        );
+    }
+    TargetDecision {
+        target: inst.to_string(),
+        source: source.to_string(),
+        outcome: Outcome::Change {
+            from: cur,
+            to,
+            forced: false,
+        },
+        explanation: format!("{what}: {cur} -> {to}{notes}"),
+    }
+}
