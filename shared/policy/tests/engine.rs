@@ -734,7 +734,10 @@ fn commands_scale_force_undo_and_auth() {
     // and pinned, so the next tick does not undo it
     let mut after = s.clone();
     d.apply(&mut after);
-    assert_eq!(after.targets["api"].pause.as_ref().and_then(|p| p.pin), Some(25));
+    assert_eq!(
+        after.targets["api"].pause.as_ref().and_then(|p| p.pin),
+        Some(25)
+    );
     let next = decide(&p, &tick(), &after, now + Duration::minutes(5));
     assert_eq!(next.for_target("api").unwrap().outcome.kind(), "unchanged");
     // not allowed: unknown user, wrong verb, wrong channel
