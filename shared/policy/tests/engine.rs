@@ -594,6 +594,34 @@ fn event_lead_hold_and_release() {
         10,
         "an operator may still scale in within bounds"
     );
+    let d = decide(
+        &p,
+        &alarm("ai-queue-shallow", None),
+        &s,
+        at("2026-12-01T10:00:00Z"),
+    );
+    assert_eq!(
+        reason_of(&d, "ai"),
+        Reason::EventHold {
+            event: "launch".into()
+        }
+    );
+    // and a schedule occurrence that would scale in is held too (02:00 is before the lead,
+    // so use an explicit application during the event)
+    let held = decide(
+        &p,
+        &Signal::Tick(TickSignal {
+            schedule: Some("nightly".into()),
+        }),
+        &s,
+        at("2026-12-01T10:00:00Z"),
+    );
+    assert_eq!(held.for_target("ai").unwrap().outcome.kind(), "unchanged");
+    assert!(held
+        .for_target("ai")
+        .unwrap()
+        .explanation
+        .contains("holds scale-in"));
     let b = effective_bounds(&p, &s, "ai", at("2026-12-01T10:00:00Z"));
     assert_eq!(b.hold.as_deref(), Some("launch"));
     // after the end the floor comes down by 2 per scale-in cooldown (600 s)

@@ -27,6 +27,7 @@ const ALARMS: &[&str] = &[
     "api-5xx",
     "ai-queue-deep",
     "ai-stepped",
+    "ai-queue-shallow",
     "db-iops-maxed",
     "web-cpu-critical",
     "unknown-alarm",

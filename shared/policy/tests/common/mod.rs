@@ -82,6 +82,11 @@ steps = [
   { lower = 50, upper = 90, action = { add = 2 } },
 ]
 
+[rules.ai-low]
+alarm = "ai-queue-shallow"
+target = "ai"
+action = { remove = 1 }
+
 [rules.db]
 alarm = "db-iops-maxed"
 action = "notify"
