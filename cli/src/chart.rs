@@ -24,6 +24,10 @@ const DESIRED_COLOUR: &str = "#1f5fbf";
 const FLOOR_COLOUR: &str = "#2e8b3a";
 const CEILING_COLOUR: &str = "#c0392b";
 const SUPPRESSED_COLOUR: &str = "#e08a00";
+/// How the desired line is drawn.
+const DESIRED_STYLE: &str = r#"stroke-width="2""#;
+/// How floor and ceiling lines are drawn: wide and pale, under the desired line.
+const BOUND_STYLE: &str = r#"stroke-width="5" stroke-opacity="0.45" stroke-dasharray="10,4""#;
 
 /// A value that holds from each point's instant until the next point's.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -269,14 +273,14 @@ impl Chart {
     fn legend(&self, s: &mut String) {
         let y = 46.0;
         let mut x = LEFT;
-        for (label, colour, dash) in [
-            ("desired", DESIRED_COLOUR, ""),
-            ("floor", FLOOR_COLOUR, r#" stroke-dasharray="6,3""#),
-            ("ceiling", CEILING_COLOUR, r#" stroke-dasharray="6,3""#),
+        for (label, colour, style) in [
+            ("desired", DESIRED_COLOUR, DESIRED_STYLE),
+            ("floor", FLOOR_COLOUR, BOUND_STYLE),
+            ("ceiling", CEILING_COLOUR, BOUND_STYLE),
         ] {
             let _ = writeln!(
                 s,
-                r#"<line x1="{x}" y1="{y}" x2="{}" y2="{y}" stroke="{colour}" stroke-width="2.5"{dash}/><text x="{}" y="{}">{label}</text>"#,
+                r#"<line x1="{x}" y1="{y}" x2="{}" y2="{y}" stroke="{colour}" {style}/><text x="{}" y="{}">{label}</text>"#,
                 x + 26.0,
                 x + 32.0,
                 y + 4.0
@@ -364,27 +368,18 @@ impl Chart {
             r##"<text x="{right}" y="{}" text-anchor="end" fill="#777">time (UTC)</text>"##,
             bottom + 32.0
         );
-        // Lines: ceiling and floor under desired, so desired stays readable where they meet.
-        for (steps, colour, width, dash) in [
-            (
-                &panel.ceiling,
-                CEILING_COLOUR,
-                2.0,
-                r#" stroke-dasharray="6,3""#,
-            ),
-            (
-                &panel.floor,
-                FLOOR_COLOUR,
-                2.0,
-                r#" stroke-dasharray="6,3""#,
-            ),
-            (&panel.desired, DESIRED_COLOUR, 2.5, ""),
+        // Ceiling and floor are drawn wide and pale under a narrow desired line, so that where
+        // desired sits on a bound both stay visible.
+        for (steps, colour, style) in [
+            (&panel.ceiling, CEILING_COLOUR, BOUND_STYLE),
+            (&panel.floor, FLOOR_COLOUR, BOUND_STYLE),
+            (&panel.desired, DESIRED_COLOUR, DESIRED_STYLE),
         ] {
             let d = step_path(&scale, steps, self.end);
             if !d.is_empty() {
                 let _ = writeln!(
                     s,
-                    r#"<path d="{d}" fill="none" stroke="{colour}" stroke-width="{width}"{dash}/>"#
+                    r#"<path d="{d}" fill="none" stroke="{colour}" {style}/>"#
                 );
             }
         }

@@ -34,7 +34,11 @@ pub fn run(
         Ok(p) => p,
         Err(e) => {
             for d in &e.diagnostics {
-                eprintln!("{}:{}:{}: {}", file.display(), d.line, d.column, d.message);
+                if d.line > 0 {
+                    eprintln!("{}:{}:{}: {}", file.display(), d.line, d.column, d.message);
+                } else {
+                    eprintln!("{}: {}", file.display(), d.message);
+                }
                 if let Some(hint) = &d.hint {
                     eprintln!("  hint: {hint}");
                 }

@@ -1,0 +1,290 @@
+//! `capstan simulate` end to end: the binary, a small policy and timeline written here.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const POLICY: &str = r#"
+[targets.api]
+kind = "ecs"
+cluster = "main"
+service = "api-service"
+floor = 2
+ceiling = 10
+
+[targets.web]
+kind = "asg"
+group = "web-asg"
+floor = 2
+ceiling = 6
+
+[rules.api-cpu-high]
+alarm = "api-cpu-high"
+target = "api"
+action = { add = 2 }
+
+[schedules.day]
+targets = ["web"]
+begin = "08:00"
+end = "20:00"
+floor = 3
+"#;
+
+/// 07:00 a tick; 10:00 an alarm (+2 on api); 10:02 the same alarm inside the scale-out
+/// cooldown; 10:30 an alarm no rule knows; 12:00 a tick.
+const TIMELINE: &str = r#"# a short day
+{"at": "2026-11-23T07:00:00Z", "signal": {"tick": {}}}
+
+{"at": "2026-11-23T10:00:00Z", "signal": {"alarm": {"name": "api-cpu-high", "state": "ALARM", "value": 80}}}
+{"at": "2026-11-23T10:02:00Z", "signal": {"alarm": {"name": "api-cpu-high", "state": "ALARM", "value": 82}}}
+{"at": "2026-11-23T10:30:00Z", "signal": {"alarm": {"name": "nobody-knows", "state": "ALARM"}}}
+{"at": "2026-11-23T12:00:00Z", "signal": {"tick": {}}}
+"#;
+
+/// A fresh directory for one test, holding `policy.toml` and `day.jsonl`.
+fn workdir(test: &str, timeline: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("simulate-{test}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("policy.toml"), POLICY).unwrap();
+    std::fs::write(dir.join("day.jsonl"), timeline).unwrap();
+    dir
+}
+
+fn capstan(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The lines of the decision printed for `at` (its header up to the blank line after it).
+fn block<'a>(stdout: &'a str, at: &str) -> Vec<&'a str> {
+    stdout
+        .lines()
+        .skip_while(|l| !l.starts_with(at))
+        .take_while(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+fn prints_every_decision_then_a_summary() {
+    let dir = workdir("prints", TIMELINE);
+    let out = capstan(&dir, &["simulate", "policy.toml", "day.jsonl"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+
+    let first = block(&stdout, "2026-11-23 10:00:00Z");
+    assert!(
+        first[0].contains("alarm api-cpu-high -> ALARM"),
+        "{first:?}"
+    );
+    assert!(
+        first
+            .iter()
+            .any(|l| l.trim_start().starts_with("api [change]")
+                && l.contains("desired 2 ")
+                && l.contains("desired 4 ")),
+        "{first:?}"
+    );
+    let second = block(&stdout, "2026-11-23 10:02:00Z");
+    assert!(
+        second
+            .iter()
+            .any(|l| l.trim_start().starts_with("api [suppressed]") && l.contains("cooldown")),
+        "{second:?}"
+    );
+    let unknown = block(&stdout, "2026-11-23 10:30:00Z");
+    assert!(
+        unknown
+            .iter()
+            .any(|l| l.trim_start().starts_with("* [suppressed]")),
+        "{unknown:?}"
+    );
+    // In time order, each printed once; no ticks were added.
+    let pos = |s: &str| stdout.find(s).unwrap();
+    assert!(pos("2026-11-23 07:00:00Z") < pos("2026-11-23 10:00:00Z"));
+    assert!(pos("2026-11-23 10:00:00Z") < pos("2026-11-23 10:02:00Z"));
+    assert_eq!(stdout.matches("2026-11-23 10:00:00Z  ").count(), 1);
+    assert!(!stdout.contains("2026-11-23 08:00:00Z"));
+
+    let summary: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Summary"))
+        .collect();
+    assert!(summary[0].contains("5 signal(s)"), "{summary:?}");
+    let api = summary
+        .iter()
+        .find(|l| l.split_whitespace().next() == Some("api"))
+        .expect("a summary row for api");
+    let cols: Vec<&str> = api.split_whitespace().collect();
+    assert_eq!(&cols[..5], ["api", "1", "2", "->", "4"], "{api}");
+    assert!(api.contains("cooldown x1"), "{api}");
+    assert!(summary
+        .iter()
+        .any(|l| l.contains("(no target)") && l.contains("unknown-alarm x1")));
+}
+
+#[test]
+fn ticks_fill_the_gaps_and_only_news_is_printed() {
+    let dir = workdir("ticks", TIMELINE);
+    let out = capstan(
+        &dir,
+        &["simulate", "policy.toml", "day.jsonl", "--tick", "30m"],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    // The day period raises web's floor at 08:00: only a generated tick can see it.
+    let eight = block(&stdout, "2026-11-23 08:00:00Z");
+    assert!(eight[0].contains("schedule tick"), "{eight:?}");
+    assert!(
+        eight
+            .iter()
+            .any(|l| l.trim_start().starts_with("web [change]") && l.contains("desired 3 ")),
+        "{eight:?}"
+    );
+    // Generated ticks that change nothing are not printed.
+    assert!(!stdout.contains("2026-11-23 07:30:00Z"), "{stdout}");
+    assert!(!stdout.contains("2026-11-23 09:00:00Z"), "{stdout}");
+    // 5 entries + ticks at 07:30, 08:00, ... 11:30 (the 07:00 and 12:00 ticks are given).
+    assert!(stdout.contains("Summary: 14 signal(s)"), "{stdout}");
+
+    let bad = capstan(
+        &dir,
+        &["simulate", "policy.toml", "day.jsonl", "--tick", "often"],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("--tick"));
+}
+
+#[test]
+fn the_chart_has_one_panel_per_target() {
+    let dir = workdir("chart", TIMELINE);
+    let out = capstan(
+        &dir,
+        &["simulate", "policy.toml", "day.jsonl", "--chart", "day.svg"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("day.svg"));
+    let svg = std::fs::read_to_string(dir.join("day.svg")).unwrap();
+    assert!(svg.starts_with("<svg ") && svg.trim_end().ends_with("</svg>"));
+    assert_eq!(svg.matches(r#"<g class="panel""#).count(), 2);
+    assert!(svg.contains(r#"id="panel-api""#) && svg.contains(r#"id="panel-web""#));
+    // Action markers: the legend's, api at 10:00 (the alarm), web at 12:00 (the tick brings it
+    // into the day period's floor). The unknown alarm has no panel.
+    assert_eq!(svg.matches("<circle").count(), 3, "{svg}");
+    assert!(
+        svg.contains("10:02 rule:api-cpu-high [suppressed]"),
+        "{svg}"
+    );
+    assert!(svg.contains("ecs main/api-service"));
+    assert!(!dir.join("day.svg.tmp").exists());
+}
+
+#[test]
+fn a_malformed_line_is_named_and_nothing_is_simulated() {
+    let timeline = TIMELINE.replace(
+        r#""state": "ALARM", "value": 82"#,
+        r#""state": "ALARMED", "value": 82"#,
+    );
+    let dir = workdir("malformed", &timeline);
+    let out = capstan(
+        &dir,
+        &["simulate", "policy.toml", "day.jsonl", "--chart", "day.svg"],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("line 5:"), "{stderr}");
+    assert!(stderr.contains("ALARMED"), "{stderr}");
+    assert!(stderr.contains("nothing was simulated"), "{stderr}");
+    assert_eq!(text(&out.stdout), "", "no decision may be printed");
+    assert!(!dir.join("day.svg").exists());
+}
+
+#[test]
+fn out_of_order_times_are_rejected() {
+    let timeline = TIMELINE.replace("2026-11-23T10:30:00Z", "2026-11-23T09:30:00Z");
+    let dir = workdir("order", &timeline);
+    let out = capstan(&dir, &["simulate", "policy.toml", "day.jsonl"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("line 6:"), "{stderr}");
+    assert!(stderr.contains("time order"), "{stderr}");
+    assert!(stderr.contains("line 5"), "{stderr}");
+    assert_eq!(text(&out.stdout), "");
+}
+
+#[test]
+fn a_starting_state_is_read_from_json() {
+    let dir = workdir("state", TIMELINE);
+    std::fs::write(
+        dir.join("state.json"),
+        r#"{"targets": {
+            "api": {"target": "api", "desired": 9, "min": 2, "max": 10},
+            "web": {"target": "web", "desired": 2, "min": 2, "max": 6}}}"#,
+    )
+    .unwrap();
+    let out = capstan(
+        &dir,
+        &[
+            "simulate",
+            "policy.toml",
+            "day.jsonl",
+            "--state",
+            "state.json",
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // +2 from 9 is clamped to the ceiling of 10.
+    let first = block(&stdout, "2026-11-23 10:00:00Z");
+    assert!(
+        first
+            .iter()
+            .any(|l| l.trim_start().starts_with("api [change]")
+                && l.contains("desired 9 ")
+                && l.contains("desired 10 ")),
+        "{first:?}"
+    );
+
+    std::fs::write(dir.join("state.json"), r#"{"targets": 3}"#).unwrap();
+    let bad = capstan(
+        &dir,
+        &[
+            "simulate",
+            "policy.toml",
+            "day.jsonl",
+            "--state",
+            "state.json",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("state.json"));
+}
+
+#[test]
+fn a_broken_policy_is_reported_not_simulated() {
+    let dir = workdir("policy", TIMELINE);
+    std::fs::write(
+        dir.join("policy.toml"),
+        POLICY.replace("floor = 2\nceiling = 10", "floor = 2\nceilin = 10"),
+    )
+    .unwrap();
+    let out = capstan(&dir, &["simulate", "policy.toml", "day.jsonl"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("policy.toml:"), "{stderr}");
+    // The misspelt key is on line 7 of the file.
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("policy.toml:7:") && l.contains("ceilin")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was simulated"), "{stderr}");
+    assert_eq!(text(&out.stdout), "");
+}

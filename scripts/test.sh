@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Capstan's one test command: formatting, lints, and every test of the workspace.
+# CI runs exactly this (.ci/run); run it before you push. It installs what it needs:
+# for now only the Rust toolchain's rustfmt and clippy (moto arrives with the functions).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The Rust toolchain: rustup's, from the usual place when cargo is not on PATH.
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "test.sh: cargo not found; installing the Rust toolchain with rustup" >&2
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
+    sh -s -- -y --profile minimal --component rustfmt,clippy
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test --workspace"
+cargo test --workspace
+
+step "all checks passed"
