@@ -288,3 +288,57 @@ fn a_broken_policy_is_reported_not_simulated() {
     assert!(stderr.contains("nothing was simulated"), "{stderr}");
     assert_eq!(text(&out.stdout), "");
 }
+
+/// The demo's day: the example policy and timeline replay cleanly, and the moments the
+/// timeline's comments promise happen (if the example policy changes, the day must follow).
+#[test]
+fn the_runbook_day_replays_as_its_comments_say() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("simulate-runbook-day");
+    std::fs::create_dir_all(&dir).unwrap();
+    let chart = dir.join("runbook-day.svg");
+    let out = Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .current_dir(&root)
+        .args([
+            "simulate",
+            "capstan.example.toml",
+            "examples/runbook-day.jsonl",
+        ])
+        .args(["--tick", "5m", "--chart"])
+        .arg(&chart)
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let has = |at: &str, prefix: &str, words: &str| {
+        let b = block(&stdout, at);
+        assert!(
+            b.iter()
+                .any(|l| l.trim_start().starts_with(prefix) && l.contains(words)),
+            "{at}: expected `{prefix} ... {words}` in {b:#?}"
+        );
+    };
+    has("2026-11-23 02:00:00Z", "frontend [change]", "desired 2 ");
+    has("2026-11-23 08:00:00Z", "api [change]", "desired 4 ");
+    has("2026-11-23 08:00:00Z", "frontend [change]", "desired 4 ");
+    has("2026-11-23 10:07:00Z", "api [suppressed]", "cooldown");
+    has(
+        "2026-11-23 10:20:00Z",
+        "notice (rule:api-latency-high)",
+        "investigate",
+    );
+    has("2026-11-23 10:24:00Z", "api [change]", "desired 14 ");
+    has(
+        "2026-11-23 10:31:00Z",
+        "notice (rule:db-iops-maxed)",
+        "maintenance window",
+    );
+    has("2026-11-23 13:25:00Z", "api [denied]", "");
+    has("2026-11-23 13:50:00Z", "api [change]", "desired 14 ");
+    has("2026-11-23 16:00:00Z", "ai [change]", "max 2)");
+    has("2026-11-23 16:30:00Z", "ai [suppressed]", "ceiling");
+    has("2026-11-23 17:45:00Z", "api [suppressed]", "30m");
+    has("2026-11-23 20:00:00Z", "api [change]", "desired 10 ");
+    let svg = std::fs::read_to_string(&chart).unwrap();
+    assert_eq!(svg.matches(r#"<g class="panel""#).count(), 4);
+}
