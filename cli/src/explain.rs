@@ -230,14 +230,23 @@ fn explain_target(
         if rows.is_empty() {
             let _ = writeln!(out, "  nothing scheduled: the hard bounds hold");
         }
+        let mut rows = rows;
+        if zone == Tz::UTC {
+            // Local time is UTC: one column says it all.
+            rows.iter_mut().for_each(|r| r.utc.clear());
+        }
         let w_local = rows.iter().map(|r| r.local.len()).max().unwrap_or(0);
         let w_utc = rows.iter().map(|r| r.utc.len()).max().unwrap_or(0);
         for r in rows {
-            let _ = writeln!(
-                out,
-                "  {:<w_local$}  {:<w_utc$}  {}",
-                r.local, r.utc, r.what
-            );
+            if w_utc == 0 {
+                let _ = writeln!(out, "  {:<w_local$}  {}", r.local, r.what);
+            } else {
+                let _ = writeln!(
+                    out,
+                    "  {:<w_local$}  {:<w_utc$}  {}",
+                    r.local, r.utc, r.what
+                );
+            }
         }
         date = next;
     }
