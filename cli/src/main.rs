@@ -28,6 +28,9 @@ enum Command {
     Validate {
         /// The policy file.
         file: PathBuf,
+        /// `human` (graphical diagnostics) or `json`.
+        #[arg(long, value_enum, default_value_t = validate::Format::Human)]
+        format: validate::Format,
     },
     /// Run the tests inside a policy file.
     Test {
@@ -69,7 +72,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Validate { file } => validate::run(&file),
+        Command::Validate { file, format } => validate::run(&file, format),
         Command::Test { file } => test_cmd::run(&file),
         Command::Explain {
             file,
