@@ -173,7 +173,8 @@ fn report_json(name: &str, text: &str, out: &mut impl Write) -> io::Result<bool>
 mod tests {
     use super::*;
 
-    const POLICY: &str = "[targets.api]\nkind = \"ecs\"\ncluster = \"c\"\nservice = \"s\"\nfloor = 5\nceiling = 3\n";
+    const POLICY: &str =
+        "[targets.api]\nkind = \"ecs\"\ncluster = \"c\"\nservice = \"s\"\nfloor = 5\nceiling = 3\n";
 
     #[test]
     fn problems_render_with_file_line_snippet_and_hint() {
@@ -183,7 +184,10 @@ mod tests {
         assert!(!clean);
         assert!(text.contains("p.toml:5:9"), "{text}");
         assert!(text.contains("floor = 5"), "{text}");
-        assert!(text.contains("lower the floor or raise the ceiling"), "{text}");
+        assert!(
+            text.contains("lower the floor or raise the ceiling"),
+            "{text}"
+        );
         assert!(text.trim_end().ends_with("1 problem in p.toml"), "{text}");
     }
 
