@@ -60,18 +60,8 @@ pub fn run(
             .map_err(|e| format!("{}: not a Capstan state: {e}", path.display()))?,
         None => State::at_floor(&policy),
     };
-    let tick = tick
-        .map(|t| {
-            t.parse::<Dur>()
-                .ok()
-                .map(Dur::chrono)
-                .filter(|d| *d >= TimeDelta::seconds(1))
-                .ok_or_else(|| {
-                    format!("--tick `{t}` is not a duration of a second or more; write e.g. `5m`")
-                })
-        })
-        .transpose()?;
-    let entries = match tick {
+    let every = tick.map(parse_tick).transpose()?;
+    let entries = match every {
         Some(every) => with_ticks(entries, every),
         None => entries,
     };
@@ -91,10 +81,9 @@ pub fn run(
         start.format("%Y-%m-%d %H:%M:%SZ"),
         end.format("%Y-%m-%d %H:%M:%SZ"),
         match tick {
-            Some(_) => format!(
-                " ({} from the timeline, {generated} schedule ticks every {}; ticks that change nothing are not shown)",
+            Some(text) => format!(
+                " ({} from the timeline, {generated} schedule ticks every {text}; ticks that change nothing are not shown)",
                 entries.len() - generated,
-                tick.and_then(|t| t.to_std().ok()).map(|t| Dur(t).to_string()).unwrap_or_default()
             ),
             None => String::new(),
         }
@@ -108,9 +97,7 @@ pub fn run(
             println!("{}", decision.render());
         }
     }
-    if sim.recorder.is_some() {
-        sim.sample_until(end + CHART_SAMPLE);
-    }
+    sim.sample_until(end + CHART_SAMPLE);
     print!("{}", sim.tally.render(&sim.state));
 
     if let (Some(path), Some(rec)) = (chart, sim.recorder) {
@@ -130,6 +117,17 @@ pub fn run(
         println!("\nChart: {}", path.display());
     }
     Ok(true)
+}
+
+/// The `--tick` interval: a duration of a second or more.
+fn parse_tick(text: &str) -> Result<TimeDelta, String> {
+    text.parse::<Dur>()
+        .ok()
+        .map(Dur::chrono)
+        .filter(|d| *d >= TimeDelta::seconds(1))
+        .ok_or_else(|| {
+            format!("--tick `{text}` is not a duration of a second or more; write e.g. `5m`")
+        })
 }
 
 fn read(path: &Path) -> Result<String, String> {
