@@ -4,7 +4,7 @@
 //! The timeline is JSON lines of [`TimedSignal`]; blank lines and `#` comments are skipped. It is
 //! read whole and checked before anything is simulated, so a bad line never leaves half a run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -208,7 +208,7 @@ fn describe_json_error(e: &serde_json::Error) -> String {
 /// fall on :00, :05, ...) from the first entry to the last, except where the timeline already
 /// has a tick at that instant. A generated tick goes before timeline entries at the same
 /// instant: the clock's work is done before the alarm that arrives in the same minute.
-pub fn with_ticks(entries: Vec<Entry>, every: TimeDelta) -> Vec<Entry> {
+pub fn with_ticks(mut entries: Vec<Entry>, every: TimeDelta) -> Vec<Entry> {
     let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
         return entries;
     };
@@ -219,20 +219,14 @@ pub fn with_ticks(entries: Vec<Entry>, every: TimeDelta) -> Vec<Entry> {
     if t < start {
         t += every;
     }
-    let mut out = Vec::with_capacity(
-        entries.len() + ((end - start).num_seconds() / every.num_seconds().max(1)) as usize + 1,
-    );
-    let mut given = entries.into_iter().peekable();
+    let given: BTreeSet<DateTime<Utc>> = entries
+        .iter()
+        .filter(|e| matches!(e.signal.signal, Signal::Tick(_)))
+        .map(|e| e.signal.at)
+        .collect();
     while t <= end {
-        while let Some(e) = given.next_if(|e| e.signal.at < t) {
-            out.push(e);
-        }
-        let tick_given = given
-            .clone()
-            .take_while(|e| e.signal.at == t)
-            .any(|e| matches!(e.signal.signal, Signal::Tick(_)));
-        if !tick_given {
-            out.push(Entry {
+        if !given.contains(&t) {
+            entries.push(Entry {
                 line: None,
                 signal: TimedSignal {
                     at: t,
@@ -242,8 +236,9 @@ pub fn with_ticks(entries: Vec<Entry>, every: TimeDelta) -> Vec<Entry> {
         }
         t += every;
     }
-    out.extend(given);
-    out
+    // Stable: timeline entries keep their order; generated ticks (no line) go first.
+    entries.sort_by_key(|e| (e.signal.at, e.line.is_some()));
+    entries
 }
 
 /// True when a decision is worth printing although nobody asked for it (a generated tick):
