@@ -87,14 +87,20 @@ pub fn load_at(text: &str, reference: DateTime<Utc>) -> Result<Policy, LoadError
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
             let mut loader = Loader::new(text);
-            let message = format!("TOML syntax error: {}", e.message().trim());
-            loader.push(
-                span,
-                message,
-                Some(
-                    "fix the syntax here; nothing else can be checked until the file parses".into(),
-                ),
-            );
+            let what = e.message().trim();
+            let snippet = text.get(span.clone()).unwrap_or("").trim();
+            let (message, hint) = if what == "duplicate key" && !snippet.contains('\n') {
+                (
+                    format!("TOML syntax error: duplicate key `{snippet}`"),
+                    "a key may appear once per table (and a `[table]` once per file): remove or rename one",
+                )
+            } else {
+                (
+                    format!("TOML syntax error: {what}"),
+                    "fix the syntax here; nothing else can be checked until the file parses",
+                )
+            };
+            loader.push(span, message, Some(hint.into()));
             return Err(LoadError {
                 diagnostics: loader.diags,
             });
@@ -241,32 +247,28 @@ fn deepest(value: &DeValue<'_>, span: &Range<usize>) -> Path {
     }
 }
 
-/// Removes the table entry at `path` (an array index at the end removes the whole array).
-fn remove(value: &mut DeValue<'_>, path: &Path) -> bool {
+/// Removes the table entry at `path` (an array index at the end removes the whole array);
+/// returns the path removed.
+fn remove(value: &mut DeValue<'_>, path: &Path) -> Option<Path> {
     let mut segs: &[Seg] = &path.0;
     while let Some(Seg::Index(_)) = segs.last() {
         segs = &segs[..segs.len() - 1];
     }
-    let Some((Seg::Key(last), parents)) = segs.split_last() else {
-        return false;
+    let removed = Path(segs.to_vec());
+    let (Seg::Key(last), parents) = segs.split_last()? else {
+        return None;
     };
     let mut cur = value;
     for seg in parents {
         cur = match (seg, cur) {
-            (Seg::Key(k), DeValue::Table(t)) => match t.get_mut(k.as_str()) {
-                Some(v) => v.get_mut(),
-                None => return false,
-            },
-            (Seg::Index(i), DeValue::Array(a)) => match a.get_mut(*i) {
-                Some(v) => v.get_mut(),
-                None => return false,
-            },
-            _ => return false,
+            (Seg::Key(k), DeValue::Table(t)) => t.get_mut(k.as_str())?.get_mut(),
+            (Seg::Index(i), DeValue::Array(a)) => a.get_mut(*i)?.get_mut(),
+            _ => return None,
         };
     }
     match cur {
-        DeValue::Table(t) => t.remove(last.as_str()).is_some(),
-        _ => false,
+        DeValue::Table(t) => t.remove(last.as_str()).map(|_| removed),
+        _ => None,
     }
 }
 
@@ -620,6 +622,13 @@ fn explain_error(path: &Path, message: &str) -> (String, String) {
         Some(Seg::Key(k)) => k.as_str(),
         _ => "",
     };
+    if message.contains("untagged enum Raw") {
+        // The only untagged enum in the model reads a `Timestamp`.
+        return (
+            format!("`{path}` is not a time"),
+            "write RFC 3339 with an offset, e.g. `2026-12-01T09:00:00Z`".into(),
+        );
+    }
     if let Some((msg, hint)) = message.split_once("; write ") {
         return (format!("`{path}`: {msg}"), format!("write {hint}"));
     }
@@ -873,10 +882,10 @@ impl<'t> Loader<'t> {
                 let (message, hint) = explain_error(&at, message);
                 self.push(span, message, Some(hint));
             }
-            if rel.0.is_empty() || !remove(value.get_mut(), &rel) {
-                return None;
-            }
-            self.removed.insert(at.to_string());
+            match remove(value.get_mut(), &rel) {
+                Some(gone) => self.removed.insert(path.join(&gone).to_string()),
+                None => return None,
+            };
         }
         None
     }
@@ -1824,5 +1833,45 @@ impl Loader<'_> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distance_counts_a_swap_as_one_edit() {
+        assert_eq!(distance("floor", "floor"), 0);
+        assert_eq!(distance("flor", "floor"), 1);
+        assert_eq!(distance("ALRAM", "ALARM"), 1);
+        assert_eq!(distance("", "abc"), 3);
+        assert_eq!(distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn closest_only_suggests_likely_typos() {
+        let keys = ["floor", "ceiling", "max_step"];
+        assert_eq!(closest("ceilng", keys), Some("ceiling"));
+        assert_eq!(closest("colour", keys), None);
+        assert_eq!(closest("x", ["y"]), Some("y"));
+    }
+
+    #[test]
+    fn paths_print_like_toml_keys() {
+        let p = Path::of(&["tests"]).idx(2).key("expect").key("*");
+        assert_eq!(p.to_string(), "tests[2].expect.\"*\"");
+        assert_eq!(Path::of(&["rules", "api-cpu"]).to_string(), "rules.api-cpu");
+    }
+
+    #[test]
+    fn introspection_reads_the_models_field_names() {
+        assert!(introspect::fields::<Target>().contains(&"max_actions_per_hour"));
+        assert!(introspect::fields::<BudgetRule>().contains(&"type"));
+        assert!(introspect::variants::<Action>().contains(&"from_metric"));
+        assert_eq!(
+            introspect::variant_fields::<Action>("from_metric"),
+            &["per_unit", "buffer_percent"]
+        );
     }
 }
