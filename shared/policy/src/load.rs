@@ -715,6 +715,8 @@ struct Loader<'t> {
     suggested: BTreeSet<String>,
     /// The index in `[[tests]]` of each test that loaded.
     test_index: Vec<usize>,
+    /// The index in `[[slack.grants]]` of each grant that loaded.
+    grant_index: Vec<usize>,
 }
 
 impl<'t> Loader<'t> {
@@ -725,6 +727,7 @@ impl<'t> Loader<'t> {
             removed: BTreeSet::new(),
             suggested: BTreeSet::new(),
             test_index: Vec::new(),
+            grant_index: Vec::new(),
         }
     }
 
@@ -922,8 +925,34 @@ impl<'t> Loader<'t> {
             }
         }
         if let Some(v) = root.get("slack") {
-            if let Some(s) = self.entry::<SlackAccess>(&Path::of(&["slack"]), v) {
-                policy.slack = s;
+            // Each grant on its own, so that one bad grant hides no other.
+            let mut v = v.clone();
+            let grants = match v.get_mut() {
+                DeValue::Table(t) => t.remove("grants"),
+                _ => None,
+            };
+            policy.slack = self
+                .entry::<SlackAccess>(&Path::of(&["slack"]), &v)
+                .unwrap_or_default();
+            match grants.as_ref().map(|g| (g, g.get_ref())) {
+                None => {}
+                Some((_, DeValue::Array(a))) => {
+                    for (i, item) in a.iter().enumerate() {
+                        let path = Path::of(&["slack", "grants"]).idx(i);
+                        if let Some(grant) = self.entry::<Grant>(&path, item) {
+                            policy.slack.grants.push(grant);
+                            self.grant_index.push(i);
+                        }
+                    }
+                }
+                Some((g, other)) => self.push(
+                    g.span(),
+                    format!(
+                        "`slack.grants` must be an array of tables, not {}",
+                        other.type_str()
+                    ),
+                    Some("write each grant as a `[[slack.grants]]` section".into()),
+                ),
             }
         }
         policy.holidays = self.map(root, "holidays");
@@ -1707,7 +1736,8 @@ impl Loader<'_> {
     }
 
     fn check_slack(&mut self, policy: &Policy, names: &Names, spans: &Spans<'_>) {
-        for (i, g) in policy.slack.grants.iter().enumerate() {
+        let index = std::mem::take(&mut self.grant_index);
+        for (g, i) in policy.slack.grants.iter().zip(index) {
             let base = Path::of(&["slack", "grants"]).idx(i);
             if g.users.is_empty() {
                 self.at(

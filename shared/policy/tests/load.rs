@@ -163,6 +163,35 @@ fn one_bad_entry_does_not_hide_the_next() {
 }
 
 #[test]
+fn each_slack_grant_is_checked_on_its_own() {
+    let text = r#"
+[slack]
+confirm_above = 3
+
+[[slack.grants]]
+users = ["U012ABCDEF"]
+verbs = ["scale", "forse"]
+
+[[slack.grants]]
+users = ["bob"]
+verbs = ["status"]
+"#;
+    let diags = diagnostics(text);
+    assert_eq!(diags.len(), 2, "{}", render(&diags));
+    assert_eq!(diags[0].line, 7);
+    assert!(diags[0]
+        .message
+        .starts_with("`slack.grants[0].verbs[1]`: unknown variant `forse`"));
+    assert_eq!(diags[0].hint.as_deref(), Some("did you mean `force`?"));
+    assert_eq!(diags[1].line, 10);
+    assert!(
+        diags[1].message.starts_with("`slack.grants[1].users[0]`"),
+        "{}",
+        diags[1]
+    );
+}
+
+#[test]
 fn a_syntax_error_is_one_diagnostic_with_its_line_and_column() {
     let text = "[settings]\nzone = \"UTC\"\n\n[targets.api]\nfloor = = 2\n";
     let diags = diagnostics(text);
