@@ -12,8 +12,10 @@
 //! 4. the checks that span entries (a rule naming an unknown target, a schedule outside its
 //!    target's bounds, overlapping periods that disagree, ...) run on the entries that loaded.
 //!
-//! The overlap check samples time; it never reads the clock. [`load`] samples from the fixed
-//! [`REFERENCE`]; [`load_at`] takes the reference instant as an argument.
+//! The overlap check compares the periods' instances (from [`crate::schedule::period_windows`])
+//! over two weeks and around each daylight-saving change of the year that follow a reference
+//! instant; it never reads the clock. [`load`] uses the fixed [`REFERENCE`]; [`load_at`] takes
+//! the reference instant as an argument.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -64,9 +66,10 @@ pub struct LoadError {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// The instant [`load`] samples periods from when it looks for overlapping periods that
-/// disagree: Monday 2026-01-05 00:00 UTC. Periods repeat weekly, so two weeks from any instant
-/// see every combination; the daylight-saving weeks of the year after it are sampled too.
+/// The instant from which [`load`] looks for overlapping periods that disagree: Monday
+/// 2026-01-05 00:00 UTC. Periods repeat weekly, so two weeks from any instant see every
+/// combination of weekdays; the days around each daylight-saving change of the year after it
+/// are compared too.
 pub const REFERENCE: DateTime<Utc> = match NaiveDate::from_ymd_opt(2026, 1, 5) {
     Some(d) => match d.and_hms_opt(0, 0, 0) {
         Some(t) => t.and_utc(),
@@ -1580,9 +1583,9 @@ impl Loader<'_> {
             let (pa, pb) = (Path::of(&["schedules", na]), Path::of(&["schedules", nb]));
             let (first, second, (first_s, second_s)) =
                 if spans.value(&pa).start <= spans.value(&pb).start {
-                    (na, pb, (a, b))
+                    (pa, pb, (a, b))
                 } else {
-                    (nb, pa, (b, a))
+                    (pb, pa, (b, a))
                 };
             let when = moment.with_timezone(&zone(first_s));
             let mut what = Vec::new();
@@ -1600,7 +1603,7 @@ impl Loader<'_> {
                 spans,
                 &second,
                 format!(
-                    "period `{second}` overlaps period `schedules.{first}` on target `{target}` with a different {} (both hold at {})",
+                    "period `{second}` overlaps period `{first}` on target `{target}` with a different {} (both hold at {})",
                     what.join(" and "),
                     when.format("%a %Y-%m-%d %H:%M %Z"),
                 ),
