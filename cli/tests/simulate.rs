@@ -71,6 +71,17 @@ fn block<'a>(stdout: &'a str, at: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// Asserts that the decision printed for `at` has a line starting with `prefix` (after the
+/// indent) that contains every one of `words`.
+fn assert_line(stdout: &str, at: &str, prefix: &str, words: &[&str]) {
+    let b = block(stdout, at);
+    assert!(
+        b.iter()
+            .any(|l| l.trim_start().starts_with(prefix) && words.iter().all(|w| l.contains(w))),
+        "{at}: expected `{prefix}` with {words:?} in {b:#?}"
+    );
+}
+
 #[test]
 fn prints_every_decision_then_a_summary() {
     let dir = workdir("prints", TIMELINE);
@@ -83,28 +94,20 @@ fn prints_every_decision_then_a_summary() {
         first[0].contains("alarm api-cpu-high -> ALARM"),
         "{first:?}"
     );
-    assert!(
-        first
-            .iter()
-            .any(|l| l.trim_start().starts_with("api [change]")
-                && l.contains("desired 2 ")
-                && l.contains("desired 4 ")),
-        "{first:?}"
+    let at_10 = "2026-11-23 10:00:00Z";
+    assert_line(
+        &stdout,
+        at_10,
+        "api [change]",
+        &["desired 2 ", "desired 4 "],
     );
-    let second = block(&stdout, "2026-11-23 10:02:00Z");
-    assert!(
-        second
-            .iter()
-            .any(|l| l.trim_start().starts_with("api [suppressed]") && l.contains("cooldown")),
-        "{second:?}"
+    assert_line(
+        &stdout,
+        "2026-11-23 10:02:00Z",
+        "api [suppressed]",
+        &["cooldown"],
     );
-    let unknown = block(&stdout, "2026-11-23 10:30:00Z");
-    assert!(
-        unknown
-            .iter()
-            .any(|l| l.trim_start().starts_with("* [suppressed]")),
-        "{unknown:?}"
-    );
+    assert_line(&stdout, "2026-11-23 10:30:00Z", "* [suppressed]", &[]);
     // In time order, each printed once; no ticks were added.
     let pos = |s: &str| stdout.find(s).unwrap();
     assert!(pos("2026-11-23 07:00:00Z") < pos("2026-11-23 10:00:00Z"));
@@ -141,11 +144,11 @@ fn ticks_fill_the_gaps_and_only_news_is_printed() {
     // The day period raises web's floor at 08:00: only a generated tick can see it.
     let eight = block(&stdout, "2026-11-23 08:00:00Z");
     assert!(eight[0].contains("schedule tick"), "{eight:?}");
-    assert!(
-        eight
-            .iter()
-            .any(|l| l.trim_start().starts_with("web [change]") && l.contains("desired 3 ")),
-        "{eight:?}"
+    assert_line(
+        &stdout,
+        "2026-11-23 08:00:00Z",
+        "web [change]",
+        &["desired 3 "],
     );
     // Generated ticks that change nothing are not printed.
     assert!(!stdout.contains("2026-11-23 07:30:00Z"), "{stdout}");
@@ -241,14 +244,12 @@ fn a_starting_state_is_read_from_json() {
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
     // +2 from 9 is clamped to the ceiling of 10.
-    let first = block(&stdout, "2026-11-23 10:00:00Z");
-    assert!(
-        first
-            .iter()
-            .any(|l| l.trim_start().starts_with("api [change]")
-                && l.contains("desired 9 ")
-                && l.contains("desired 10 ")),
-        "{first:?}"
+    let at_10 = "2026-11-23 10:00:00Z";
+    assert_line(
+        &stdout,
+        at_10,
+        "api [change]",
+        &["desired 9 ", "desired 10 "],
     );
 
     std::fs::write(dir.join("state.json"), r#"{"targets": 3}"#).unwrap();
@@ -310,14 +311,7 @@ fn the_runbook_day_replays_as_its_comments_say() {
         .unwrap();
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let has = |at: &str, prefix: &str, words: &str| {
-        let b = block(&stdout, at);
-        assert!(
-            b.iter()
-                .any(|l| l.trim_start().starts_with(prefix) && l.contains(words)),
-            "{at}: expected `{prefix} ... {words}` in {b:#?}"
-        );
-    };
+    let has = |at: &str, prefix: &str, words: &str| assert_line(&stdout, at, prefix, &[words]);
     has("2026-11-23 02:00:00Z", "frontend [change]", "desired 2 ");
     has("2026-11-23 08:00:00Z", "api [change]", "desired 4 ");
     has("2026-11-23 08:00:00Z", "frontend [change]", "desired 4 ");
