@@ -53,12 +53,10 @@ pub fn run(
     let policy = match capstan_policy::load(&text) {
         Ok(p) => p,
         Err(e) => {
-            for d in &e.diagnostics {
-                eprintln!("{}:{}:{}: {}", file.display(), d.line, d.column, d.message);
-                if let Some(hint) = &d.hint {
-                    eprintln!("  hint: {hint}");
-                }
-            }
+            eprint!(
+                "{}",
+                crate::diagnostics::render(&file.display().to_string(), &e)
+            );
             eprintln!("{}: {e}; nothing to explain", file.display());
             return Ok(false);
         }

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod chart;
+mod diagnostics;
 mod explain;
 mod simulate;
 mod test_cmd;

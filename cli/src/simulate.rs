@@ -33,16 +33,10 @@ pub fn run(
     let policy = match load(&text) {
         Ok(p) => p,
         Err(e) => {
-            for d in &e.diagnostics {
-                if d.line > 0 {
-                    eprintln!("{}:{}:{}: {}", file.display(), d.line, d.column, d.message);
-                } else {
-                    eprintln!("{}: {}", file.display(), d.message);
-                }
-                if let Some(hint) = &d.hint {
-                    eprintln!("  hint: {hint}");
-                }
-            }
+            eprint!(
+                "{}",
+                crate::diagnostics::render(&file.display().to_string(), &e)
+            );
             eprintln!("{}: {e}; nothing was simulated", file.display());
             return Ok(false);
         }

@@ -23,16 +23,7 @@ fn report(name: &str, text: &str, out: &mut impl Write) -> io::Result<bool> {
         Ok(p) => p,
         Err(e) => {
             writeln!(out, "{name}: the policy does not load, no test was run")?;
-            for d in &e.diagnostics {
-                if d.line > 0 {
-                    writeln!(out, "{name}:{}:{}: {}", d.line, d.column, d.message)?;
-                } else {
-                    writeln!(out, "{name}: {}", d.message)?;
-                }
-                if let Some(hint) = &d.hint {
-                    writeln!(out, "    hint: {hint}")?;
-                }
-            }
+            write!(out, "{}", crate::diagnostics::render(name, &e))?;
             return Ok(false);
         }
     };
