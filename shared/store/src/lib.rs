@@ -1,1 +1,737 @@
-//! placeholder
+//! Capstan's state table in DynamoDB.
+//!
+//! One table, keys `pk` (string) and `sk` (string), TTL attribute `expires_at` (epoch seconds).
+//! Items:
+//!
+//! | pk | sk | what |
+//! | --- | --- | --- |
+//! | `target#<instance>` | `state` | the target record: `version`, `doc` (JSON), and `desired`/`min`/`max`/`pending_key` for people reading the table |
+//! | `target#<instance>` | `action#<time>#<key>` | one entry of the action log (TTL: 90 days) |
+//! | `idem#<key>` | `<scope>` | a signal already handled for a target (scope: the instance, or `*`) (TTL: 7 days) |
+//! | `global` | `cap#<budget>#<rule>` | a budget cap in force (TTL: a day after it lifts) |
+//! | `global` | `event#<name>` | an event added at run time (TTL: a week after it ends) |
+//!
+//! Writes that decide something go through [`Store::commit`]: one `TransactWriteItems` that
+//! puts the idempotency key only if it is new and the target record only if its version is
+//! the one read. A lost race comes back as [`CommitError::Conflict`] (re-read, re-decide) or
+//! [`CommitError::Duplicate`] (someone already handled this signal for this target).
+#![warn(missing_docs)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration as StdDuration;
+
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, KeysAndAttributes,
+    Put, ScalarAttributeType, TableStatus, TimeToLiveSpecification, TransactWriteItem,
+};
+use aws_sdk_dynamodb::Client;
+use capstan_aws::AwsError;
+use capstan_policy::decision::Capacity;
+use capstan_policy::model::Event;
+use capstan_policy::state::{BudgetCap, TargetState};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How long an idempotency key is kept: longer than any AWS redelivery.
+pub const IDEMPOTENCY_TTL: Duration = Duration::days(7);
+/// How long action log entries are kept.
+pub const LOG_TTL: Duration = Duration::days(90);
+
+/// A failed state-table operation.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// DynamoDB refused or failed.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// An item the store cannot read (written by something else, or by a newer version).
+    #[error("state table item {pk}/{sk} is unreadable: {why}")]
+    Corrupt {
+        /// Partition key.
+        pk: String,
+        /// Sort key.
+        sk: String,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+impl StoreError {
+    /// True when retrying the invocation may help.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            StoreError::Aws(e) => e.is_retryable(),
+            StoreError::Corrupt { .. } => false,
+        }
+    }
+}
+
+/// Why a commit did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// The target record changed since it was read: re-read and decide again.
+    #[error("the target record changed since it was read")]
+    Conflict,
+    /// The idempotency key exists: this signal was already handled for this scope.
+    #[error("this signal was already handled")]
+    Duplicate,
+    /// Anything else.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An action committed but not yet confirmed applied on AWS. While it is fresh, deciders use
+/// its `to` as the target's capacity (AWS may not show it yet).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pending {
+    /// The idempotency key of the signal that decided it.
+    pub key: String,
+    /// When it was committed.
+    pub at: DateTime<Utc>,
+    /// What asked for it.
+    pub source: String,
+    /// Capacity before.
+    pub from: Capacity,
+    /// Capacity asked for.
+    pub to: Capacity,
+}
+
+/// Capstan's record of one target instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetRecord {
+    /// The engine's view: last known capacity, recent history, pause, occurrences.
+    pub state: TargetState,
+    /// Optimistic-concurrency version; 0 for a record not yet stored.
+    #[serde(skip)]
+    pub version: u64,
+    /// An action committed and not yet confirmed.
+    #[serde(default)]
+    pub pending: Option<Pending>,
+    /// The latest failure on this target (an AWS call or a notification), for status.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// When the record was last written.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TargetRecord {
+    /// A record for an instance never seen before.
+    pub fn new(state: TargetState, now: DateTime<Utc>) -> TargetRecord {
+        TargetRecord {
+            state,
+            version: 0,
+            pending: None,
+            last_error: None,
+            updated_at: now,
+        }
+    }
+
+    /// The pending action if it is younger than `lease` at `now`.
+    pub fn fresh_pending(&self, now: DateTime<Utc>, lease: Duration) -> Option<&Pending> {
+        self.pending.as_ref().filter(|p| now - p.at < lease)
+    }
+}
+
+/// One entry of the action log: a decision on a target, and what came of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// When it was decided.
+    pub at: DateTime<Utc>,
+    /// The idempotency key of the signal.
+    pub key: String,
+    /// The target instance.
+    pub target: String,
+    /// What asked (`rule:api-cpu-high`...).
+    pub source: String,
+    /// The signal in one line.
+    pub signal: String,
+    /// `changed`, `suppressed`, `dry-run`, `failed`...
+    pub outcome: String,
+    /// Before and after, for changes.
+    #[serde(default)]
+    pub from: Option<Capacity>,
+    /// After, for changes.
+    #[serde(default)]
+    pub to: Option<Capacity>,
+    /// The engine's explanation.
+    pub explanation: String,
+}
+
+/// Budget caps and run-time events: the part of the state every decision may need.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Global {
+    /// Budget caps in force.
+    pub caps: Vec<BudgetCap>,
+    /// Events added at run time.
+    pub events: BTreeMap<String, Event>,
+}
+
+/// The idempotency key of a commit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Idempotency {
+    /// The key (`alarm:<arn>:<timestamp>`...).
+    pub key: String,
+    /// The target instance, or `*` for what concerns no target.
+    pub scope: String,
+    /// A one-line summary of what was decided, for people reading the table.
+    pub summary: String,
+}
+
+/// What one commit writes, atomically.
+#[derive(Debug, Clone, Default)]
+pub struct Commit {
+    /// Put only if absent; a present key fails the commit with [`CommitError::Duplicate`].
+    pub idempotency: Option<Idempotency>,
+    /// Put only if the stored version equals `record.version` (absent when 0); the stored
+    /// version becomes `record.version + 1`.
+    pub record: Option<(String, TargetRecord)>,
+    /// Action log entries.
+    pub log: Vec<LogEntry>,
+    /// Budget caps to store.
+    pub caps: Vec<BudgetCap>,
+    /// Budgets whose caps to remove.
+    pub lift_caps: Vec<String>,
+}
+
+/// The state table.
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn target_pk(instance: &str) -> String {
+    format!("target#{instance}")
+}
+
+fn epoch(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+impl Store {
+    /// A store on `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> Store {
+        Store {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Creates the table (on-demand, TTL on `expires_at`) unless it exists, and waits until it
+    /// is active. Returns true when it created it.
+    pub async fn create_table(&self) -> Result<bool, StoreError> {
+        let created = match self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("pk"))
+            .attribute_definitions(attr("sk"))
+            .key_schema(key("pk", KeyType::Hash))
+            .key_schema(key("sk", KeyType::Range))
+            .send()
+            .await
+        {
+            Ok(_) => true,
+            Err(e) if e.code() == Some("ResourceInUseException") => false,
+            Err(e) => return Err(AwsError::from_sdk("dynamodb:CreateTable", e).into()),
+        };
+        for _ in 0..120 {
+            let out = self
+                .client
+                .describe_table()
+                .table_name(&self.table)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("dynamodb:DescribeTable", e))?;
+            if out.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+                break;
+            }
+            tokio::time::sleep(StdDuration::from_millis(500)).await;
+        }
+        let ttl = self
+            .client
+            .describe_time_to_live()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("dynamodb:DescribeTimeToLive", e))?;
+        let enabled = ttl
+            .time_to_live_description()
+            .and_then(|d| d.attribute_name())
+            == Some("expires_at");
+        if !enabled {
+            self.client
+                .update_time_to_live()
+                .table_name(&self.table)
+                .time_to_live_specification(
+                    TimeToLiveSpecification::builder()
+                        .attribute_name("expires_at")
+                        .enabled(true)
+                        .build()
+                        .expect("ttl spec has its required fields"),
+                )
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("dynamodb:UpdateTimeToLive", e))?;
+        }
+        Ok(created)
+    }
+
+    /// The records of `instances` (absent ones are missing from the map), read with
+    /// `BatchGetItem` (100 keys a call, unprocessed keys retried), strongly consistent.
+    pub async fn load_targets(
+        &self,
+        instances: &[String],
+    ) -> Result<BTreeMap<String, TargetRecord>, StoreError> {
+        let mut out = BTreeMap::new();
+        for chunk in instances.chunks(100) {
+            let mut keys = KeysAndAttributes::builder().consistent_read(true);
+            for inst in chunk {
+                keys = keys.keys(HashMap::from([
+                    ("pk".to_string(), s(target_pk(inst))),
+                    ("sk".to_string(), s("state")),
+                ]));
+            }
+            let mut request =
+                HashMap::from([(self.table.clone(), keys.build().expect("keys are set"))]);
+            for attempt in 0..8u32 {
+                let resp = self
+                    .client
+                    .batch_get_item()
+                    .set_request_items(Some(request.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("dynamodb:BatchGetItem", e))?;
+                for item in resp
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    let (inst, rec) = decode_target(item)?;
+                    out.insert(inst, rec);
+                }
+                match resp.unprocessed_keys() {
+                    Some(u) if !u.is_empty() => {
+                        request = u.clone();
+                        tokio::time::sleep(StdDuration::from_millis(50 << attempt.min(5))).await;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every target record in the table (a scan: for status, not for the hot path).
+    pub async fn all_targets(&self) -> Result<BTreeMap<String, TargetRecord>, StoreError> {
+        let mut out = BTreeMap::new();
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("sk = :state AND begins_with(pk, :target)")
+            .expression_attribute_values(":state", s("state"))
+            .expression_attribute_values(":target", s("target#"))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| AwsError::from_sdk("dynamodb:Scan", e))?;
+            let (inst, rec) = decode_target(&item)?;
+            out.insert(inst, rec);
+        }
+        Ok(out)
+    }
+
+    /// Budget caps and run-time events (one `Query`).
+    pub async fn load_global(&self) -> Result<Global, StoreError> {
+        let mut global = Global::default();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :g")
+            .expression_attribute_values(":g", s("global"))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| AwsError::from_sdk("dynamodb:Query", e))?;
+            let sk = str_attr(&item, "sk").unwrap_or_default();
+            let doc = doc_attr(&item, "global", &sk)?;
+            if sk.starts_with("cap#") {
+                global.caps.push(parse_doc(&doc, "global", &sk)?);
+            } else if let Some(name) = sk.strip_prefix("event#") {
+                global
+                    .events
+                    .insert(name.to_string(), parse_doc(&doc, "global", &sk)?);
+            }
+        }
+        Ok(global)
+    }
+
+    /// The newest `limit` action log entries of an instance, newest first.
+    pub async fn recent_log(
+        &self,
+        instance: &str,
+        limit: i32,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :a)")
+            .expression_attribute_values(":pk", s(target_pk(instance)))
+            .expression_attribute_values(":a", s("action#"))
+            .scan_index_forward(false)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("dynamodb:Query", e))?;
+        out.items()
+            .iter()
+            .map(|item| {
+                let pk = target_pk(instance);
+                let sk = str_attr(item, "sk").unwrap_or_default();
+                parse_doc(&doc_attr(item, &pk, &sk)?, &pk, &sk)
+            })
+            .collect()
+    }
+
+    /// True when the idempotency key exists for `scope`.
+    pub async fn seen(&self, key: &str, scope: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("idem#{key}")))
+            .key("sk", s(scope))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("dynamodb:GetItem", e))?;
+        Ok(out.item().is_some())
+    }
+
+    /// Removes an idempotency key, so that a retry of the signal is handled again (after a
+    /// failure that a retry may fix).
+    pub async fn forget(&self, key: &str, scope: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("idem#{key}")))
+            .key("sk", s(scope))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("dynamodb:DeleteItem", e))?;
+        Ok(())
+    }
+
+    /// Writes everything in `commit` in one transaction, or nothing.
+    pub async fn commit(&self, commit: &Commit, now: DateTime<Utc>) -> Result<(), CommitError> {
+        let mut items: Vec<TransactWriteItem> = Vec::new();
+        let mut idem_index = None;
+        let mut record_index = None;
+        if let Some(i) = &commit.idempotency {
+            idem_index = Some(items.len());
+            items.push(put(
+                &self.table,
+                HashMap::from([
+                    ("pk".into(), s(format!("idem#{}", i.key))),
+                    ("sk".into(), s(&i.scope)),
+                    ("at".into(), s(now.to_rfc3339())),
+                    ("summary".into(), s(&i.summary)),
+                    ("expires_at".into(), n(epoch(now + IDEMPOTENCY_TTL))),
+                ]),
+                Some(("attribute_not_exists(pk)", None)),
+            ));
+        }
+        if let Some((inst, rec)) = &commit.record {
+            record_index = Some(items.len());
+            let doc = serde_json::to_string(rec).expect("a target record serializes");
+            let mut item = HashMap::from([
+                ("pk".into(), s(target_pk(inst))),
+                ("sk".into(), s("state")),
+                ("target".into(), s(&rec.state.target)),
+                ("version".into(), n(rec.version + 1)),
+                ("desired".into(), n(rec.state.desired)),
+                ("min".into(), n(rec.state.min)),
+                ("max".into(), n(rec.state.max)),
+                ("updated_at".into(), s(rec.updated_at.to_rfc3339())),
+                ("doc".into(), s(doc)),
+            ]);
+            if let Some(p) = &rec.pending {
+                item.insert("pending_key".into(), s(&p.key));
+            }
+            let condition = if rec.version == 0 {
+                ("attribute_not_exists(pk)", None)
+            } else {
+                ("version = :v", Some(rec.version))
+            };
+            items.push(put(&self.table, item, Some(condition)));
+        }
+        for entry in &commit.log {
+            let doc = serde_json::to_string(entry).expect("a log entry serializes");
+            items.push(put(
+                &self.table,
+                HashMap::from([
+                    ("pk".into(), s(target_pk(&entry.target))),
+                    (
+                        "sk".into(),
+                        s(format!(
+                            "action#{}#{}",
+                            entry.at.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+                            entry.key
+                        )),
+                    ),
+                    ("outcome".into(), s(&entry.outcome)),
+                    ("expires_at".into(), n(epoch(now + LOG_TTL))),
+                    ("doc".into(), s(doc)),
+                ]),
+                None,
+            ));
+        }
+        for cap in &commit.caps {
+            let doc = serde_json::to_string(cap).expect("a cap serializes");
+            items.push(put(
+                &self.table,
+                HashMap::from([
+                    ("pk".into(), s("global")),
+                    ("sk".into(), s(format!("cap#{}#{}", cap.budget, cap.rule))),
+                    ("expires_at".into(), n(epoch(cap.until + Duration::days(1)))),
+                    ("doc".into(), s(doc)),
+                ]),
+                None,
+            ));
+        }
+        if !commit.lift_caps.is_empty() {
+            let global = self.load_global().await?;
+            for cap in global
+                .caps
+                .iter()
+                .filter(|c| commit.lift_caps.contains(&c.budget))
+            {
+                items.push(
+                    TransactWriteItem::builder()
+                        .delete(
+                            aws_sdk_dynamodb::types::Delete::builder()
+                                .table_name(&self.table)
+                                .key("pk", s("global"))
+                                .key("sk", s(format!("cap#{}#{}", cap.budget, cap.rule)))
+                                .build()
+                                .expect("delete has table and key"),
+                        )
+                        .build(),
+                );
+            }
+        }
+        if items.is_empty() {
+            return Ok(());
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let failed = cancelled_indexes(&e);
+                if let Some(failed) = failed {
+                    if idem_index.is_some_and(|i| failed.contains(&i)) {
+                        return Err(CommitError::Duplicate);
+                    }
+                    if record_index.is_some_and(|i| failed.contains(&i)) {
+                        return Err(CommitError::Conflict);
+                    }
+                }
+                Err(StoreError::from(AwsError::from_sdk("dynamodb:TransactWriteItems", e)).into())
+            }
+        }
+    }
+}
+
+/// The indexes of the transaction items whose condition failed, when the error is a
+/// cancelled transaction.
+fn cancelled_indexes<R>(
+    e: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        R,
+    >,
+) -> Option<Vec<usize>> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    let TransactWriteItemsError::TransactionCanceledException(tc) = e.as_service_error()? else {
+        return None;
+    };
+    let reasons = tc.cancellation_reasons();
+    if !reasons.is_empty() {
+        return Some(
+            reasons
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+                .map(|(i, _)| i)
+                .collect(),
+        );
+    }
+    // Without structured reasons, the message lists them: "... reasons [None, ConditionalCheckFailed]".
+    let msg = tc.message().unwrap_or_default();
+    let list = msg.rsplit_once('[')?.1.trim_end_matches(']');
+    Some(
+        list.split(',')
+            .enumerate()
+            .filter(|(_, r)| r.trim() == "ConditionalCheckFailed")
+            .map(|(i, _)| i)
+            .collect(),
+    )
+}
+
+fn put(
+    table: &str,
+    item: HashMap<String, AttributeValue>,
+    condition: Option<(&str, Option<u64>)>,
+) -> TransactWriteItem {
+    let mut p = Put::builder().table_name(table).set_item(Some(item));
+    if let Some((expr, version)) = condition {
+        p = p.condition_expression(expr);
+        if let Some(v) = version {
+            p = p.expression_attribute_values(":v", n(v));
+        }
+    }
+    TransactWriteItem::builder()
+        .put(p.build().expect("put has table and item"))
+        .build()
+}
+
+fn attr(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .expect("attribute definition has name and type")
+}
+
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .expect("key schema has name and type")
+}
+
+fn str_attr(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn doc_attr(
+    item: &HashMap<String, AttributeValue>,
+    pk: &str,
+    sk: &str,
+) -> Result<String, StoreError> {
+    str_attr(item, "doc").ok_or_else(|| StoreError::Corrupt {
+        pk: pk.to_string(),
+        sk: sk.to_string(),
+        why: "no string attribute `doc`".to_string(),
+    })
+}
+
+fn parse_doc<T: serde::de::DeserializeOwned>(
+    doc: &str,
+    pk: &str,
+    sk: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt {
+        pk: pk.to_string(),
+        sk: sk.to_string(),
+        why: format!("attribute `doc`: {e}"),
+    })
+}
+
+fn decode_target(
+    item: &HashMap<String, AttributeValue>,
+) -> Result<(String, TargetRecord), StoreError> {
+    let pk = str_attr(item, "pk").unwrap_or_default();
+    let sk = "state";
+    let instance = pk
+        .strip_prefix("target#")
+        .ok_or_else(|| StoreError::Corrupt {
+            pk: pk.clone(),
+            sk: sk.to_string(),
+            why: "partition key does not start with `target#`".to_string(),
+        })?
+        .to_string();
+    let mut rec: TargetRecord = parse_doc(&doc_attr(item, &pk, sk)?, &pk, sk)?;
+    rec.version = item
+        .get("version")
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt {
+            pk: pk.clone(),
+            sk: sk.to_string(),
+            why: "no numeric attribute `version`".to_string(),
+        })?;
+    Ok((instance, rec))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_round_trips_through_its_doc_without_the_version() {
+        let now = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut rec = TargetRecord::new(TargetState::new("api", 3, 2, 20), now);
+        rec.version = 7;
+        let doc = serde_json::to_string(&rec).unwrap();
+        assert!(!doc.contains("version"), "{doc}");
+        let back: TargetRecord = serde_json::from_str(&doc).unwrap();
+        assert_eq!(back.version, 0);
+        assert_eq!(back.state, rec.state);
+    }
+
+    #[test]
+    fn fresh_pending_expires_after_the_lease() {
+        let t0 = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let cap = Capacity {
+            desired: 3,
+            min: 2,
+            max: 20,
+        };
+        let mut rec = TargetRecord::new(TargetState::new("api", 3, 2, 20), t0);
+        rec.pending = Some(Pending {
+            key: "k".into(),
+            at: t0,
+            source: "rule:x".into(),
+            from: cap,
+            to: Capacity { desired: 5, ..cap },
+        });
+        assert!(rec
+            .fresh_pending(t0 + Duration::seconds(59), Duration::seconds(60))
+            .is_some());
+        assert!(rec
+            .fresh_pending(t0 + Duration::seconds(60), Duration::seconds(60))
+            .is_none());
+    }
+}

@@ -84,6 +84,28 @@ pub fn decide(policy: &Policy, signal: &Signal, state: &State, now: DateTime<Utc
     d
 }
 
+/// The policy targets a signal can concern: what the functions must read (state and live
+/// capacity) before deciding. `None` means every target.
+///
+/// For an alarm, the targets of the rules that match its name and state (none when no rule
+/// matches, or only notify rules do); for ticks, budgets and commands, every target.
+pub fn concerned_targets(policy: &Policy, signal: &Signal) -> Option<Vec<String>> {
+    match signal {
+        Signal::Alarm(a) => {
+            let mut names: Vec<String> = policy
+                .rules
+                .values()
+                .filter(|r| r.state == a.state && r.matches(&a.name) && !r.is_notify_only())
+                .filter_map(|r| r.target.clone())
+                .collect();
+            names.sort();
+            names.dedup();
+            Some(names)
+        }
+        Signal::Tick(_) | Signal::Budget(_) | Signal::Command(_) => None,
+    }
+}
+
 fn suppressed(target: &str, source: &str, reason: Reason, explanation: String) -> TargetDecision {
     TargetDecision {
         target: target.to_string(),

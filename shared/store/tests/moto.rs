@@ -1,0 +1,187 @@
+//! The state table against moto: creation, versions, idempotency keys, the log, caps.
+
+use capstan_moto::Moto;
+use capstan_policy::decision::Capacity;
+use capstan_policy::state::{BudgetCap, TargetState};
+use capstan_store::{Commit, CommitError, Idempotency, LogEntry, Pending, Store, TargetRecord};
+use chrono::{DateTime, Duration, Utc};
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+async fn store(moto: &Moto) -> Store {
+    let cfg = moto.sdk_config().await;
+    let store = Store::new(aws_sdk_dynamodb::Client::new(&cfg), "capstan-state");
+    assert!(store.create_table().await.unwrap(), "first create creates");
+    store
+}
+
+fn idem(key: &str, scope: &str) -> Idempotency {
+    Idempotency {
+        key: key.into(),
+        scope: scope.into(),
+        summary: "test".into(),
+    }
+}
+
+fn entry(at: DateTime<Utc>, key: &str, target: &str, to: u32) -> LogEntry {
+    LogEntry {
+        at,
+        key: key.into(),
+        target: target.into(),
+        source: "rule:r".into(),
+        signal: "alarm a -> ALARM".into(),
+        outcome: "changed".into(),
+        from: None,
+        to: Some(Capacity {
+            desired: to,
+            min: 2,
+            max: 20,
+        }),
+        explanation: format!("to {to}"),
+    }
+}
+
+#[tokio::test]
+async fn create_is_idempotent_and_enables_ttl() {
+    let moto = Moto::start().await;
+    let store = store(&moto).await;
+    assert!(
+        !store.create_table().await.unwrap(),
+        "second create finds it"
+    );
+    let cfg = moto.sdk_config().await;
+    let ttl = aws_sdk_dynamodb::Client::new(&cfg)
+        .describe_time_to_live()
+        .table_name("capstan-state")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ttl.time_to_live_description()
+            .and_then(|d| d.attribute_name()),
+        Some("expires_at")
+    );
+}
+
+#[tokio::test]
+async fn versions_serialize_writers_and_keys_stop_duplicates() {
+    let moto = Moto::start().await;
+    let store = store(&moto).await;
+    let now = t("2026-11-23T10:00:00Z");
+
+    // A new record is written at version 1.
+    let mut rec = TargetRecord::new(TargetState::new("api", 3, 2, 20), now);
+    let first = Commit {
+        idempotency: Some(idem("k1", "api")),
+        record: Some(("api".into(), rec.clone())),
+        log: vec![entry(now, "k1", "api", 3)],
+        ..Commit::default()
+    };
+    store.commit(&first, now).await.unwrap();
+    let loaded = store
+        .load_targets(&["api".into(), "nope".into()])
+        .await
+        .unwrap();
+    assert_eq!(loaded.len(), 1, "absent instances are absent");
+    assert_eq!(loaded["api"].version, 1);
+    assert_eq!(loaded["api"].state.desired, 3);
+
+    // The same key again is a duplicate, even with a good version; nothing is written.
+    rec.version = 1;
+    rec.state.desired = 9;
+    let dup = Commit {
+        idempotency: Some(idem("k1", "api")),
+        record: Some(("api".into(), rec.clone())),
+        ..Commit::default()
+    };
+    assert!(matches!(
+        store.commit(&dup, now).await,
+        Err(CommitError::Duplicate)
+    ));
+    assert_eq!(
+        store.load_targets(&["api".into()]).await.unwrap()["api"]
+            .state
+            .desired,
+        3
+    );
+
+    // A stale version is a conflict; nothing is written, not even the key.
+    let mut stale = rec.clone();
+    stale.version = 0;
+    let conflict = Commit {
+        idempotency: Some(idem("k2", "api")),
+        record: Some(("api".into(), stale)),
+        ..Commit::default()
+    };
+    assert!(matches!(
+        store.commit(&conflict, now).await,
+        Err(CommitError::Conflict)
+    ));
+    assert!(!store.seen("k2", "api").await.unwrap());
+
+    // The right version wins and bumps it, with a pending action.
+    rec.pending = Some(Pending {
+        key: "k2".into(),
+        at: now,
+        source: "rule:r".into(),
+        from: Capacity {
+            desired: 3,
+            min: 2,
+            max: 20,
+        },
+        to: Capacity {
+            desired: 9,
+            min: 2,
+            max: 20,
+        },
+    });
+    let ok = Commit {
+        idempotency: Some(idem("k2", "api")),
+        record: Some(("api".into(), rec)),
+        log: vec![entry(now + Duration::seconds(1), "k2", "api", 9)],
+        ..Commit::default()
+    };
+    store.commit(&ok, now).await.unwrap();
+    let back = &store.load_targets(&["api".into()]).await.unwrap()["api"];
+    assert_eq!(back.version, 2);
+    assert_eq!(back.state.desired, 9);
+    assert_eq!(back.pending.as_ref().map(|p| p.key.as_str()), Some("k2"));
+    assert!(store.seen("k2", "api").await.unwrap());
+
+    // The log reads newest first; forget removes a key.
+    let log = store.recent_log("api", 10).await.unwrap();
+    assert_eq!(
+        log.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
+        ["k2", "k1"]
+    );
+    store.forget("k2", "api").await.unwrap();
+    assert!(!store.seen("k2", "api").await.unwrap());
+    assert_eq!(store.all_targets().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn caps_are_stored_and_lifted() {
+    let moto = Moto::start().await;
+    let store = store(&moto).await;
+    let now = t("2026-11-23T10:00:00Z");
+    let cap = BudgetCap {
+        budget: "AI-Service-Monthly".into(),
+        rule: "ai-spend-100".into(),
+        since: now,
+        until: t("2026-12-01T00:00:00Z"),
+    };
+    let add = Commit {
+        caps: vec![cap.clone()],
+        ..Commit::default()
+    };
+    store.commit(&add, now).await.unwrap();
+    assert_eq!(store.load_global().await.unwrap().caps, vec![cap]);
+    let lift = Commit {
+        lift_caps: vec!["AI-Service-Monthly".into()],
+        ..Commit::default()
+    };
+    store.commit(&lift, now).await.unwrap();
+    assert!(store.load_global().await.unwrap().caps.is_empty());
+}

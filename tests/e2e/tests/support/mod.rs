@@ -1,0 +1,229 @@
+//! A world for end-to-end tests: moto with the example's resources, the state table, a topic
+//! with a queue subscribed, and the real alarm handler over them, at a clock the test moves.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+
+use alarm_handler::{Config, Handler};
+use capstan_aws::Clients;
+use capstan_moto::Moto;
+use capstan_runner::Clock;
+use capstan_store::Store;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{json, Value};
+
+pub const CLUSTER: &str = "main-cluster";
+pub const GROUP: &str = "aiwg-production-asg";
+pub const TABLE: &str = "capstan-state";
+
+/// The example policy, the one the README and the demo use.
+pub fn example_policy() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../capstan.example.toml").to_string()
+}
+
+pub fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/../fixtures/aws-events/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).expect(&path)
+}
+
+pub fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+/// A clock the test moves.
+#[derive(Clone)]
+pub struct TestClock(pub Arc<Mutex<DateTime<Utc>>>);
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+pub struct World {
+    pub moto: Moto,
+    pub sdk: aws_config::SdkConfig,
+    pub clients: Clients,
+    pub sqs: aws_sdk_sqs::Client,
+    pub store: Store,
+    pub topic_arn: String,
+    pub queue_url: String,
+    pub clock: TestClock,
+    pub handler: Handler,
+}
+
+/// Starting counts of the example's services and group.
+pub struct Seed {
+    pub api: u32,
+    pub frontend: u32,
+    pub ai: u32,
+    pub web: u32,
+    pub dry_run: bool,
+    pub topic: bool,
+}
+
+impl Default for Seed {
+    fn default() -> Seed {
+        Seed {
+            api: 3,
+            frontend: 2,
+            ai: 2,
+            web: 2,
+            dry_run: false,
+            topic: true,
+        }
+    }
+}
+
+impl World {
+    pub async fn new() -> World {
+        World::with(Seed::default()).await
+    }
+
+    pub async fn with(seed: Seed) -> World {
+        let moto = Moto::start().await;
+        let sdk = moto.sdk_config().await;
+        let clients = Clients::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        use capstan_aws::testing as seedkit;
+        seedkit::seed_ecs_service(&clients, CLUSTER, "api-service", seed.api)
+            .await
+            .unwrap();
+        seedkit::seed_ecs_service(&clients, CLUSTER, "frontend-service", seed.frontend)
+            .await
+            .unwrap();
+        seedkit::seed_ecs_service(&clients, CLUSTER, "ai-service", seed.ai)
+            .await
+            .unwrap();
+        seedkit::seed_scalable_target(&clients, CLUSTER, "ai-service", 2, 30)
+            .await
+            .unwrap();
+        seedkit::seed_asg(&clients, GROUP, 2, 15, seed.web)
+            .await
+            .unwrap();
+        let (topic_arn, queue_url) =
+            seedkit::seed_topic_with_queue(&clients.sns, &sqs, "capstan-notifications")
+                .await
+                .unwrap();
+        let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE);
+        store.create_table().await.unwrap();
+        let clock = TestClock(Arc::new(Mutex::new(t("2026-11-23T14:05:41Z"))));
+        let config = Config {
+            policy: example_policy(),
+            table: TABLE.to_string(),
+            topic_arn: seed.topic.then(|| topic_arn.clone()),
+            dry_run: seed.dry_run,
+        };
+        let handler = Handler::with_config(&config, &sdk, Arc::new(clock.clone()))
+            .await
+            .unwrap();
+        World {
+            moto,
+            sdk,
+            clients,
+            sqs,
+            store,
+            topic_arn,
+            queue_url,
+            clock,
+            handler,
+        }
+    }
+
+    /// Sets the clock.
+    pub fn at(&self, when: DateTime<Utc>) {
+        *self.clock.0.lock().unwrap() = when;
+    }
+
+    /// Moves the clock on.
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.clock.0.lock().unwrap();
+        *now += by;
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        *self.clock.0.lock().unwrap()
+    }
+
+    /// Desired count of an ECS service, as moto has it.
+    pub async fn desired(&self, service: &str) -> u32 {
+        let out = self
+            .clients
+            .ecs
+            .describe_services()
+            .cluster(CLUSTER)
+            .services(service)
+            .send()
+            .await
+            .unwrap();
+        out.services()[0].desired_count() as u32
+    }
+
+    /// (min, max) of the ai-service scalable target.
+    pub async fn scalable(&self, service: &str) -> (u32, u32) {
+        let out = self
+            .clients
+            .aas
+            .describe_scalable_targets()
+            .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+            .resource_ids(format!("service/{CLUSTER}/{service}"))
+            .send()
+            .await
+            .unwrap();
+        let st = &out.scalable_targets()[0];
+        (st.min_capacity() as u32, st.max_capacity() as u32)
+    }
+
+    /// (desired, min, max) of the group.
+    pub async fn group(&self) -> (u32, u32, u32) {
+        let out = self
+            .clients
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(GROUP)
+            .send()
+            .await
+            .unwrap();
+        let g = &out.auto_scaling_groups()[0];
+        (
+            g.desired_capacity().unwrap_or(0) as u32,
+            g.min_size().unwrap_or(0) as u32,
+            g.max_size().unwrap_or(0) as u32,
+        )
+    }
+
+    /// Every notification published so far (drains the queue): the JSON bodies Capstan wrote,
+    /// with `_subject` and `_attributes` added.
+    pub async fn notifications(&self) -> Vec<Value> {
+        capstan_aws::testing::read_notifications(&self.sqs, &self.queue_url)
+            .await
+            .unwrap()
+    }
+
+    /// Delivers an event to the handler.
+    pub async fn deliver(&self, event: Value) -> Result<Value, String> {
+        self.handler.handle(event).await.map_err(|e| e.to_string())
+    }
+}
+
+/// An EventBridge "CloudWatch Alarm State Change" for `alarm` entering `state` at `at`, with
+/// `value` as its latest datapoint.
+pub fn eventbridge(alarm: &str, state: &str, at: DateTime<Utc>, value: Option<f64>) -> Value {
+    let mut e = fixture("alarm-eventbridge-state-change.json");
+    let arn = format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm}");
+    e["resources"] = json!([arn]);
+    e["time"] = json!(at.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    e["detail"]["alarmName"] = json!(alarm);
+    e["detail"]["state"]["value"] = json!(state);
+    e["detail"]["previousState"]["value"] = json!(if state == "OK" { "ALARM" } else { "OK" });
+    e["detail"]["state"]["timestamp"] = json!(at.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string());
+    let reason = match value {
+        Some(v) => json!({"version": "1.0", "recentDatapoints": [v], "threshold": 1.0}),
+        None => json!({"version": "1.0", "recentDatapoints": [], "threshold": 1.0}),
+    };
+    e["detail"]["state"]["reasonData"] = json!(reason.to_string());
+    e
+}
