@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Checks the deployment offline (no AWS account, credentials or network beyond PyPI):
+#   1. `sam validate --lint` on infra/template.yaml (the SAM translator's checks and cfn-lint);
+#   2. infra/lint-transformed.py: cfn-lint on the CloudFormation the SAM transform makes of it,
+#      which also checks every IAM action name (cfn-lint skips that on SAM templates);
+#   3. the policy the PolicyLayer ships (infra/policy/capstan.toml): `capstan validate` and
+#      `capstan test`.
+#
+#   bash scripts/check-infra.sh           # validate and lint the template
+#   bash scripts/check-infra.sh --build   # also `sam build` the functions (installs cargo-lambda)
+#
+# When `sam` is not on PATH, the SAM CLI is installed once into a virtualenv under
+# ${CAPSTAN_TOOLS:-$HOME/.cache/capstan-tools}/venv and reused from there (cache that directory
+# in CI). The versions are pinned: changing a pin below reinstalls on the next run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SAM_CLI_VERSION="1.170.0"
+CARGO_LAMBDA_VERSION="1.9.2"
+
+tools="${CAPSTAN_TOOLS:-$HOME/.cache/capstan-tools}"
+venv="$tools/venv"
+
+# Offline and quiet: no telemetry, no update check, no prompts.
+export SAM_CLI_TELEMETRY=0
+export SAM_CLI_DISABLE_VERSION_CHECK=1 # older/newer CLIs ignore what they do not know
+export AWS_EC2_METADATA_DISABLED=true
+
+step() { printf '\n== %s\n' "$*"; }
+
+# pip_pin PACKAGE VERSION: install PACKAGE==VERSION into the venv unless it is already there.
+pip_pin() {
+  local have
+  have=$("$venv/bin/python" -m pip show "$1" 2>/dev/null | sed -n 's/^Version: //p' || true)
+  if [ "$have" != "$2" ]; then
+    echo "check-infra: installing $1==$2 into $venv" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$1==$2"
+  fi
+}
+
+ensure_venv() {
+  if [ ! -x "$venv/bin/python" ]; then
+    echo "check-infra: creating the virtualenv $venv" >&2
+    mkdir -p "$tools"
+    python3 -m venv "$venv"
+  fi
+  export PATH="$venv/bin:$PATH"
+}
+
+if command -v sam >/dev/null 2>&1; then
+  sam="$(command -v sam)"
+else
+  ensure_venv
+  pip_pin aws-sam-cli "$SAM_CLI_VERSION"
+  sam="$venv/bin/sam"
+fi
+
+step "sam validate --lint (infra/template.yaml)"
+"$sam" --version
+"$sam" validate --lint --template infra/template.yaml --region us-east-1
+
+step "cfn-lint on the transformed template (IAM action names too)"
+# The python that runs `sam` has the SAM translator and cfn-lint; else the virtualenv's.
+sam_python="$(dirname "$sam")/python"
+if ! { [ -x "$sam_python" ] && "$sam_python" -c 'import samtranslator, cfnlint' 2>/dev/null; }; then
+  ensure_venv
+  pip_pin aws-sam-cli "$SAM_CLI_VERSION"
+  sam_python="$venv/bin/python"
+fi
+"$sam_python" infra/lint-transformed.py infra/template.yaml
+
+step "the shipped policy: capstan validate + capstan test (infra/policy/capstan.toml)"
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+cargo run --quiet -p capstan-cli -- validate infra/policy/capstan.toml
+cargo run --quiet -p capstan-cli -- test infra/policy/capstan.toml
+
+if [ "${1:-}" = "--build" ]; then
+  # cargo-lambda (and the zig it links with) from PyPI, into the same virtualenv.
+  ensure_venv
+  command -v cargo-lambda >/dev/null 2>&1 || pip_pin cargo-lambda "$CARGO_LAMBDA_VERSION"
+  step "sam build (cargo lambda, arm64)"
+  start=$(date +%s)
+  "$sam" build --template infra/template.yaml --beta-features --build-dir .aws-sam/build
+  echo "check-infra: sam build took $(($(date +%s) - start)) s"
+  bootstrap=.aws-sam/build/AlarmHandlerFunction/bootstrap
+  if [ -f "$bootstrap" ]; then
+    zipped=$(mktemp -d)/bootstrap.zip
+    (cd "$(dirname "$bootstrap")" && "$venv/bin/python" -m zipfile -c "$zipped" bootstrap)
+    echo "check-infra: bootstrap $(stat -c %s "$bootstrap") bytes, zipped $(stat -c %s "$zipped") bytes"
+  fi
+fi
+
+step "infra checks passed"
