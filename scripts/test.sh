@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Capstan's one test command: formatting, lints, and every test of the workspace.
 # CI runs exactly this (.ci/run); run it before you push. It installs what it needs:
-# for now only the Rust toolchain's rustfmt and clippy (moto arrives with the functions).
+# the Rust toolchain's rustfmt and clippy, and moto (the AWS mock the end-to-end tests run the
+# real handlers against) into a virtualenv under ${CAPSTAN_TOOLS:-~/.cache/capstan-tools}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,18 @@ cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 
 step() { printf '\n== %s\n' "$*"; }
+
+# moto in server mode, for the end-to-end tests (each test starts its own on a free port).
+MOTO_VERSION="5.2.1"
+if ! command -v moto_server >/dev/null 2>&1; then
+  tools="${CAPSTAN_TOOLS:-$HOME/.cache/capstan-tools}"
+  if [ ! -x "$tools/venv/bin/moto_server" ]; then
+    step "installing moto[server]==$MOTO_VERSION into $tools/venv"
+    python3 -m venv "$tools/venv"
+    "$tools/venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  fi
+  export PATH="$tools/venv/bin:$PATH"
+fi
 
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check
