@@ -1,1 +1,47 @@
-//! placeholder
+//! Capstan's AWS side: SDK configuration ([`config`]), reading and finding the resources Capstan
+//! scales ([`resource`]), changing their capacity ([`actuate`]), SNS notifications ([`notify`])
+//! and one classified error type for all of it ([`error`]).
+//!
+//! ```no_run
+//! # async fn demo(target: &capstan_policy::model::Target) -> Result<(), capstan_aws::AwsError> {
+//! use capstan_aws::{apply, describe, load_config, resolve, Clients, Timeouts};
+//! use capstan_policy::decision::Capacity;
+//!
+//! let clients = Clients::new(&load_config(Timeouts::default()).await);
+//! let resources = resolve(&clients, target).await?;
+//! let live = describe(&clients, &resources).await?;
+//! for (resource, now) in &live {
+//!     let to = Capacity { desired: now.desired + 1, min: 1, max: 10 };
+//!     let applied = apply(&clients, resource, now, to).await?;
+//!     println!("{}: {:?} via {:?}", resource.label(), applied.mode, applied.calls);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # IAM permissions
+//!
+//! `ecs:DescribeServices`, `ecs:ListServices` (selector targets), `ecs:UpdateService`,
+//! `application-autoscaling:DescribeScalableTargets`,
+//! `application-autoscaling:RegisterScalableTarget`, `autoscaling:DescribeAutoScalingGroups`,
+//! `autoscaling:SetDesiredCapacity`, `autoscaling:UpdateAutoScalingGroup`, `sns:Publish`, and
+//! `ssm:GetParameter` when the policy is read from SSM. Error messages name the missing one.
+//!
+//! # Feature `testing`
+//!
+//! [`testing`] (tests only) seeds a moto server with ECS services, scalable targets, Auto
+//! Scaling groups and an SNS topic with an SQS queue subscribed, and reads the queue.
+#![warn(missing_docs)]
+
+pub mod actuate;
+pub mod config;
+pub mod error;
+pub mod notify;
+pub mod resource;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use actuate::{apply, Applied, Mode};
+pub use config::{fetch_parameter, load_config, Clients, Timeouts};
+pub use error::{AwsError, ErrorKind};
+pub use notify::{parse_message, Notification, Notifier};
+pub use resource::{describe, describe_calls, resolve, Live, Resource};

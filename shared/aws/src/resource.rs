@@ -1,0 +1,597 @@
+//! The AWS resources Capstan scales, reading their live capacity, and finding the resources a
+//! tag selector covers.
+//!
+//! # Batching
+//!
+//! [`describe`] reads any number of resources in as few calls as the APIs allow, and runs the
+//! calls concurrently (at most [`MAX_CONCURRENT_CALLS`] at a time):
+//!
+//! - `ecs:DescribeServices`: 10 services per call, per cluster;
+//! - `application-autoscaling:DescribeScalableTargets`: 50 ECS services per call (all clusters
+//!   together), to learn which services a scalable target manages;
+//! - `autoscaling:DescribeAutoScalingGroups`: 100 groups per call.
+//!
+//! [`describe_calls`] says how many calls that is for a given list.
+//!
+//! # What "live" means
+//!
+//! - ECS service: `desired` and `running` are the service's `desiredCount` and `runningCount`.
+//!   When an Application Auto Scaling scalable target exists for it (namespace `ecs`, resource
+//!   `service/<cluster>/<service>`, dimension `ecs:service:DesiredCount`), `managed` is true and
+//!   `min`/`max` are the target's `MinCapacity`/`MaxCapacity`; otherwise `min`/`max` are `None`.
+//! - Auto Scaling group: `desired` is `DesiredCapacity`, `running` the instances `InService`,
+//!   `min`/`max` are `MinSize`/`MaxSize`, `managed` is false.
+//!
+//! A resource AWS does not know (ECS reports it as a `MISSING` failure, a deleted service is
+//! `INACTIVE`, Auto Scaling leaves it out) is simply absent from the map [`describe`] returns.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+use aws_sdk_autoscaling::types::{Filter, LifecycleState};
+use aws_sdk_ecs::types::ServiceField;
+use capstan_policy::model::{Target, TargetKind};
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::config::Clients;
+use crate::error::{AwsError, ErrorKind};
+
+/// Services per `ecs:DescribeServices` call (the API's limit).
+pub const ECS_DESCRIBE_BATCH: usize = 10;
+/// Resource ids per `application-autoscaling:DescribeScalableTargets` call (one page).
+pub const AAS_DESCRIBE_BATCH: usize = 50;
+/// Group names per `autoscaling:DescribeAutoScalingGroups` call (the API's page limit).
+pub const ASG_DESCRIBE_BATCH: usize = 100;
+/// Most AWS calls [`describe`] and [`resolve`] have in flight at once.
+pub const MAX_CONCURRENT_CALLS: usize = 8;
+
+/// The ECS service dimension Application Auto Scaling scales.
+pub(crate) const ECS_DIMENSION: ScalableDimension = ScalableDimension::EcsServiceDesiredCount;
+
+/// One AWS resource Capstan can scale.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Resource {
+    /// An ECS service, by cluster name and service name.
+    Ecs {
+        /// Cluster name.
+        cluster: String,
+        /// Service name.
+        service: String,
+    },
+    /// An EC2 Auto Scaling group, by name.
+    Asg {
+        /// Group name.
+        group: String,
+    },
+}
+
+impl Resource {
+    /// The one resource a target names (`cluster` + `service`, or `group`); `None` for a
+    /// selector target (see [`resolve`]) and for a target missing its names.
+    pub fn for_target(t: &Target) -> Option<Resource> {
+        if t.selector.is_some() {
+            return None;
+        }
+        match t.kind {
+            TargetKind::Ecs => Some(Resource::Ecs {
+                cluster: t.cluster.clone()?,
+                service: t.service.clone()?,
+            }),
+            TargetKind::Asg => Some(Resource::Asg {
+                group: t.group.clone()?,
+            }),
+        }
+    }
+
+    /// A readable name: `ecs main-cluster/api-service`, `asg web-asg`.
+    pub fn label(&self) -> String {
+        match self {
+            Resource::Ecs { cluster, service } => format!("ecs {cluster}/{service}"),
+            Resource::Asg { group } => format!("asg {group}"),
+        }
+    }
+
+    /// The Application Auto Scaling resource id of an ECS service, `service/<cluster>/<service>`.
+    pub fn scalable_target_id(&self) -> Option<String> {
+        match self {
+            Resource::Ecs { cluster, service } => Some(ecs_resource_id(cluster, service)),
+            Resource::Asg { .. } => None,
+        }
+    }
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.label())
+    }
+}
+
+pub(crate) fn ecs_resource_id(cluster: &str, service: &str) -> String {
+    format!("service/{cluster}/{service}")
+}
+
+/// The live capacity of a resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Live {
+    /// Desired count / desired capacity.
+    pub desired: u32,
+    /// Running tasks / instances in service.
+    pub running: u32,
+    /// The minimum AWS holds (scalable target `MinCapacity`, group `MinSize`), if any.
+    pub min: Option<u32>,
+    /// The maximum AWS holds (scalable target `MaxCapacity`, group `MaxSize`), if any.
+    pub max: Option<u32>,
+    /// True for an ECS service with an Application Auto Scaling scalable target.
+    pub managed: bool,
+}
+
+/// One batched call of [`describe`].
+#[derive(Debug, Clone, PartialEq)]
+enum Call {
+    Services {
+        cluster: String,
+        services: Vec<String>,
+    },
+    ScalableTargets {
+        ids: Vec<String>,
+    },
+    Groups {
+        names: Vec<String>,
+    },
+}
+
+fn plan(resources: &[Resource]) -> Vec<Call> {
+    let mut by_cluster: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut ids = BTreeSet::new();
+    let mut groups = BTreeSet::new();
+    for r in resources {
+        match r {
+            Resource::Ecs { cluster, service } => {
+                by_cluster.entry(cluster).or_default().insert(service);
+                ids.insert(ecs_resource_id(cluster, service));
+            }
+            Resource::Asg { group } => {
+                groups.insert(group.as_str());
+            }
+        }
+    }
+    let mut calls = Vec::new();
+    for (cluster, services) in by_cluster {
+        let services: Vec<&str> = services.into_iter().collect();
+        for chunk in services.chunks(ECS_DESCRIBE_BATCH) {
+            calls.push(Call::Services {
+                cluster: cluster.to_string(),
+                services: chunk.iter().map(|s| s.to_string()).collect(),
+            });
+        }
+    }
+    let ids: Vec<String> = ids.into_iter().collect();
+    for chunk in ids.chunks(AAS_DESCRIBE_BATCH) {
+        calls.push(Call::ScalableTargets {
+            ids: chunk.to_vec(),
+        });
+    }
+    let groups: Vec<&str> = groups.into_iter().collect();
+    for chunk in groups.chunks(ASG_DESCRIBE_BATCH) {
+        calls.push(Call::Groups {
+            names: chunk.iter().map(|s| s.to_string()).collect(),
+        });
+    }
+    calls
+}
+
+/// How many AWS calls [`describe`] makes for `resources` (duplicates count once), when no
+/// response is split over pages.
+pub fn describe_calls(resources: &[Resource]) -> usize {
+    plan(resources).len()
+}
+
+/// What one call found.
+enum Found {
+    Services(Vec<(Resource, Live)>),
+    Targets(Vec<(String, u32, u32)>),
+    Groups(Vec<(Resource, Live)>),
+}
+
+/// Reads the live capacity of `resources` in batched, concurrent calls (see the module docs).
+/// Resources AWS does not know are absent from the result.
+pub async fn describe(
+    c: &Clients,
+    resources: &[Resource],
+) -> Result<BTreeMap<Resource, Live>, AwsError> {
+    let calls = plan(resources);
+    tracing::debug!(resources = resources.len(), calls = calls.len(), "describe");
+    let tasks =
+        calls.into_iter().map(|call| {
+            let c = c.clone();
+            async move {
+                match call {
+                    Call::Services { cluster, services } => {
+                        describe_services(&c, &cluster, &services, false)
+                            .await
+                            .map(|found| {
+                                Found::Services(
+                                    found.into_iter().map(|(r, live, _)| (r, live)).collect(),
+                                )
+                            })
+                    }
+                    Call::ScalableTargets { ids } => {
+                        describe_scalable_targets(&c, ids).await.map(Found::Targets)
+                    }
+                    Call::Groups { names } => describe_groups(&c, Some(names), Vec::new())
+                        .await
+                        .map(|found| {
+                            Found::Groups(found.into_iter().map(|(r, live, _)| (r, live)).collect())
+                        }),
+                }
+            }
+        });
+    let mut services = Vec::new();
+    let mut targets = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    for found in run_concurrently(tasks).await? {
+        match found {
+            Found::Services(s) => services.extend(s),
+            Found::Targets(t) => {
+                targets.extend(t.into_iter().map(|(id, min, max)| (id, (min, max))))
+            }
+            Found::Groups(g) => out.extend(g),
+        }
+    }
+    let wanted: BTreeSet<&Resource> = resources.iter().collect();
+    for (r, mut live) in services {
+        if !wanted.contains(&r) {
+            continue;
+        }
+        if let Some(id) = r.scalable_target_id() {
+            if let Some(&(min, max)) = targets.get(&id) {
+                live.managed = true;
+                live.min = Some(min);
+                live.max = Some(max);
+            }
+        }
+        out.insert(r, live);
+    }
+    out.retain(|r, _| wanted.contains(r));
+    Ok(out)
+}
+
+/// Finds the resources a target covers: the one it names, or for a selector target every
+/// resource carrying all the selector's tags, sorted.
+///
+/// - ECS: every service of the target's `cluster` (`ecs:ListServices`, paginated), described
+///   with their tags (`ecs:DescribeServices` with `include = TAGS`, 10 per call, concurrently);
+///   deleted (`INACTIVE`) services are left out.
+/// - Auto Scaling: `autoscaling:DescribeAutoScalingGroups` with one `tag:<key>` filter per
+///   selector tag (paginated); the tags are checked again on the answer.
+///
+/// An empty selector is refused: it would match every resource in the account.
+pub async fn resolve(c: &Clients, t: &Target) -> Result<Vec<Resource>, AwsError> {
+    if let Some(r) = Resource::for_target(t) {
+        return Ok(vec![r]);
+    }
+    let Some(selector) = &t.selector else {
+        return Err(AwsError::new(
+            "resolve",
+            ErrorKind::Invalid,
+            None,
+            format!(
+                "target `{}` names no resource and has no selector",
+                t.resource_label()
+            ),
+        ));
+    };
+    if selector.is_empty() {
+        return Err(AwsError::new(
+            "resolve",
+            ErrorKind::Invalid,
+            None,
+            format!(
+                "the selector of target `{}` is empty: it would match every resource",
+                t.resource_label()
+            ),
+        ));
+    }
+    let tags: Vec<(String, String)> = selector
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut found: Vec<Resource> = match t.kind {
+        TargetKind::Ecs => {
+            let Some(cluster) = &t.cluster else {
+                return Err(AwsError::new(
+                    "ecs:ListServices",
+                    ErrorKind::Invalid,
+                    None,
+                    format!(
+                        "target `{}` has a selector but no `cluster`",
+                        t.resource_label()
+                    ),
+                ));
+            };
+            resolve_services(c, cluster, &tags).await?
+        }
+        TargetKind::Asg => {
+            let filters = tags
+                .iter()
+                .map(|(k, v)| Filter::builder().name(format!("tag:{k}")).values(v).build())
+                .collect();
+            describe_groups(c, None, filters)
+                .await?
+                .into_iter()
+                .filter(|(_, _, group_tags)| carries_all(group_tags, &tags))
+                .map(|(r, _, _)| r)
+                .collect()
+        }
+    };
+    found.sort();
+    found.dedup();
+    Ok(found)
+}
+
+fn carries_all(have: &[(String, String)], want: &[(String, String)]) -> bool {
+    want.iter().all(|w| have.contains(w))
+}
+
+async fn resolve_services(
+    c: &Clients,
+    cluster: &str,
+    tags: &[(String, String)],
+) -> Result<Vec<Resource>, AwsError> {
+    let arns: Vec<String> = c
+        .ecs
+        .list_services()
+        .cluster(cluster)
+        .max_results(100)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<String>, _>>()
+        .await
+        .map_err(|e| AwsError::from_sdk("ecs:ListServices", e))?;
+    let tasks = arns.chunks(ECS_DESCRIBE_BATCH).map(|chunk| {
+        let c = c.clone();
+        let cluster = cluster.to_string();
+        let chunk = chunk.to_vec();
+        async move { describe_services(&c, &cluster, &chunk, true).await }
+    });
+    let mut out = Vec::new();
+    for batch in run_concurrently(tasks).await? {
+        for (r, _, service_tags) in batch {
+            if carries_all(&service_tags, tags) {
+                out.push(r);
+            }
+        }
+    }
+    Ok(out)
+}
+
+type Tags = Vec<(String, String)>;
+
+/// One `ecs:DescribeServices` call (at most 10 names or ARNs).
+async fn describe_services(
+    c: &Clients,
+    cluster: &str,
+    services: &[String],
+    with_tags: bool,
+) -> Result<Vec<(Resource, Live, Tags)>, AwsError> {
+    let mut req = c
+        .ecs
+        .describe_services()
+        .cluster(cluster)
+        .set_services(Some(services.to_vec()));
+    if with_tags {
+        req = req.include(ServiceField::Tags);
+    }
+    let out = req
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ecs:DescribeServices", e))?;
+    for f in out.failures() {
+        tracing::debug!(
+            cluster,
+            arn = f.arn().unwrap_or("?"),
+            reason = f.reason().unwrap_or("?"),
+            "ecs service not described"
+        );
+    }
+    Ok(out
+        .services()
+        .iter()
+        .filter(|s| s.status() != Some("INACTIVE"))
+        .filter_map(|s| {
+            let service = s.service_name()?.to_string();
+            let tags = s
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
+                .collect();
+            let live = Live {
+                desired: count(s.desired_count()),
+                running: count(s.running_count()),
+                min: None,
+                max: None,
+                managed: false,
+            };
+            let r = Resource::Ecs {
+                cluster: cluster.to_string(),
+                service,
+            };
+            Some((r, live, tags))
+        })
+        .collect())
+}
+
+/// `application-autoscaling:DescribeScalableTargets` for up to 50 ECS resource ids; returns
+/// `(resource id, min, max)`.
+async fn describe_scalable_targets(
+    c: &Clients,
+    ids: Vec<String>,
+) -> Result<Vec<(String, u32, u32)>, AwsError> {
+    let targets = c
+        .aas
+        .describe_scalable_targets()
+        .service_namespace(ServiceNamespace::Ecs)
+        .scalable_dimension(ECS_DIMENSION)
+        .set_resource_ids(Some(ids))
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| AwsError::from_sdk("application-autoscaling:DescribeScalableTargets", e))?;
+    Ok(targets
+        .iter()
+        .filter(|t| t.scalable_dimension() == &ECS_DIMENSION)
+        .map(|t| {
+            (
+                t.resource_id().to_string(),
+                count(t.min_capacity()),
+                count(t.max_capacity()),
+            )
+        })
+        .collect())
+}
+
+/// `autoscaling:DescribeAutoScalingGroups` by names (up to 100) or by filters, all pages.
+async fn describe_groups(
+    c: &Clients,
+    names: Option<Vec<String>>,
+    filters: Vec<Filter>,
+) -> Result<Vec<(Resource, Live, Tags)>, AwsError> {
+    let mut req = c
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .max_records(ASG_DESCRIBE_BATCH as i32)
+        .set_auto_scaling_group_names(names);
+    if !filters.is_empty() {
+        req = req.set_filters(Some(filters));
+    }
+    let groups = req
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| AwsError::from_sdk("autoscaling:DescribeAutoScalingGroups", e))?;
+    Ok(groups
+        .iter()
+        .filter_map(|g| {
+            let group = g.auto_scaling_group_name()?.to_string();
+            let running = g
+                .instances()
+                .iter()
+                .filter(|i| i.lifecycle_state() == Some(&LifecycleState::InService))
+                .count();
+            let live = Live {
+                desired: count(g.desired_capacity().unwrap_or(0)),
+                running: u32::try_from(running).unwrap_or(u32::MAX),
+                min: g.min_size().map(count),
+                max: g.max_size().map(count),
+                managed: false,
+            };
+            let tags = g
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
+                .collect();
+            Some((Resource::Asg { group }, live, tags))
+        })
+        .collect())
+}
+
+/// AWS counts are `i32` and never negative; a negative one reads as 0.
+fn count(n: i32) -> u32 {
+    u32::try_from(n).unwrap_or(0)
+}
+
+/// Runs `tasks` on the Tokio runtime, at most [`MAX_CONCURRENT_CALLS`] at a time, and returns
+/// their results in completion order; the first error cancels the rest.
+async fn run_concurrently<T, F>(tasks: impl IntoIterator<Item = F>) -> Result<Vec<T>, AwsError>
+where
+    F: Future<Output = Result<T, AwsError>> + Send + 'static,
+    T: Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(MAX_CONCURRENT_CALLS));
+    let mut set = JoinSet::new();
+    for task in tasks {
+        let permits = Arc::clone(&permits);
+        set.spawn(async move {
+            let _permit = permits
+                .acquire_owned()
+                .await
+                .expect("semaphore never closed");
+            task.await
+        });
+    }
+    let mut out = Vec::with_capacity(set.len());
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(Ok(v)) => out.push(v),
+            Ok(Err(e)) => return Err(e),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => panic!("AWS call task cancelled: {e}"),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ecs(cluster: &str, service: &str) -> Resource {
+        Resource::Ecs {
+            cluster: cluster.into(),
+            service: service.into(),
+        }
+    }
+
+    #[test]
+    fn plan_batches_per_cluster_and_api() {
+        let mut rs: Vec<Resource> = (0..25).map(|i| ecs("a", &format!("s{i}"))).collect();
+        rs.extend((0..3).map(|i| ecs("b", &format!("s{i}"))));
+        rs.extend((0..150).map(|i| Resource::Asg {
+            group: format!("g{i}"),
+        }));
+        rs.push(ecs("a", "s0")); // duplicates count once
+                                 // a: 3 calls (10+10+5), b: 1, AAS: 28 ids -> 1, ASG: 2.
+        assert_eq!(describe_calls(&rs), 3 + 1 + 1 + 2);
+        assert_eq!(describe_calls(&[]), 0);
+        let calls = plan(&rs);
+        let sizes: Vec<usize> = calls
+            .iter()
+            .map(|c| match c {
+                Call::Services { services, .. } => services.len(),
+                Call::ScalableTargets { ids } => ids.len(),
+                Call::Groups { names } => names.len(),
+            })
+            .collect();
+        assert_eq!(sizes, vec![10, 10, 5, 3, 28, 100, 50]);
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(
+            ecs("main-cluster", "api-service").label(),
+            "ecs main-cluster/api-service"
+        );
+        assert_eq!(
+            Resource::Asg {
+                group: "web-asg".into()
+            }
+            .label(),
+            "asg web-asg"
+        );
+        assert_eq!(
+            ecs("c", "s").scalable_target_id().as_deref(),
+            Some("service/c/s")
+        );
+    }
+}
