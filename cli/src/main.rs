@@ -1,7 +1,10 @@
-//! `capstan`: validate, test, explain and simulate a Capstan policy file.
+//! `capstan`: validate, test, explain and simulate a Capstan policy file; create the state
+//! table (`init`) and show what Capstan knows of each target (`status`).
 //!
 //! Each subcommand lives in its own module; `main` only parses arguments and maps results to
 //! exit codes (0 clean, 1 the policy or its tests have problems, 2 usage or I/O errors).
+//! `init` and `status` talk to AWS and pick their own codes (1 an AWS failure, 2 a bad policy);
+//! only they get a Tokio runtime.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,7 +14,9 @@ use clap::{Parser, Subcommand};
 mod chart;
 mod diagnostics;
 mod explain;
+mod init;
 mod simulate;
+mod status;
 mod test_cmd;
 mod validate;
 
@@ -68,6 +73,41 @@ enum Command {
         #[arg(long)]
         tick: Option<String>,
     },
+    /// Create Capstan's state table in DynamoDB (idempotent; TTL on `expires_at`).
+    Init {
+        /// The table.
+        #[arg(long, env = "CAPSTAN_TABLE", default_value = "capstan-state")]
+        table: String,
+    },
+    /// Show every target: live capacity, bounds now, cooldowns, pauses, caps, recent actions.
+    Status {
+        /// The policy file, or `ssm:<parameter name>`.
+        #[arg(env = "CAPSTAN_POLICY", default_value = "capstan.toml")]
+        policy: String,
+        /// The state table.
+        #[arg(long, env = "CAPSTAN_TABLE", default_value = "capstan-state")]
+        table: String,
+        /// `text` (one block per target) or `json`.
+        #[arg(long, value_enum, default_value_t = status::Format::Text)]
+        format: status::Format,
+        /// Report as of this instant (RFC 3339) instead of now; for tests.
+        #[arg(long, hide = true)]
+        now: Option<String>,
+    },
+}
+
+/// Runs an AWS subcommand on a Tokio runtime of its own.
+fn block_on(work: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(work),
+        Err(e) => {
+            eprintln!("capstan: cannot start the async runtime: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -94,6 +134,13 @@ fn main() -> ExitCode {
             chart.as_deref(),
             tick.as_deref(),
         ),
+        Command::Init { table } => return block_on(init::run(&table)),
+        Command::Status {
+            policy,
+            table,
+            format,
+            now,
+        } => return block_on(status::run(&policy, &table, format, now.as_deref())),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

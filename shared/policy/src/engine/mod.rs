@@ -136,7 +136,7 @@ fn active_pause(ts: &TargetState, now: DateTime<Utc>) -> Option<&Pause> {
 }
 
 /// The cooldown an action started: its rule's own cooldown, else the target's for its direction.
-fn cooldown_of(policy: &Policy, target: &Target, record: &ActionRecord) -> Duration {
+pub fn cooldown_of(policy: &Policy, target: &Target, record: &ActionRecord) -> Duration {
     let own = record
         .source
         .strip_prefix("rule:")
