@@ -44,8 +44,17 @@ use crate::resource::{ecs_resource_id, ECS_DIMENSION};
 pub const TASK_FAMILY: &str = "capstan-test";
 /// The launch configuration [`seed_asg`] creates once and shares between groups.
 pub const LAUNCH_CONFIGURATION: &str = "capstan-test-lc";
-/// The availability zone of seeded groups.
+/// The availability zone of seeded groups in `us-east-1`; elsewhere, zone `a` of the client's
+/// region.
 pub const AVAILABILITY_ZONE: &str = "us-east-1a";
+
+/// Zone `a` of the region the clients talk to.
+fn availability_zone(clients: &Clients) -> String {
+    match clients.autoscaling.config().region() {
+        Some(r) => format!("{r}a"),
+        None => AVAILABILITY_ZONE.to_string(),
+    }
+}
 
 /// Creates the ECS cluster `cluster` if it does not exist yet.
 pub async fn seed_ecs_cluster(clients: &Clients, cluster: &str) {
@@ -223,7 +232,7 @@ async fn seed_launch_configuration(clients: &Clients) {
 }
 
 /// Creates the Auto Scaling group `name` with `min`..`max` instances and `desired` of them, in
-/// [`AVAILABILITY_ZONE`], from the shared launch configuration [`LAUNCH_CONFIGURATION`]
+/// zone `a` of the clients' region, from the shared launch configuration [`LAUNCH_CONFIGURATION`]
 /// (created on first use).
 pub async fn seed_asg(clients: &Clients, name: &str, min: u32, max: u32, desired: u32) {
     seed_asg_with_tags(clients, name, min, max, desired, &[]).await
@@ -256,7 +265,7 @@ pub async fn seed_asg_with_tags(
         .create_auto_scaling_group()
         .auto_scaling_group_name(name)
         .launch_configuration_name(LAUNCH_CONFIGURATION)
-        .availability_zones(AVAILABILITY_ZONE)
+        .availability_zones(availability_zone(clients))
         .min_size(i32::try_from(min).expect("min fits i32"))
         .max_size(i32::try_from(max).expect("max fits i32"))
         .desired_capacity(i32::try_from(desired).expect("desired fits i32"))

@@ -8,12 +8,19 @@
 //! # }
 //! ```
 //!
+//! Starting moto and importing its service models costs seconds per server, so a test binary
+//! with many tests can share one server instead: [`MotoRegion::lease`] hands each caller an AWS
+//! region of its own on a shared server (moto keeps every region apart), and the server stops
+//! when the test process exits.
+//!
 //! The server binary is `moto_server` (PyPI `moto[server]`), found through `MOTO_SERVER` or
 //! `PATH`. `scripts/test.sh` installs it; a missing server is a test failure that says how to
 //! install it, never a skipped test.
 
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -109,4 +116,133 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port on 127.0.0.1")
+}
+
+/// Regions handed out by [`MotoRegion::lease`], one per caller, on a shared server.
+const REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "ca-central-1",
+    "sa-east-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-central-1",
+    "eu-north-1",
+    "eu-south-1",
+    "ap-south-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-east-1",
+    "me-south-1",
+    "af-south-1",
+];
+
+/// A shared server: its port, and the pipe whose closing (at process exit) stops it.
+struct Shared {
+    port: u16,
+    _stdin: ChildStdin,
+    _child: Child,
+}
+
+/// One region of a shared moto server, for one test.
+#[derive(Debug, Clone)]
+pub struct MotoRegion {
+    port: u16,
+    name: &'static str,
+}
+
+impl MotoRegion {
+    /// A region no other caller in this process has, on a shared server (started on first
+    /// use, another one every 21 callers). The server stops when the process exits.
+    pub async fn lease() -> MotoRegion {
+        tokio::task::spawn_blocking(MotoRegion::lease_blocking)
+            .await
+            .expect("moto lease task")
+    }
+
+    /// [`MotoRegion::lease`] for synchronous callers.
+    pub fn lease_blocking() -> MotoRegion {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        static SERVERS: OnceLock<Mutex<Vec<Shared>>> = OnceLock::new();
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let server = n / REGIONS.len();
+        let mut servers = SERVERS
+            .get_or_init(|| Mutex::new(Vec::new()))
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        while servers.len() <= server {
+            servers.push(start_shared());
+        }
+        MotoRegion {
+            port: servers[server].port,
+            name: REGIONS[n % REGIONS.len()],
+        }
+    }
+
+    /// The region's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The endpoint, `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// SDK configuration for this region of the shared server, with test credentials.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(aws_config::Region::new(self.name))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+            .load()
+            .await
+    }
+}
+
+/// Starts a server under a shell that kills it when its stdin closes: the test process holds
+/// the pipe's other end until it exits, so no server outlives the tests.
+fn start_shared() -> Shared {
+    let program = std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".to_string());
+    for attempt in 0..3 {
+        let port = free_port();
+        let script = format!(
+            "\"$0\" -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; cat >/dev/null; kill $m"
+        );
+        let mut child = Command::new("sh")
+            .args(["-c", &script, &program])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sh starts");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Shared {
+                    port,
+                    _stdin: stdin,
+                    _child: child,
+                };
+            }
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(stdin);
+        let _ = child.wait();
+        eprintln!("shared moto_server on port {port} did not come up (attempt {attempt})");
+    }
+    panic!(
+        "`{program}` did not come up: install it with `pip install 'moto[server]'` or run the \
+         tests through `bash scripts/test.sh`, which does"
+    )
 }

@@ -14,3 +14,15 @@ async fn starts_answers_and_stops() {
         "server still answers on {port} after drop"
     );
 }
+
+#[tokio::test]
+async fn leases_are_distinct_regions_of_one_server() {
+    let a = capstan_moto::MotoRegion::lease().await;
+    let b = capstan_moto::MotoRegion::lease().await;
+    assert_ne!(a.name(), b.name());
+    assert_eq!(a.endpoint(), b.endpoint());
+    let cfg = a.sdk_config().await;
+    assert_eq!(cfg.region().map(|r| r.as_ref()), Some(a.name()));
+    let port: u16 = a.endpoint().rsplit(':').next().unwrap().parse().unwrap();
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+}

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use alarm_handler::{Config, Handler};
 use capstan_aws::Clients;
-use capstan_moto::Moto;
+use capstan_moto::MotoRegion;
 use capstan_runner::Clock;
 use capstan_store::Store;
 use chrono::{DateTime, Duration, Utc};
@@ -44,7 +44,7 @@ impl Clock for TestClock {
 }
 
 pub struct World {
-    pub moto: Moto,
+    pub moto: MotoRegion,
     pub sdk: aws_config::SdkConfig,
     pub clients: Clients,
     pub sqs: aws_sdk_sqs::Client,
@@ -84,30 +84,18 @@ impl World {
     }
 
     pub async fn with(seed: Seed) -> World {
-        let moto = Moto::start().await;
+        let moto = MotoRegion::lease().await;
         let sdk = moto.sdk_config().await;
         let clients = Clients::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         use capstan_aws::testing as seedkit;
-        seedkit::seed_ecs_service(&clients, CLUSTER, "api-service", seed.api)
-            .await
-            .unwrap();
-        seedkit::seed_ecs_service(&clients, CLUSTER, "frontend-service", seed.frontend)
-            .await
-            .unwrap();
-        seedkit::seed_ecs_service(&clients, CLUSTER, "ai-service", seed.ai)
-            .await
-            .unwrap();
-        seedkit::seed_scalable_target(&clients, CLUSTER, "ai-service", 2, 30)
-            .await
-            .unwrap();
-        seedkit::seed_asg(&clients, GROUP, 2, 15, seed.web)
-            .await
-            .unwrap();
+        seedkit::seed_ecs_service(&clients, CLUSTER, "api-service", seed.api).await;
+        seedkit::seed_ecs_service(&clients, CLUSTER, "frontend-service", seed.frontend).await;
+        seedkit::seed_ecs_service(&clients, CLUSTER, "ai-service", seed.ai).await;
+        seedkit::seed_scalable_target(&clients, CLUSTER, "ai-service", 2, 30).await;
+        seedkit::seed_asg(&clients, GROUP, 2, 15, seed.web).await;
         let (topic_arn, queue_url) =
-            seedkit::seed_topic_with_queue(&clients.sns, &sqs, "capstan-notifications")
-                .await
-                .unwrap();
+            seedkit::seed_topic_with_queue(&clients.sns, &sqs, "capstan-notifications").await;
         let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE);
         store.create_table().await.unwrap();
         let clock = TestClock(Arc::new(Mutex::new(t("2026-11-23T14:05:41Z"))));
@@ -198,9 +186,25 @@ impl World {
     /// Every notification published so far (drains the queue): the JSON bodies Capstan wrote,
     /// with `_subject` and `_attributes` added.
     pub async fn notifications(&self) -> Vec<Value> {
-        capstan_aws::testing::read_notifications(&self.sqs, &self.queue_url)
+        use capstan_aws::testing::{capstan_body, message_attribute, read_messages};
+        read_messages(&self.sqs, &self.queue_url)
             .await
-            .unwrap()
+            .iter()
+            .map(|m| {
+                let text = m["Message"].as_str().unwrap_or_default();
+                let text = text.split("capstan-json: ").next().unwrap_or_default();
+                json!({
+                    "_subject": m["Subject"],
+                    "_text": text,
+                    "_attributes": {
+                        "target": message_attribute(m, "target"),
+                        "action": message_attribute(m, "action"),
+                        "outcome": message_attribute(m, "outcome"),
+                    },
+                    "body": capstan_body(m),
+                })
+            })
+            .collect()
     }
 
     /// Delivers an event to the handler.
