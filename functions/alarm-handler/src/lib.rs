@@ -126,12 +126,23 @@ impl Handler {
         sdk: &aws_config::SdkConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<Handler, ConfigError> {
-        let clients = Clients::new(sdk);
+        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        Handler::with_clients(config, Clients::new(sdk), dynamodb, clock).await
+    }
+
+    /// Builds the handler from explicit settings, clients and clock (tests that inject
+    /// failures into one client).
+    pub async fn with_clients(
+        config: &Config,
+        clients: Clients,
+        dynamodb: aws_sdk_dynamodb::Client,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Handler, ConfigError> {
         let mut policy = load_policy(&config.policy, &clients).await?;
         if config.dry_run {
             policy.settings.dry_run = true;
         }
-        let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone());
+        let store = Store::new(dynamodb, config.table.clone());
         let notifier = config
             .topic_arn
             .as_ref()
