@@ -508,9 +508,11 @@ async fn alarms_no_rule_mentions_are_logged_no_ops() {
 
 #[tokio::test]
 async fn a_failed_notification_is_recorded_and_never_repeats_the_action() {
-    let mut seed = Seed::default();
-    seed.topic = false;
-    let w = World::with(seed).await;
+    let w = World::with(Seed {
+        topic: false,
+        ..Seed::default()
+    })
+    .await;
     // Point the handler at a topic that does not exist.
     let config = alarm_handler::Config {
         policy: example_policy(),
