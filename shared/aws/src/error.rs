@@ -340,6 +340,31 @@ mod tests {
     }
 
     #[test]
+    fn local_failures_are_classified() {
+        use aws_sdk_ecs::operation::update_service::UpdateServiceError;
+        use aws_smithy_runtime_api::client::result::ConnectorError;
+        type E = SdkError<UpdateServiceError, HttpResponse>;
+
+        let e = AwsError::from_sdk("ecs:UpdateService", E::timeout_error("operation timeout"));
+        assert_eq!(e.kind, ErrorKind::Transient);
+        assert_eq!(e.code, None);
+        assert!(
+            e.to_string()
+                .starts_with("ecs:UpdateService failed: timed out"),
+            "{e}"
+        );
+
+        let io = ConnectorError::io("connection refused".into());
+        let e = AwsError::from_sdk("ecs:UpdateService", E::dispatch_failure(io));
+        assert_eq!(e.kind, ErrorKind::Transient);
+        assert!(e.message.contains("connection refused"), "{e}");
+
+        let user = ConnectorError::user("bad endpoint".into());
+        let e = AwsError::from_sdk("ecs:UpdateService", E::dispatch_failure(user));
+        assert_eq!(e.kind, ErrorKind::Other);
+    }
+
+    #[test]
     fn display_names_operation_code_and_message() {
         let e = AwsError::new(
             "ecs:UpdateService",

@@ -23,7 +23,8 @@
 //!   `min`/`max` are `MinSize`/`MaxSize`, `managed` is false.
 //!
 //! A resource AWS does not know (ECS reports it as a `MISSING` failure, a deleted service is
-//! `INACTIVE`, Auto Scaling leaves it out) is simply absent from the map [`describe`] returns.
+//! `INACTIVE`, its cluster does not exist, Auto Scaling leaves it out) is simply absent from the
+//! map [`describe`] returns; any other failed call fails the whole `describe`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -389,10 +390,18 @@ async fn describe_services(
     if with_tags {
         req = req.include(ServiceField::Tags);
     }
-    let out = req
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("ecs:DescribeServices", e))?;
+    let out = match req.send().await {
+        Ok(out) => out,
+        // A cluster that does not exist holds no services: they are absent, like missing ones.
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_cluster_not_found_exception()) =>
+        {
+            tracing::debug!(cluster, "ecs cluster not found");
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(AwsError::from_sdk("ecs:DescribeServices", e)),
+    };
     for f in out.failures() {
         tracing::debug!(
             cluster,
@@ -574,6 +583,33 @@ mod tests {
             })
             .collect();
         assert_eq!(sizes, vec![10, 10, 5, 3, 28, 100, 50]);
+    }
+
+    fn target(v: serde_json::Value) -> Target {
+        serde_json::from_value(v).expect("target")
+    }
+
+    #[test]
+    fn for_target_names_fixed_resources_only() {
+        let t = target(serde_json::json!({
+            "kind": "ecs", "cluster": "main", "service": "api", "floor": 1, "ceiling": 4
+        }));
+        assert_eq!(Resource::for_target(&t), Some(ecs("main", "api")));
+        let t =
+            target(serde_json::json!({"kind": "asg", "group": "web", "floor": 1, "ceiling": 4}));
+        assert_eq!(
+            Resource::for_target(&t),
+            Some(Resource::Asg {
+                group: "web".into()
+            })
+        );
+        let t = target(serde_json::json!({
+            "kind": "ecs", "cluster": "main", "selector": {"team": "web"}, "floor": 1, "ceiling": 4
+        }));
+        assert_eq!(Resource::for_target(&t), None);
+        let t =
+            target(serde_json::json!({"kind": "ecs", "service": "api", "floor": 1, "ceiling": 4}));
+        assert_eq!(Resource::for_target(&t), None, "no cluster");
     }
 
     #[test]

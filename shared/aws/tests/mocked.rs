@@ -478,20 +478,37 @@ fn live_of(desired: u32, running: u32, min: Option<u32>, max: Option<u32>, manag
 }
 
 #[tokio::test]
-async fn describe_reports_the_failed_call() {
+async fn describe_reports_a_failed_call_and_skips_missing_clusters() {
     let services = mock!(aws_sdk_ecs::Client::describe_services)
+        .match_requests(|r| r.cluster() == Some("main"))
+        .sequence()
+        .http_status(400, Some(ecs_error("AccessDeniedException", "no")))
+        .build();
+    let missing_cluster = mock!(aws_sdk_ecs::Client::describe_services)
+        .match_requests(|r| r.cluster() == Some("gone"))
         .sequence()
         .http_status(
             400,
             Some(ecs_error("ClusterNotFoundException", "Cluster not found.")),
         )
+        .repeatedly()
         .build();
     let targets = mock!(aws_sdk_applicationautoscaling::Client::describe_scalable_targets)
         .then_output(|| DescribeScalableTargetsOutput::builder().build());
-    let c = clients(&[&services], &[], &[&targets]);
-    let err = describe(&c, &[api()]).await.expect_err("cluster missing");
+    let c = clients(&[&services, &missing_cluster], &[], &[&targets]);
+    let gone = Resource::Ecs {
+        cluster: "gone".into(),
+        service: "api".into(),
+    };
+    let found = describe(&c, std::slice::from_ref(&gone))
+        .await
+        .expect("absent, not failed");
+    assert!(found.is_empty());
+    assert_eq!(missing_cluster.num_calls(), 1);
+
+    let err = describe(&c, &[api(), gone]).await.expect_err("denied");
     assert_eq!(err.operation, "ecs:DescribeServices");
-    assert_eq!(err.kind, ErrorKind::NotFound);
+    assert_eq!(err.kind, ErrorKind::Denied);
 }
 
 #[tokio::test]
