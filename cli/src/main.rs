@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::NonEmptyStringValueParser;
 use clap::{Parser, Subcommand};
 
 mod chart;
@@ -76,16 +77,30 @@ enum Command {
     /// Create Capstan's state table in DynamoDB (idempotent; TTL on `expires_at`).
     Init {
         /// The table.
-        #[arg(long, env = "CAPSTAN_TABLE", default_value = "capstan-state")]
+        #[arg(
+            long,
+            env = "CAPSTAN_TABLE",
+            default_value = "capstan-state",
+            value_parser = NonEmptyStringValueParser::new()
+        )]
         table: String,
     },
     /// Show every target: live capacity, bounds now, cooldowns, pauses, caps, recent actions.
     Status {
         /// The policy file, or `ssm:<parameter name>`.
-        #[arg(env = "CAPSTAN_POLICY", default_value = "capstan.toml")]
+        #[arg(
+            env = "CAPSTAN_POLICY",
+            default_value = "capstan.toml",
+            value_parser = NonEmptyStringValueParser::new()
+        )]
         policy: String,
         /// The state table.
-        #[arg(long, env = "CAPSTAN_TABLE", default_value = "capstan-state")]
+        #[arg(
+            long,
+            env = "CAPSTAN_TABLE",
+            default_value = "capstan-state",
+            value_parser = NonEmptyStringValueParser::new()
+        )]
         table: String,
         /// `text` (one block per target) or `json`.
         #[arg(long, value_enum, default_value_t = status::Format::Text)]

@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use capstan_aws::{ErrorKind, Live, Resource};
@@ -22,7 +23,7 @@ use capstan_policy::model::{BudgetAction, Criticality, Policy, Target};
 use capstan_policy::state::{ActionRecord, BudgetCap, Direction, Pause, State, TargetState};
 use capstan_policy::{effective_bounds, Bounds};
 use capstan_store::{Global, LogEntry, Pending, Store, StoreError, TargetRecord};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde::Serialize;
 
 use crate::init::{Endpoints, Session};
@@ -43,7 +44,7 @@ pub enum Format {
 /// Runs the subcommand (see the module docs for the exit codes).
 pub async fn run(source: &str, table: &str, format: Format, now: Option<&str>) -> ExitCode {
     let now = match now {
-        None => Utc::now(),
+        None => Utc::now().trunc_subsecs(0),
         Some(text) => match DateTime::parse_from_rfc3339(text.trim()) {
             Ok(t) => t.with_timezone(&Utc),
             Err(e) => {
@@ -105,14 +106,21 @@ pub async fn run(source: &str, table: &str, format: Format, now: Option<&str>) -
         }
     };
     let report = build(&policy, source, table, &gathered, now);
-    match format {
-        Format::Text => print!("{}", render(&report)),
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("a status report serializes")
-        ),
+    let text = match format {
+        Format::Text => render(&report),
+        Format::Json => {
+            serde_json::to_string_pretty(&report).expect("a status report serializes") + "\n"
+        }
+    };
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        // `capstan status | head`: the reader has what it wanted.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("capstan: cannot write the status: {e}");
+            ExitCode::from(1)
+        }
     }
-    ExitCode::SUCCESS
 }
 
 /// Loads the policy; on problems prints them (`FILE:LINE:COL: message`) and gives exit code 2.
@@ -330,6 +338,10 @@ struct Guard {
 struct RecordInfo {
     version: u64,
     updated_at: DateTime<Utc>,
+    /// Capacity as last recorded (AWS's numbers are in `live`).
+    desired: u32,
+    min: u32,
+    max: u32,
 }
 
 /// Puts what was read together with the policy, at `now`.
@@ -480,6 +492,9 @@ fn record_info(r: &TargetRecord) -> RecordInfo {
     RecordInfo {
         version: r.version,
         updated_at: r.updated_at,
+        desired: r.state.desired,
+        min: r.state.min,
+        max: r.state.max,
     }
 }
 
@@ -605,7 +620,7 @@ fn when(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     } else {
         fmt_time(t)
     };
-    if t >= now {
+    if t > now {
         format!("{time} (in {})", span(t - now))
     } else {
         format!("{time} ({} ago)", span(now - t))
@@ -692,12 +707,20 @@ fn render_target(out: &mut String, t: &TargetStatus, width: usize, now: DateTime
             format!("desired {}, running {} · {aws}", l.desired, l.running)
         }
         None if t.note.is_some() => match &t.record {
-            Some(_) => "not read from AWS".to_string(),
-            None => "-".to_string(),
+            Some(r) => format!(
+                "last recorded desired {} (min {}, max {}) at {}",
+                r.desired,
+                r.min,
+                r.max,
+                when(r.updated_at, now)
+            ),
+            None => String::new(),
         },
         None => format!("NOT FOUND on AWS: {} does not exist", t.resource),
     };
-    row(out, "capacity", &capacity);
+    if !capacity.is_empty() {
+        row(out, "capacity", &capacity);
+    }
     if let Some(b) = &t.bounds {
         row(
             out,
@@ -1014,11 +1037,38 @@ action = "cap"
         let report = build(&policy, "p.toml", "t", &g, now);
         let gone = report.targets.last().unwrap();
         assert_eq!(gone.instance, "gone");
+        assert!(render(&report).contains(
+            "\ngone  -\n  note      the policy has no target gone; Capstan's record only\n  capacity  last recorded desired 4 (min 1, max 9) at 10:00:00Z (0s ago)\n"
+        ));
         assert!(gone
             .note
             .as_deref()
             .unwrap()
             .contains("the policy has no target gone"));
+    }
+
+    #[test]
+    fn a_selector_that_matches_nothing_says_so() {
+        let text = format!(
+            "{POLICY}\n[targets.workers]\nkind = \"asg\"\nselector = {{ Role = \"worker\" }}\nfloor = 1\nceiling = 4\n"
+        );
+        let policy = capstan_policy::load(&text).unwrap();
+        let now = at("2026-12-07T10:00:00Z");
+        let mut g = gathered(&policy, now);
+        g.unmatched.push("workers".into());
+        let report = build(&policy, "p.toml", "t", &g, now);
+        let workers = report
+            .targets
+            .iter()
+            .find(|t| t.instance == "workers")
+            .unwrap();
+        assert_eq!(workers.resource, "asg tagged Role=worker");
+        assert!(workers.live.is_none());
+        let text = render(&report);
+        assert!(
+            text.contains("\nworkers  asg tagged Role=worker\n  note      no resource on AWS carries the selector's tags\n"),
+            "{text}"
+        );
     }
 
     #[test]
