@@ -188,12 +188,12 @@ async fn gather(session: &Session, store: &Store, policy: &Policy) -> Result<Gat
     let (records, global, live) = tokio::join!(
         store.all_targets(),
         store.load_global(),
-        describe(session, &resources),
+        capstan_aws::describe(&session.clients, &resources),
     );
     let table_error = |e: StoreError| table_error(&session.endpoints, store.table(), &e);
     g.records = records.map_err(table_error)?;
     g.global = global.map_err(table_error)?;
-    g.live = live?;
+    g.live = live.map_err(|e| session.endpoints.aws_error(&e))?;
 
     let names: BTreeSet<String> = g
         .instances
@@ -214,31 +214,6 @@ async fn gather(session: &Session, store: &Store, policy: &Policy) -> Result<Gat
         g.logs.insert(name, log.map_err(table_error)?);
     }
     Ok(g)
-}
-
-/// The live capacity of `resources` in one batched describe. A missing ECS cluster fails its
-/// whole batch; then each resource is described on its own, and those AWS does not know are
-/// left out (status shows them as not found).
-async fn describe(
-    session: &Session,
-    resources: &[Resource],
-) -> Result<BTreeMap<Resource, Live>, String> {
-    let error = |e: &capstan_aws::AwsError| session.endpoints.aws_error(e);
-    match capstan_aws::describe(&session.clients, resources).await {
-        Ok(live) => Ok(live),
-        Err(e) if e.kind == ErrorKind::NotFound => {
-            let mut live = BTreeMap::new();
-            for r in resources {
-                match capstan_aws::describe(&session.clients, std::slice::from_ref(r)).await {
-                    Ok(one) => live.extend(one),
-                    Err(e) if e.kind == ErrorKind::NotFound => {}
-                    Err(e) => return Err(error(&e)),
-                }
-            }
-            Ok(live)
-        }
-        Err(e) => Err(error(&e)),
-    }
 }
 
 /// A state-table failure in one line; a missing table says how to create it.

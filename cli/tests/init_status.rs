@@ -95,7 +95,7 @@ fn row<'a>(block: &[&'a str], label: &str) -> &'a str {
 }
 
 #[tokio::test]
-async fn init_creates_the_table_once_with_ttl_on_expires_at() {
+async fn init_creates_the_table_once_with_ttl_on_expires_at_and_status_reads_it() {
     let moto = Moto::start().await;
     let endpoint = moto.endpoint();
 
@@ -132,6 +132,15 @@ async fn init_creates_the_table_once_with_ttl_on_expires_at() {
     let ttl = ttl.time_to_live_description().expect("a TTL description");
     assert_eq!(ttl.attribute_name(), Some("expires_at"));
     assert_eq!(ttl.time_to_live_status(), Some(&TimeToLiveStatus::Enabled));
+
+    // Nothing is seeded, not even the cluster: every target is there, and says it is missing.
+    let (code, out, err) = status(&endpoint, &[]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(
+        row(&block(&out, "api"), "capacity"),
+        "NOT FOUND on AWS: ecs main-cluster/api-service does not exist"
+    );
+    assert_eq!(out.matches("NOT FOUND on AWS").count(), 4, "{out}");
 }
 
 #[tokio::test]
