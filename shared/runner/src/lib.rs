@@ -585,20 +585,20 @@ impl Runner {
                                 applied = result.applied.as_deref().unwrap_or(""), "changed"
                             );
                             println!("{}", emf_line("Actions", 1.0, &inst.name, "changed"));
-                            let published =
-                                self.publish(&notice::for_result(decision, &result)).await;
-                            result.notify_failed = !published;
+                            // Publish and clear the pending mark side by side; a failed
+                            // notification is recorded afterwards (and never undoes the action).
+                            let note = notice::for_result(decision, &result);
                             let mut done = record.clone();
                             done.version = rec.version + 1;
                             done.pending = None;
+                            let (published, ()) = tokio::join!(
+                                self.publish(&note),
+                                self.finalize(&inst.name, done, &delivery.key, now)
+                            );
+                            result.notify_failed = !published;
                             if !published {
-                                done.last_error = Some(format!(
-                                    "{}: notification failed for {}",
-                                    now.format("%Y-%m-%d %H:%M:%SZ"),
-                                    delivery.key
-                                ));
+                                self.note_error(&inst.name, &delivery.key, now).await;
                             }
-                            self.finalize(&inst.name, done, &delivery.key, now).await;
                         }
                         Err(e) => {
                             let retry = e.is_retryable();
