@@ -26,8 +26,11 @@ use capstan_runner::Clock;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
+/// One call: operation, start, end.
+type Call = (String, Instant, Option<Instant>);
+
 #[derive(Debug, Clone, Default)]
-struct Calls(Arc<Mutex<Vec<(String, Instant, Option<Instant>)>>>);
+struct Calls(Arc<Mutex<Vec<Call>>>);
 
 impl Intercept for Calls {
     fn name(&self) -> &'static str {
@@ -80,7 +83,7 @@ impl Clock for TestClock {
 
 /// Groups calls into waves: a call that starts before every earlier call has ended runs
 /// beside them. The number of waves is the number of sequential round trips.
-fn waves(calls: &[(String, Instant, Option<Instant>)]) -> Vec<Vec<String>> {
+fn waves(calls: &[Call]) -> Vec<Vec<String>> {
     let mut out: Vec<Vec<String>> = Vec::new();
     let mut wave_end: Option<Instant> = None;
     for (op, start, end) in calls {
