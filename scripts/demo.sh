@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Capstan's demo: check the example policy, run its tests, then replay a whole runbook day
-# (examples/runbook-day.jsonl) with a schedule tick every 5 minutes and draw it as an SVG chart.
-# Needs only the Rust toolchain; builds the `capstan` command first.
+# Capstan's demo: check the example policy, run its tests, replay a whole runbook day
+# (examples/runbook-day.jsonl) with a schedule tick every 5 minutes and draw it as an SVG chart,
+# then run the alarm path for real against a local moto server: `capstan init`, every alarm
+# fixture through the real alarm-handler, what people were told, and `capstan status`.
+# Needs the Rust toolchain and python3; installs moto[server] into a virtualenv if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +30,42 @@ capstan test capstan.example.toml
 echo
 echo "== capstan simulate capstan.example.toml examples/runbook-day.jsonl --tick 5m --chart runbook-day.svg"
 capstan simulate capstan.example.toml examples/runbook-day.jsonl --tick 5m --chart runbook-day.svg
+
+echo
+echo "== The alarm path against a local moto server"
+if ! command -v moto_server >/dev/null 2>&1; then
+  tools="${CAPSTAN_TOOLS:-$HOME/.cache/capstan-tools}"
+  if [ ! -x "$tools/venv/bin/moto_server" ]; then
+    echo "installing moto[server] into $tools/venv"
+    python3 -m venv "$tools/venv"
+    "$tools/venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==5.2.1"
+  fi
+  export PATH="$tools/venv/bin:$PATH"
+fi
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+moto_server -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+moto_pid=$!
+trap 'kill $moto_pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break
+  sleep 0.1
+done
+export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+export CAPSTAN_TABLE=capstan-state CAPSTAN_POLICY="$(pwd)/capstan.example.toml"
+echo "moto on $AWS_ENDPOINT_URL"
+
+echo
+echo "== capstan init"
+capstan init
+
+echo
+echo "== alarm fixtures -> alarm-handler (cargo run -p capstan-e2e --example alarm_demo)"
+cargo run --quiet -p capstan-e2e --example alarm_demo 2>/dev/null | grep -v '^{'
+
+echo
+echo "== capstan status"
+capstan status
 
 echo
 echo "The day's chart is $(pwd)/runbook-day.svg: open it in a browser (hover a marker for its decision)."
