@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Capstan's one test command: formatting, lints, and every test of the workspace.
+# Capstan's one test command: formatting, lints, every test of the workspace (the end-to-end
+# tests run the real handlers against moto), and the offline checks of the SAM template.
 # CI runs exactly this (.ci/run); run it before you push. It installs what it needs:
 # the Rust toolchain's rustfmt and clippy, and moto (the AWS mock the end-to-end tests run the
-# real handlers against) into a virtualenv under ${CAPSTAN_TOOLS:-~/.cache/capstan-tools}.
+# real handlers against) and the SAM CLI (scripts/check-infra.sh) into a virtualenv under
+# ${CAPSTAN_TOOLS:-~/.cache/capstan-tools}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +45,9 @@ step "cargo test --workspace"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace 2>&1 | tee "$log"
+
+step "scripts/check-infra.sh (the SAM template, offline)"
+bash scripts/check-infra.sh
 
 # One closing line for the whole run (the last cargo line is often a doc-test run of 0 tests).
 passed=$(grep -oE '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
