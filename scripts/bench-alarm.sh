@@ -4,7 +4,6 @@
 # latency over N deliveries (default 200). Release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v moto_server >/dev/null 2>&1; then
-  export PATH="${CAPSTAN_TOOLS:-$HOME/.cache/capstan-tools}/venv/bin:$PATH"
-fi
+. scripts/tools.sh
+ensure_moto
 cargo run --quiet --release -p capstan-e2e --example alarm_bench -- "${1:-200}" | grep -v '^{'

@@ -33,15 +33,8 @@ capstan simulate capstan.example.toml examples/runbook-day.jsonl --tick 5m --cha
 
 echo
 echo "== The alarm path against a local moto server"
-if ! command -v moto_server >/dev/null 2>&1; then
-  tools="${CAPSTAN_TOOLS:-$HOME/.cache/capstan-tools}"
-  if [ ! -x "$tools/venv/bin/moto_server" ]; then
-    echo "installing moto[server] into $tools/venv"
-    python3 -m venv "$tools/venv"
-    "$tools/venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==5.2.1"
-  fi
-  export PATH="$tools/venv/bin:$PATH"
-fi
+. scripts/tools.sh
+ensure_moto
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 moto_server -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
 moto_pid=$!

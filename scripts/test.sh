@@ -24,16 +24,8 @@ cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 step() { printf '\n== %s\n' "$*"; }
 
 # moto in server mode, for the end-to-end tests (each test starts its own on a free port).
-MOTO_VERSION="5.2.1"
-if ! command -v moto_server >/dev/null 2>&1; then
-  tools="${CAPSTAN_TOOLS:-$HOME/.cache/capstan-tools}"
-  if [ ! -x "$tools/venv/bin/moto_server" ]; then
-    step "installing moto[server]==$MOTO_VERSION into $tools/venv"
-    python3 -m venv "$tools/venv"
-    "$tools/venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
-  fi
-  export PATH="$tools/venv/bin:$PATH"
-fi
+. scripts/tools.sh
+ensure_moto
 
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check
