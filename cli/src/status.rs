@@ -559,11 +559,7 @@ fn caps_on(
         .filter(|c| c.since <= now && now < c.until)
         .filter(|c| {
             policy.budgets.get(&c.rule).is_some_and(|rule| {
-                !matches!(rule.action, BudgetAction::Notify)
-                    && rule
-                        .targets
-                        .as_ref()
-                        .is_none_or(|list| list.iter().any(|x| x == name))
+                !matches!(rule.action, BudgetAction::Notify) && rule.covers_target(name)
             })
         })
         .cloned()

@@ -517,6 +517,16 @@ pub struct BudgetRule {
     pub message: Option<String>,
 }
 
+impl BudgetRule {
+    /// True when the rule's `targets` list names `target`, or the rule has no list (then it
+    /// covers every non-critical target).
+    pub fn covers_target(&self, target: &str) -> bool {
+        self.targets
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|t| t == target))
+    }
+}
+
 /// A Slack verb.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -100,7 +100,7 @@ pub fn effective_bounds(
             let Some(rule) = policy.budgets.get(&cap.rule) else {
                 continue;
             };
-            if !budget_rule_covers(rule, name) {
+            if !rule.covers_target(name) {
                 continue;
             }
             match &rule.action {
@@ -126,9 +126,3 @@ pub fn effective_bounds(
     b
 }
 
-pub(super) fn budget_rule_covers(rule: &BudgetRule, target: &str) -> bool {
-    match &rule.targets {
-        Some(list) => list.iter().any(|t| t == target),
-        None => true,
-    }
-}

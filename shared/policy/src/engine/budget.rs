@@ -130,7 +130,7 @@ pub(super) fn on_budget(
     for (rname, rule) in acting {
         let rsource = format!("budget:{rname}");
         for (tname, target) in &policy.targets {
-            if !budget_rule_covers(rule, tname) || done.contains(&tname.as_str()) {
+            if !rule.covers_target(tname) || done.contains(&tname.as_str()) {
                 continue;
             }
             if target.criticality == Criticality::Critical {

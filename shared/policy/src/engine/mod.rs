@@ -29,7 +29,6 @@ mod operator;
 mod tick;
 
 use alarm::on_alarm;
-use bounds::budget_rule_covers;
 use budget::on_budget;
 use operator::on_command;
 use tick::on_tick;
