@@ -125,4 +125,3 @@ pub fn effective_bounds(
     }
     b
 }
-
