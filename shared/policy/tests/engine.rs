@@ -849,3 +849,44 @@ fn same_inputs_same_decision() {
         );
     }
 }
+
+#[test]
+fn concerned_targets_are_those_of_the_matching_rules() {
+    use capstan_policy::engine::concerned_targets;
+    let p = policy();
+    assert_eq!(
+        concerned_targets(&p, &alarm("ai-queue-deep", Some(30.0))),
+        Some(vec!["ai".to_string()])
+    );
+    // An exact rule and the `api-*` glob both name api: once.
+    assert_eq!(
+        concerned_targets(&p, &alarm("api-cpu-high", None)),
+        Some(vec!["api".to_string()])
+    );
+    // Notify-only rules and unknown alarms concern no target.
+    assert_eq!(
+        concerned_targets(&p, &alarm("db-iops-maxed", None)),
+        Some(vec![])
+    );
+    assert_eq!(
+        concerned_targets(&p, &alarm("nothing-matches", None)),
+        Some(vec![])
+    );
+    // An OK transition no rule names concerns nothing either.
+    let ok = Signal::Alarm(AlarmSignal {
+        name: "ai-queue-deep".into(),
+        state: AlarmState::Ok,
+        previous: None,
+        value: None,
+    });
+    assert_eq!(concerned_targets(&p, &ok), Some(vec![]));
+    // Ticks, budgets and commands may concern every target.
+    assert_eq!(
+        concerned_targets(&p, &Signal::Tick(TickSignal::default())),
+        None
+    );
+    assert_eq!(
+        concerned_targets(&p, &budget(100.0, AlertType::Actual)),
+        None
+    );
+}
