@@ -400,8 +400,29 @@ impl Runner {
                 _ => {}
             }
         }
-        if unscoped.is_empty() && decision.notices.is_empty() && caps.is_empty() && lift.is_empty()
-        {
+        for t in unscoped {
+            let outcome = match &t.outcome {
+                Outcome::Suppressed { reason } => reason.code(),
+                Outcome::Change { .. } => "changed",
+            };
+            info!(target = %t.target, source = %t.source, outcome, explanation = %t.explanation, "no-op");
+            println!("{}", emf_line("Ignored", 1.0, NO_TARGET, outcome));
+            report.results.push(TargetResult {
+                target: t.target.clone(),
+                source: t.source.clone(),
+                outcome: "ignored".to_string(),
+                reason: Some(outcome.to_string()),
+                from: None,
+                to: None,
+                applied: None,
+                explanation: t.explanation.clone(),
+                error: None,
+                notify_failed: false,
+            });
+        }
+        // Decisions that concern no target (an alarm no rule mentions...) are logged no-ops:
+        // nothing to record, nothing to publish.
+        if decision.notices.is_empty() && caps.is_empty() && lift.is_empty() {
             return Ok(());
         }
         let commit = Commit {
@@ -434,26 +455,6 @@ impl Runner {
             }
             Err(CommitError::Conflict) => unreachable!("a commit without a record cannot conflict"),
             Err(CommitError::Store(e)) => return Err(store_retry(e)),
-        }
-        for t in unscoped {
-            let outcome = match &t.outcome {
-                Outcome::Suppressed { reason } => reason.code(),
-                Outcome::Change { .. } => "changed",
-            };
-            info!(target = %t.target, source = %t.source, outcome, explanation = %t.explanation, "no-op");
-            println!("{}", emf_line("Ignored", 1.0, NO_TARGET, outcome));
-            report.results.push(TargetResult {
-                target: t.target.clone(),
-                source: t.source.clone(),
-                outcome: "ignored".to_string(),
-                reason: Some(outcome.to_string()),
-                from: None,
-                to: None,
-                applied: None,
-                explanation: t.explanation.clone(),
-                error: None,
-                notify_failed: false,
-            });
         }
         for n in &decision.notices {
             report.notices.push(n.text.clone());
