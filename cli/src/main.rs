@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::builder::NonEmptyStringValueParser;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 mod chart;
 mod diagnostics;
@@ -27,6 +27,19 @@ mod validate;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// The state table, for the commands that read or create it.
+#[derive(Args, Debug)]
+struct TableArg {
+    /// The state table.
+    #[arg(
+        long,
+        env = "CAPSTAN_TABLE",
+        default_value = "capstan-state",
+        value_parser = NonEmptyStringValueParser::new()
+    )]
+    table: String,
 }
 
 #[derive(Subcommand)]
@@ -76,14 +89,8 @@ enum Command {
     },
     /// Create Capstan's state table in DynamoDB (idempotent; TTL on `expires_at`).
     Init {
-        /// The table.
-        #[arg(
-            long,
-            env = "CAPSTAN_TABLE",
-            default_value = "capstan-state",
-            value_parser = NonEmptyStringValueParser::new()
-        )]
-        table: String,
+        #[command(flatten)]
+        table: TableArg,
     },
     /// Show every target: live capacity, bounds now, cooldowns, pauses, caps, recent actions.
     Status {
@@ -94,14 +101,8 @@ enum Command {
             value_parser = NonEmptyStringValueParser::new()
         )]
         policy: String,
-        /// The state table.
-        #[arg(
-            long,
-            env = "CAPSTAN_TABLE",
-            default_value = "capstan-state",
-            value_parser = NonEmptyStringValueParser::new()
-        )]
-        table: String,
+        #[command(flatten)]
+        table: TableArg,
         /// `text` (one block per target) or `json`.
         #[arg(long, value_enum, default_value_t = status::Format::Text)]
         format: status::Format,
@@ -149,13 +150,13 @@ fn main() -> ExitCode {
             chart.as_deref(),
             tick.as_deref(),
         ),
-        Command::Init { table } => return block_on(init::run(&table)),
+        Command::Init { table } => return block_on(init::run(&table.table)),
         Command::Status {
             policy,
             table,
             format,
             now,
-        } => return block_on(status::run(&policy, &table, format, now.as_deref())),
+        } => return block_on(status::run(&policy, &table.table, format, now.as_deref())),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
