@@ -506,6 +506,35 @@ impl Runner {
             Outcome::Change { from, to, .. } => Some((*t, *from, *to)),
             _ => None,
         });
+        // Level-triggered signals (schedule ticks) and decisions that find everything already
+        // right change nothing and say nothing: no write, no notification, only the log line.
+        // A repeated tick therefore costs reads only.
+        let quiet = change.is_none()
+            && ops.is_empty()
+            && (matches!(delivery.signal, Signal::Tick(_))
+                || mine.iter().all(|t| {
+                    matches!(
+                        t.outcome,
+                        Outcome::Suppressed {
+                            reason: Reason::AlreadyRight
+                        }
+                    )
+                }));
+        if quiet {
+            let results = mine
+                .iter()
+                .map(|t| {
+                    let r = result_of(t);
+                    info!(
+                        target = %inst.name, source = %t.source,
+                        reason = r.reason.as_deref().unwrap_or(""),
+                        explanation = %t.explanation, "nothing to do"
+                    );
+                    r
+                })
+                .collect();
+            return Step::Done(results);
+        }
         let mut record = rec.clone();
         record.state = next_ts;
         record.updated_at = now;

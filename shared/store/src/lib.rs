@@ -191,6 +191,10 @@ pub struct Commit {
     pub caps: Vec<BudgetCap>,
     /// Budgets whose caps to remove.
     pub lift_caps: Vec<String>,
+    /// Run-time events to store (by name; a stored event of the same name is replaced).
+    pub events: Vec<(String, Event)>,
+    /// Run-time events to remove.
+    pub cancel_events: Vec<String>,
 }
 
 /// The state table.
@@ -520,6 +524,36 @@ impl Store {
                 ]),
                 None,
             ));
+        }
+        for (name, event) in &commit.events {
+            let doc = serde_json::to_string(event).expect("an event serializes");
+            items.push(put(
+                &self.table,
+                HashMap::from([
+                    ("pk".into(), s("global")),
+                    ("sk".into(), s(format!("event#{name}"))),
+                    (
+                        "expires_at".into(),
+                        n(epoch(event.end.0 + Duration::days(7))),
+                    ),
+                    ("doc".into(), s(doc)),
+                ]),
+                None,
+            ));
+        }
+        for name in &commit.cancel_events {
+            items.push(
+                TransactWriteItem::builder()
+                    .delete(
+                        aws_sdk_dynamodb::types::Delete::builder()
+                            .table_name(&self.table)
+                            .key("pk", s("global"))
+                            .key("sk", s(format!("event#{name}")))
+                            .build()
+                            .expect("delete has table and key"),
+                    )
+                    .build(),
+            );
         }
         if !commit.lift_caps.is_empty() {
             let global = self.load_global().await?;

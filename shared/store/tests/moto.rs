@@ -185,3 +185,33 @@ async fn caps_are_stored_and_lifted() {
     store.commit(&lift, now).await.unwrap();
     assert!(store.load_global().await.unwrap().caps.is_empty());
 }
+
+#[tokio::test]
+async fn run_time_events_are_stored_replaced_and_cancelled() {
+    let moto = Moto::start().await;
+    let store = store(&moto).await;
+    let now = t("2026-11-23T10:00:00Z");
+    let event: capstan_policy::model::Event = serde_json::from_value(serde_json::json!({
+        "start": "2026-12-10T14:00:00Z",
+        "end": "2026-12-10T18:00:00Z",
+        "lead": "1h",
+        "targets": {"api": {"floor": 6, "ceiling": 25}}
+    }))
+    .unwrap();
+    let add = Commit {
+        events: vec![("launch-2".into(), event.clone())],
+        ..Commit::default()
+    };
+    store.commit(&add, now).await.unwrap();
+    // The same event added twice is one event.
+    store.commit(&add, now).await.unwrap();
+    let global = store.load_global().await.unwrap();
+    assert_eq!(global.events.len(), 1);
+    assert_eq!(global.events["launch-2"], event);
+    let cancel = Commit {
+        cancel_events: vec!["launch-2".into()],
+        ..Commit::default()
+    };
+    store.commit(&cancel, now).await.unwrap();
+    assert!(store.load_global().await.unwrap().events.is_empty());
+}
