@@ -12,66 +12,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use alarm_handler::{Config, Handler};
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
-};
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
 use capstan_aws::testing::*;
 use capstan_aws::Clients;
 use capstan_runner::Clock;
+
+mod calls;
+use calls::{waves, Calls};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
-
-/// One call: operation, start, end.
-type Call = (String, Instant, Option<Instant>);
-
-#[derive(Debug, Clone, Default)]
-struct Calls(Arc<Mutex<Vec<Call>>>);
-
-impl Intercept for Calls {
-    fn name(&self) -> &'static str {
-        "Calls"
-    }
-    fn read_before_transmit(
-        &self,
-        _c: &BeforeTransmitInterceptorContextRef<'_>,
-        _rc: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let op = cfg
-            .load::<Metadata>()
-            .map(|m| format!("{}:{}", m.service(), m.name()))
-            .unwrap_or_else(|| "?".into());
-        let mut calls = self.0.lock().unwrap();
-        cfg.interceptor_state().store_put(CallId(calls.len()));
-        calls.push((op, Instant::now(), None));
-        Ok(())
-    }
-    fn read_before_deserialization(
-        &self,
-        _c: &BeforeDeserializationInterceptorContextRef<'_>,
-        _rc: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if let Some(CallId(i)) = cfg.load::<CallId>() {
-            if let Some(c) = self.0.lock().unwrap().get_mut(*i) {
-                c.2 = Some(Instant::now());
-            }
-        }
-        Ok(())
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct CallId(usize);
-
-impl aws_smithy_types::config_bag::Storable for CallId {
-    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
-}
 
 #[derive(Clone)]
 struct TestClock(Arc<Mutex<DateTime<Utc>>>);
@@ -79,27 +27,6 @@ impl Clock for TestClock {
     fn now(&self) -> DateTime<Utc> {
         *self.0.lock().unwrap()
     }
-}
-
-/// Groups calls into waves: a call that starts before every earlier call has ended runs
-/// beside them. The number of waves is the number of sequential round trips.
-fn waves(calls: &[Call]) -> Vec<Vec<String>> {
-    let mut out: Vec<Vec<String>> = Vec::new();
-    let mut wave_end: Option<Instant> = None;
-    for (op, start, end) in calls {
-        let end = end.unwrap_or(*start);
-        match wave_end {
-            Some(e) if *start < e => {
-                out.last_mut().unwrap().push(op.clone());
-                wave_end = Some(e.max(end));
-            }
-            _ => {
-                out.push(vec![op.clone()]);
-                wave_end = Some(end);
-            }
-        }
-    }
-    out
 }
 
 #[tokio::main]
@@ -126,34 +53,7 @@ async fn main() {
     store.create_table().await.unwrap();
 
     let calls = Calls::default();
-    let clients = Clients {
-        ecs: aws_sdk_ecs::Client::from_conf(
-            aws_sdk_ecs::config::Builder::from(&sdk)
-                .interceptor(calls.clone())
-                .build(),
-        ),
-        autoscaling: aws_sdk_autoscaling::Client::from_conf(
-            aws_sdk_autoscaling::config::Builder::from(&sdk)
-                .interceptor(calls.clone())
-                .build(),
-        ),
-        aas: aws_sdk_applicationautoscaling::Client::from_conf(
-            aws_sdk_applicationautoscaling::config::Builder::from(&sdk)
-                .interceptor(calls.clone())
-                .build(),
-        ),
-        sns: aws_sdk_sns::Client::from_conf(
-            aws_sdk_sns::config::Builder::from(&sdk)
-                .interceptor(calls.clone())
-                .build(),
-        ),
-        ssm: plain.ssm.clone(),
-    };
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(calls.clone())
-            .build(),
-    );
+    let (clients, dynamodb) = calls.clients(&sdk);
     let policy = concat!(env!("CARGO_MANIFEST_DIR"), "/../../capstan.example.toml");
     let clock = TestClock(Arc::new(Mutex::new(
         DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")
@@ -193,7 +93,7 @@ async fn main() {
                 "configuration": {}
             }
         });
-        calls.0.lock().unwrap().clear();
+        calls.clear();
         let t = Instant::now();
         let resp = handler.handle(event).await.unwrap();
         latencies.push(t.elapsed());
@@ -202,7 +102,7 @@ async fn main() {
             "iteration {i}: {resp}"
         );
         if shape.is_none() && i >= 2 {
-            shape = Some(waves(&calls.0.lock().unwrap()));
+            shape = Some(waves(&calls.list()));
         }
         if i % 50 == 49 {
             read_messages(&sqs, &queue_url).await;
