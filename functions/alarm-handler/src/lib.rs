@@ -2,108 +2,16 @@
 //! EventBridge, by an alarm's direct Lambda action, or through SNS, drive scaling by the policy.
 //!
 //! `main.rs` only wires the runtime; [`Handler::handle`] is what runs per event, and tests call
-//! it directly. Configuration comes from the environment (see [`Config`]); the policy is
+//! it directly. Configuration comes from the environment (see `capstan_function::Config`); the policy is
 //! loaded once per container.
 #![warn(missing_docs)]
 
-use std::sync::Arc;
-
-use capstan_aws::{Clients, Notifier, Timeouts};
 use capstan_events::{parse_alarm_event, Parsed};
-use capstan_policy::{Policy, Signal};
-use capstan_runner::{Clock, Delivery, Report, Runner, SystemClock};
-use capstan_store::Store;
+use capstan_function::{respond, Error, Function};
+use capstan_policy::Signal;
+use capstan_runner::{Delivery, Report, Runner};
 use serde_json::{json, Value};
 use tracing::{info, info_span, warn, Instrument};
-
-/// The function's settings, from the environment.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Config {
-    /// `CAPSTAN_POLICY`: a file path, or `ssm:<parameter name>`.
-    pub policy: String,
-    /// `CAPSTAN_TABLE`: the state table.
-    pub table: String,
-    /// `CAPSTAN_TOPIC_ARN`: where notifications go (unset: only logged).
-    pub topic_arn: Option<String>,
-    /// `CAPSTAN_DRY_RUN`: `true` makes every target dry-run, whatever the policy says.
-    pub dry_run: bool,
-}
-
-/// A setting that is missing or malformed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ConfigError {
-    /// A required variable is unset or empty.
-    #[error("environment variable {0} is not set")]
-    Missing(&'static str),
-    /// A variable has a value that means nothing.
-    #[error("environment variable {name} is {value:?}: {expected}")]
-    Invalid {
-        /// The variable.
-        name: &'static str,
-        /// Its value.
-        value: String,
-        /// What it should be.
-        expected: &'static str,
-    },
-    /// The policy could not be read or is invalid.
-    #[error("policy {source_name}: {message}")]
-    Policy {
-        /// Where it came from.
-        source_name: String,
-        /// What is wrong (every problem, one per line).
-        message: String,
-    },
-}
-
-impl Config {
-    /// Reads the settings through `var` (the process environment in production).
-    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |name: &'static str| var(name).filter(|v| !v.trim().is_empty());
-        let dry_run = match get("CAPSTAN_DRY_RUN").as_deref().map(str::trim) {
-            None => false,
-            Some(v) if v.eq_ignore_ascii_case("true") => true,
-            Some(v) if v.eq_ignore_ascii_case("false") => false,
-            Some(v) => {
-                return Err(ConfigError::Invalid {
-                    name: "CAPSTAN_DRY_RUN",
-                    value: v.to_string(),
-                    expected: "expected `true` or `false`",
-                })
-            }
-        };
-        Ok(Config {
-            policy: get("CAPSTAN_POLICY").ok_or(ConfigError::Missing("CAPSTAN_POLICY"))?,
-            table: get("CAPSTAN_TABLE").ok_or(ConfigError::Missing("CAPSTAN_TABLE"))?,
-            topic_arn: get("CAPSTAN_TOPIC_ARN"),
-            dry_run,
-        })
-    }
-}
-
-/// Reads and validates the policy named by `source` (a path, or `ssm:<name>`).
-pub async fn load_policy(source: &str, clients: &Clients) -> Result<Policy, ConfigError> {
-    let text = match source.strip_prefix("ssm:") {
-        Some(name) => capstan_aws::fetch_parameter(clients, name)
-            .await
-            .map_err(|e| ConfigError::Policy {
-                source_name: source.to_string(),
-                message: e.to_string(),
-            })?,
-        None => std::fs::read_to_string(source).map_err(|e| ConfigError::Policy {
-            source_name: source.to_string(),
-            message: e.to_string(),
-        })?,
-    };
-    capstan_policy::load(&text).map_err(|e| ConfigError::Policy {
-        source_name: source.to_string(),
-        message: e
-            .diagnostics
-            .iter()
-            .map(|d| d.to_string())
-            .collect::<Vec<_>>()
-            .join("\n"),
-    })
-}
 
 /// The function: a runner built once per container.
 #[derive(Clone)]
@@ -111,54 +19,11 @@ pub struct Handler {
     runner: Runner,
 }
 
-impl Handler {
-    /// Builds the handler from the environment: SDK configuration (the standard variables,
-    /// `AWS_ENDPOINT_URL` included), the policy, the table and the topic.
-    pub async fn from_env() -> Result<Handler, ConfigError> {
-        let config = Config::from_env(|k| std::env::var(k).ok())?;
-        let sdk = capstan_aws::load_config(Timeouts::default()).await;
-        Handler::with_config(&config, &sdk, Arc::new(SystemClock)).await
-    }
+impl Function for Handler {
+    const NAME: &'static str = "alarm-handler";
 
-    /// Builds the handler from explicit settings, SDK configuration and clock (tests).
-    pub async fn with_config(
-        config: &Config,
-        sdk: &aws_config::SdkConfig,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Handler, ConfigError> {
-        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-        Handler::with_clients(config, Clients::new(sdk), dynamodb, clock).await
-    }
-
-    /// Builds the handler from explicit settings, clients and clock (tests that inject
-    /// failures into one client).
-    pub async fn with_clients(
-        config: &Config,
-        clients: Clients,
-        dynamodb: aws_sdk_dynamodb::Client,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Handler, ConfigError> {
-        let mut policy = load_policy(&config.policy, &clients).await?;
-        if config.dry_run {
-            policy.settings.dry_run = true;
-        }
-        let store = Store::new(dynamodb, config.table.clone());
-        let notifier = config
-            .topic_arn
-            .as_ref()
-            .map(|arn| Notifier::new(clients.sns.clone(), arn.clone()));
-        info!(
-            policy = %config.policy,
-            table = %config.table,
-            topic = config.topic_arn.as_deref().unwrap_or("(none)"),
-            dry_run = policy.settings.dry_run,
-            targets = policy.targets.len(),
-            rules = policy.rules.len(),
-            "alarm-handler ready"
-        );
-        Ok(Handler {
-            runner: Runner::new(policy, clients, store, notifier, clock),
-        })
+    fn new(runner: Runner) -> Handler {
+        Handler { runner }
     }
 
     /// Handles one event. Every alarm transition in it is handled (each acts at most once,
@@ -166,7 +31,7 @@ impl Handler {
     ///
     /// Errors: a payload that is not an alarm (names the field that is wrong; nothing is
     /// changed), or a transient failure that a retry may fix.
-    pub async fn handle(&self, payload: Value) -> Result<Value, lambda_runtime::Error> {
+    async fn handle(&self, payload: Value) -> Result<Value, Error> {
         let deliveries = match parse_alarm_event(&payload) {
             Ok(Parsed::Alarms(d)) => d,
             Ok(Parsed::Ignored { why }) => {
@@ -191,77 +56,20 @@ impl Handler {
             let delivery = Delivery {
                 signal: Signal::Alarm(d.signal),
                 key: d.key,
+                at: None,
             };
             match self.runner.handle(&delivery).instrument(span).await {
                 Ok(r) => reports.push(r),
                 Err(e) => errors.push(e.to_string()),
             }
         }
-        if !errors.is_empty() {
-            return Err(errors.join("; ").into());
-        }
-        Ok(json!({ "reports": reports }))
-    }
-
-    /// The runner (for status and tests).
-    pub fn runner(&self) -> &Runner {
-        &self.runner
+        respond(reports, errors)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| map.get(k).cloned()
-    }
-
-    #[test]
-    fn config_reads_every_variable() {
-        let c = Config::from_env(env(&[
-            ("CAPSTAN_POLICY", "/opt/capstan.toml"),
-            ("CAPSTAN_TABLE", "capstan-state"),
-            (
-                "CAPSTAN_TOPIC_ARN",
-                "arn:aws:sns:us-east-1:123456789012:capstan",
-            ),
-            ("CAPSTAN_DRY_RUN", "TRUE"),
-        ]))
-        .unwrap();
-        assert_eq!(c.policy, "/opt/capstan.toml");
-        assert_eq!(c.table, "capstan-state");
-        assert_eq!(
-            c.topic_arn.as_deref(),
-            Some("arn:aws:sns:us-east-1:123456789012:capstan")
-        );
-        assert!(c.dry_run);
-    }
-
-    #[test]
-    fn config_errors_name_the_variable() {
-        let e = Config::from_env(env(&[("CAPSTAN_TABLE", "t")])).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "environment variable CAPSTAN_POLICY is not set"
-        );
-        let e =
-            Config::from_env(env(&[("CAPSTAN_POLICY", "p"), ("CAPSTAN_TABLE", " ")])).unwrap_err();
-        assert_eq!(e, ConfigError::Missing("CAPSTAN_TABLE"));
-        let e = Config::from_env(env(&[
-            ("CAPSTAN_POLICY", "p"),
-            ("CAPSTAN_TABLE", "t"),
-            ("CAPSTAN_DRY_RUN", "yes"),
-        ]))
-        .unwrap_err();
-        assert!(e.to_string().contains("CAPSTAN_DRY_RUN is \"yes\""), "{e}");
-        let c = Config::from_env(env(&[("CAPSTAN_POLICY", "p"), ("CAPSTAN_TABLE", "t")])).unwrap();
-        assert!(!c.dry_run);
-        assert_eq!(c.topic_arn, None);
+impl Handler {
+    /// The runner (for status and tests).
+    pub fn runner(&self) -> &Runner {
+        &self.runner
     }
 }

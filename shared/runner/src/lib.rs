@@ -41,10 +41,14 @@ use capstan_store::{
     Commit, CommitError, Idempotency, LogEntry, Pending, Store, StoreError, TargetRecord,
 };
 use chrono::{DateTime, Duration, Utc};
+use futures_util::{stream, StreamExt};
 use serde::Serialize;
 use tracing::{error, info, warn};
 
 pub use metrics::emf_line;
+
+/// How many targets one invocation commits and acts on at once.
+pub const TARGET_CONCURRENCY: usize = 8;
 
 /// The source of "now". Production uses [`SystemClock`]; tests pin the moment.
 pub trait Clock: Send + Sync {
@@ -79,6 +83,10 @@ pub struct Delivery {
     pub signal: Signal,
     /// Idempotency key: the same for every delivery of the same occurrence.
     pub key: String,
+    /// The moment to decide for: a schedule tick's scheduled time, so that a retried or late
+    /// tick decides as it would have on time. `None`: now. Records, leases and the log always
+    /// use the clock.
+    pub at: Option<DateTime<Utc>>,
 }
 
 /// What came of one target (or of the signal as a whole, for target `*`).
@@ -181,6 +189,11 @@ impl Runner {
         &self.policy
     }
 
+    /// The clock's now.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
     /// The state table.
     pub fn store(&self) -> &Store {
         &self.store
@@ -190,6 +203,7 @@ impl Runner {
     /// succeed; everything else, failures included, is in the report (and published).
     pub async fn handle(&self, delivery: &Delivery) -> Result<Report, RunError> {
         let now = self.clock.now();
+        let at = delivery.at.unwrap_or(now);
         let mut report = Report {
             signal: delivery.signal.summary(),
             key: delivery.key.clone(),
@@ -234,6 +248,11 @@ impl Runner {
                 .filter(|i| open.contains(&i.name))
                 .collect();
             for inst in round_instances {
+                if let Some(r) = stale_tick(delivery, inst, records.get(&inst.name)) {
+                    open.remove(&inst.name);
+                    report.results.push(r);
+                    continue;
+                }
                 let Some(l) = live.get(&inst.resource) else {
                     open.remove(&inst.name);
                     let r = self.missing(delivery, inst, now, &mut report).await;
@@ -245,7 +264,7 @@ impl Runner {
                 state.targets.insert(inst.name.clone(), ts);
             }
 
-            let decision = capstan_policy::decide(&self.policy, &delivery.signal, &state, now);
+            let decision = capstan_policy::decide(&self.policy, &delivery.signal, &state, at);
             info!(
                 signal = %report.signal,
                 key = %delivery.key,
@@ -259,18 +278,34 @@ impl Runner {
                     .await?;
             }
             let mut conflicted = Vec::new();
-            for inst in instances
-                .iter()
-                .filter(|i| state.targets.contains_key(&i.name))
-            {
+            // Targets are independent: commit and act on several at once (in order of the
+            // report), bounded so that a tick over hundreds of targets stays within AWS's
+            // request rates.
+            // (The futures are built in a plain loop: stream combinators with closures here
+            // trip the compiler's higher-ranked lifetime check for `Send` futures.)
+            let mut work = Vec::new();
+            for inst in &instances {
+                let Some(ts) = state.targets.get(&inst.name) else {
+                    continue;
+                };
                 let rec = records
                     .get(&inst.name)
                     .cloned()
-                    .unwrap_or_else(|| TargetRecord::new(state.targets[&inst.name].clone(), now));
-                match self
-                    .handle_target(delivery, &decision, &state, inst, rec, &live, now)
-                    .await
-                {
+                    .unwrap_or_else(|| TargetRecord::new(ts.clone(), now));
+                let (decision, state, live) = (&decision, &state, &live);
+                work.push(async move {
+                    let step = self
+                        .handle_target(delivery, decision, state, inst, rec, live, now)
+                        .await;
+                    (inst, step)
+                });
+            }
+            let steps: Vec<(&Instance, Step)> = stream::iter(work)
+                .buffered(TARGET_CONCURRENCY)
+                .collect()
+                .await;
+            for (inst, step) in steps {
+                match step {
                     Step::Done(results) => {
                         for r in results {
                             if r.outcome == "failed-retryable" {
@@ -538,6 +573,9 @@ impl Runner {
         let mut record = rec.clone();
         record.state = next_ts;
         record.updated_at = now;
+        if matches!(delivery.signal, Signal::Tick(_)) {
+            record.tick_at = Some(rec.tick_at.map_or(decision.at, |t| t.max(decision.at)));
+        }
         if let Some((t, from, to)) = change {
             record.pending = Some(Pending {
                 key: delivery.key.clone(),
@@ -634,7 +672,7 @@ impl Runner {
                             let retry = e.is_retryable();
                             error!(target = %inst.name, error = %e, retryable = retry, "AWS refused the change");
                             println!("{}", emf_line("Failures", 1.0, &inst.name, "failed"));
-                            self.undo(&inst.name, &t.source, &delivery.key, &e, now)
+                            self.undo(&inst.name, &t.source, &delivery.key, &e, decision.at, now)
                                 .await;
                             if retry {
                                 if let Err(fe) = self.store.forget(&delivery.key, &inst.name).await
@@ -715,13 +753,16 @@ impl Runner {
         }
     }
 
-    /// Takes a failed change back out of the record: its history entry and pending mark.
+    /// Takes a failed change back out of the record: its history entry (decided for
+    /// `decided_at`) and pending mark.
+    #[allow(clippy::too_many_arguments)]
     async fn undo(
         &self,
         instance: &str,
         source: &str,
         key: &str,
         err: &AwsError,
+        decided_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) {
         for _ in 0..self.max_rounds {
@@ -734,7 +775,7 @@ impl Runner {
             current
                 .state
                 .history
-                .retain(|a| !(a.at == now && a.source == source));
+                .retain(|a| !(a.at == decided_at && a.source == source));
             if current.pending.as_ref().map(|p| p.key.as_str()) == Some(key) {
                 if let Some(p) = current.pending.take() {
                     current.state.desired = p.from.desired;
@@ -839,6 +880,38 @@ impl Runner {
             }
         }
     }
+}
+
+/// A tick for a moment older than the newest tick that already wrote this target's record (a
+/// late retry, say) must not undo what the newer one did: it is skipped, and the next tick
+/// corrects whatever is left.
+fn stale_tick(
+    delivery: &Delivery,
+    inst: &Instance,
+    rec: Option<&TargetRecord>,
+) -> Option<TargetResult> {
+    let (Signal::Tick(_), Some(at)) = (&delivery.signal, delivery.at) else {
+        return None;
+    };
+    let newer = rec.and_then(|r| r.tick_at).filter(|t| *t > at)?;
+    info!(target = %inst.name, tick = %at, newer = %newer, "stale tick skipped");
+    Some(TargetResult {
+        target: inst.name.clone(),
+        source: "schedule".to_string(),
+        outcome: "ignored".to_string(),
+        reason: Some("stale-tick".to_string()),
+        from: None,
+        to: None,
+        applied: None,
+        explanation: format!(
+            "tick for {} is older than the tick for {} that already set {}: skipped",
+            at.format("%Y-%m-%d %H:%M:%SZ"),
+            newer.format("%Y-%m-%d %H:%M:%SZ"),
+            inst.name
+        ),
+        error: None,
+        notify_failed: false,
+    })
 }
 
 enum Step {

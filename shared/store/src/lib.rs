@@ -112,6 +112,10 @@ pub struct TargetRecord {
     pub last_error: Option<String>,
     /// When the record was last written.
     pub updated_at: DateTime<Utc>,
+    /// The moment of the newest schedule tick that wrote this record: an older tick delivered
+    /// late must not undo it.
+    #[serde(default)]
+    pub tick_at: Option<DateTime<Utc>>,
 }
 
 impl TargetRecord {
@@ -123,6 +127,7 @@ impl TargetRecord {
             pending: None,
             last_error: None,
             updated_at: now,
+            tick_at: None,
         }
     }
 

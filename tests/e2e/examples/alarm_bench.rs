@@ -11,9 +11,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use alarm_handler::{Config, Handler};
+use alarm_handler::Handler;
 use capstan_aws::testing::*;
 use capstan_aws::Clients;
+use capstan_function::{Config, Function};
 use capstan_runner::Clock;
 
 mod calls;
@@ -66,9 +67,17 @@ async fn main() {
         topic_arn: Some(topic_arn),
         dry_run: false,
     };
-    let handler = Handler::with_clients(&config, clients, dynamodb, Arc::new(clock.clone()))
+    let handler = Handler::new(
+        capstan_function::runner_with_clients(
+            "alarm-handler",
+            &config,
+            clients,
+            dynamodb,
+            Arc::new(clock.clone()),
+        )
         .await
-        .unwrap();
+        .unwrap(),
+    );
 
     let mut latencies = Vec::new();
     let mut shape = None;

@@ -11,9 +11,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use alarm_handler::{Config, Handler};
+use alarm_handler::Handler;
 use capstan_aws::testing::*;
 use capstan_aws::{Clients, Timeouts};
+use capstan_function::{Config, Function};
 use capstan_runner::SystemClock;
 use serde_json::Value;
 
@@ -71,12 +72,14 @@ async fn main() {
         std::process::exit(2)
     });
     config.topic_arn = Some(topic_arn);
-    let handler = Handler::with_config(&config, &sdk, Arc::new(SystemClock))
-        .await
-        .unwrap_or_else(|e| {
-            eprintln!("alarm_demo: {e}");
-            std::process::exit(2)
-        });
+    let runner =
+        capstan_function::runner_with_config("alarm-handler", &config, &sdk, Arc::new(SystemClock))
+            .await
+            .unwrap_or_else(|e| {
+                eprintln!("alarm_demo: {e}");
+                std::process::exit(2)
+            });
+    let handler = Handler::new(runner);
 
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/aws-events");
     for name in FIXTURES {

@@ -514,16 +514,22 @@ async fn a_failed_notification_is_recorded_and_never_repeats_the_action() {
     })
     .await;
     // Point the handler at a topic that does not exist.
-    let config = alarm_handler::Config {
+    let config = capstan_function::Config {
         policy: example_policy(),
         table: TABLE.to_string(),
         topic_arn: Some("arn:aws:sns:us-east-1:123456789012:no-such-topic".into()),
         dry_run: false,
     };
-    let handler =
-        alarm_handler::Handler::with_config(&config, &w.sdk, std::sync::Arc::new(w.clock.clone()))
-            .await
-            .unwrap();
+    let handler = alarm_handler::Handler::new(
+        capstan_function::runner_with_config(
+            "alarm-handler",
+            &config,
+            &w.sdk,
+            std::sync::Arc::new(w.clock.clone()),
+        )
+        .await
+        .unwrap(),
+    );
     let event = fixture("alarm-eventbridge-state-change.json");
     let r = handler.handle(event.clone()).await.unwrap();
     assert_eq!(outcomes(&r), ["api:changed"]);

@@ -7,7 +7,7 @@ mod support;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use alarm_handler::{Config, Handler};
+use alarm_handler::Handler;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextMut,
@@ -19,6 +19,7 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::ConfigBag;
 use capstan_aws::Clients;
+use capstan_function::{Config, Function};
 use support::*;
 
 /// Makes every `UpdateService` fail with `status` and an error of type `kind`: the request is
@@ -98,14 +99,17 @@ async fn failing_handler(
         topic_arn: Some(w.topic_arn.clone()),
         dry_run: false,
     };
-    let handler = Handler::with_clients(
-        &config,
-        clients,
-        aws_sdk_dynamodb::Client::new(&w.sdk),
-        Arc::new(w.clock.clone()),
-    )
-    .await
-    .unwrap();
+    let handler = Handler::new(
+        capstan_function::runner_with_clients(
+            "alarm-handler",
+            &config,
+            clients,
+            aws_sdk_dynamodb::Client::new(&w.sdk),
+            Arc::new(w.clock.clone()),
+        )
+        .await
+        .unwrap(),
+    );
     (handler, seen)
 }
 

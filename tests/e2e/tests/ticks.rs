@@ -14,6 +14,7 @@ async fn tick(w: &World, at: DateTime<Utc>) -> Value {
     let delivery = Delivery {
         signal: Signal::Tick(TickSignal::default()),
         key: format!("tick:{}", at.format("%Y-%m-%dT%H:%M:%SZ")),
+        at: Some(at),
     };
     let report = w.handler.runner().handle(&delivery).await.unwrap();
     serde_json::to_value(report).unwrap()

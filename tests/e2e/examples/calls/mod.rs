@@ -1,7 +1,6 @@
+//! Records every AWS call a client makes (operation, start, end), for the benchmarks.
 //! Shared by the examples that measure AWS calls; each example uses part of it.
 #![allow(dead_code)]
-
-//! Records every AWS call a client makes (operation, start, end), for the benchmarks.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -63,14 +62,15 @@ impl aws_smithy_types::config_bag::Storable for CallId {
     type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
 }
 
-
 impl Calls {
     /// Every client Capstan uses, each recording into this list.
     pub fn clients(&self, sdk: &aws_config::SdkConfig) -> (Clients, aws_sdk_dynamodb::Client) {
         let plain = Clients::new(sdk);
         let clients = Clients {
             ecs: aws_sdk_ecs::Client::from_conf(
-                aws_sdk_ecs::config::Builder::from(sdk).interceptor(self.clone()).build(),
+                aws_sdk_ecs::config::Builder::from(sdk)
+                    .interceptor(self.clone())
+                    .build(),
             ),
             autoscaling: aws_sdk_autoscaling::Client::from_conf(
                 aws_sdk_autoscaling::config::Builder::from(sdk)
@@ -83,7 +83,9 @@ impl Calls {
                     .build(),
             ),
             sns: aws_sdk_sns::Client::from_conf(
-                aws_sdk_sns::config::Builder::from(sdk).interceptor(self.clone()).build(),
+                aws_sdk_sns::config::Builder::from(sdk)
+                    .interceptor(self.clone())
+                    .build(),
             ),
             ssm: plain.ssm,
         };
@@ -137,4 +139,3 @@ pub fn waves(calls: &[Call]) -> Vec<Vec<String>> {
     }
     out
 }
-

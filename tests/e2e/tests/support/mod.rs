@@ -1,11 +1,13 @@
 //! A world for end-to-end tests: moto with the example's resources, the state table, a topic
-//! with a queue subscribed, and the real alarm handler over them, at a clock the test moves.
+//! with a queue subscribed, and the real handlers (alarm, schedule, budget) over them, at a
+//! clock the test moves.
 #![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
 
-use alarm_handler::{Config, Handler};
+use alarm_handler::Handler;
 use capstan_aws::Clients;
+pub use capstan_function::{Config, Function};
 use capstan_moto::MotoRegion;
 use capstan_runner::Clock;
 use capstan_store::Store;
@@ -19,6 +21,18 @@ pub const TABLE: &str = "capstan-state";
 /// The example policy, the one the README and the demo use.
 pub fn example_policy() -> String {
     concat!(env!("CARGO_MANIFEST_DIR"), "/../../capstan.example.toml").to_string()
+}
+
+/// Writes a policy for one test (e.g. the example in another time zone) and returns its path.
+pub fn write_policy(name: &str, text: &str) -> String {
+    let path = std::env::temp_dir().join(format!("capstan-e2e-{}-{name}.toml", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// The example policy's text.
+pub fn example_policy_text() -> String {
+    std::fs::read_to_string(example_policy()).unwrap()
 }
 
 pub fn fixture(name: &str) -> Value {
@@ -52,7 +66,12 @@ pub struct World {
     pub topic_arn: String,
     pub queue_url: String,
     pub clock: TestClock,
+    /// The alarm handler.
     pub handler: Handler,
+    /// The schedule handler (same runner settings).
+    pub schedule: schedule_handler::Handler,
+    /// The budget handler (same runner settings).
+    pub budget: budget_handler::Handler,
 }
 
 /// Starting counts of the example's services and group.
@@ -63,6 +82,8 @@ pub struct Seed {
     pub web: u32,
     pub dry_run: bool,
     pub topic: bool,
+    /// The policy file (default: the example policy).
+    pub policy: Option<String>,
 }
 
 impl Default for Seed {
@@ -74,6 +95,7 @@ impl Default for Seed {
             web: 2,
             dry_run: false,
             topic: true,
+            policy: None,
         }
     }
 }
@@ -100,14 +122,18 @@ impl World {
         store.create_table().await.unwrap();
         let clock = TestClock(Arc::new(Mutex::new(t("2026-11-23T14:05:41Z"))));
         let config = Config {
-            policy: example_policy(),
+            policy: seed.policy.clone().unwrap_or_else(example_policy),
             table: TABLE.to_string(),
             topic_arn: seed.topic.then(|| topic_arn.clone()),
             dry_run: seed.dry_run,
         };
-        let handler = Handler::with_config(&config, &sdk, Arc::new(clock.clone()))
-            .await
-            .unwrap();
+        let runner =
+            capstan_function::runner_with_config("e2e", &config, &sdk, Arc::new(clock.clone()))
+                .await
+                .unwrap();
+        let handler = Handler::new(runner.clone());
+        let schedule = schedule_handler::Handler::new(runner.clone());
+        let budget = budget_handler::Handler::new(runner);
         World {
             moto,
             sdk,
@@ -118,6 +144,8 @@ impl World {
             queue_url,
             clock,
             handler,
+            schedule,
+            budget,
         }
     }
 
@@ -207,9 +235,34 @@ impl World {
             .collect()
     }
 
-    /// Delivers an event to the handler.
+    /// Delivers an event to the alarm handler.
     pub async fn deliver(&self, event: Value) -> Result<Value, String> {
         self.handler.handle(event).await.map_err(|e| e.to_string())
+    }
+
+    /// Delivers a payload to the schedule handler.
+    pub async fn schedule(&self, payload: Value) -> Result<Value, String> {
+        self.schedule
+            .handle(payload)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// The periodic tick for `at`, as EventBridge Scheduler delivers it, with the clock at
+    /// that moment.
+    pub async fn tick(&self, at: DateTime<Utc>) -> Value {
+        self.at(at);
+        self.schedule(json!({
+            "action": "tick",
+            "scheduled_time": at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        }))
+        .await
+        .unwrap()
+    }
+
+    /// Delivers a payload to the budget handler.
+    pub async fn budget_alert(&self, payload: Value) -> Result<Value, String> {
+        self.budget.handle(payload).await.map_err(|e| e.to_string())
     }
 }
 

@@ -1,0 +1,75 @@
+//! The `budget-handler` Lambda function: AWS Budgets alerts, delivered through SNS as plain
+//! text, notify people and cap (or floor) non-critical capacity as the policy's budget rules
+//! say.
+//!
+//! Fail closed: a message that is not an AWS Budgets notification is an error naming the
+//! record and the line, and nothing is done (see `capstan_events::parse_budget_event`). Each
+//! alert carries an idempotency key made of the budget, the alert type, the threshold and the
+//! month it was sent, so the same alert delivered twice acts once. The engine decides for the
+//! moment the alert was sent, so a cap set from an alert sent on the last day of a period ends
+//! with that period even when the alert is handled after it.
+//!
+//! A budget no rule mentions is a logged no-op and a notification that Capstan saw it. Critical
+//! targets are never touched by a budget rule (the engine's rule).
+#![warn(missing_docs)]
+
+use capstan_events::parse_budget_event;
+use capstan_function::{respond, Error, Function};
+use capstan_policy::Signal;
+use capstan_runner::{Delivery, Report, Runner};
+use serde_json::Value;
+use tracing::{info_span, warn, Instrument};
+
+/// The function: a runner built once per container.
+#[derive(Clone)]
+pub struct Handler {
+    runner: Runner,
+}
+
+impl Function for Handler {
+    const NAME: &'static str = "budget-handler";
+
+    fn new(runner: Runner) -> Handler {
+        Handler { runner }
+    }
+
+    /// Handles one SNS delivery (one or several alerts); the response lists what came of each.
+    ///
+    /// Errors: a payload that is not a budget alert (names the record and line; nothing is
+    /// changed), or a transient failure that a retry may fix.
+    async fn handle(&self, payload: Value) -> Result<Value, Error> {
+        let deliveries = parse_budget_event(&payload).map_err(|e| {
+            warn!(error = %e, "not a budget alert: nothing changed");
+            format!("not an AWS Budgets alert: {e}")
+        })?;
+        let mut reports: Vec<Report> = Vec::new();
+        let mut errors: Vec<String> = Vec::new();
+        for d in deliveries {
+            let span = info_span!(
+                "budget",
+                budget = %d.signal.budget,
+                alert = %d.signal.alert_type,
+                threshold = d.signal.threshold_percent,
+                key = %d.key,
+                message_id = %d.message_id
+            );
+            let delivery = Delivery {
+                signal: Signal::Budget(d.signal),
+                key: d.key,
+                at: Some(d.sent_at),
+            };
+            match self.runner.handle(&delivery).instrument(span).await {
+                Ok(r) => reports.push(r),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        respond(reports, errors)
+    }
+}
+
+impl Handler {
+    /// The runner (for status and tests).
+    pub fn runner(&self) -> &Runner {
+        &self.runner
+    }
+}

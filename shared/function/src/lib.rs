@@ -1,0 +1,255 @@
+//! What every Capstan Lambda function shares: its settings from the environment
+//! ([`Config`]), the policy ([`load_policy`]), and the [`Runner`] built once per container
+//! ([`runner_from_env`], [`runner_with_config`], [`runner_with_clients`]).
+//!
+//! The functions themselves (`alarm-handler`, `schedule-handler`, `budget-handler`) only
+//! translate their events into signals and hand them to the runner.
+#![warn(missing_docs)]
+
+use std::future::Future;
+use std::sync::Arc;
+
+use capstan_aws::{Clients, Notifier, Timeouts};
+use capstan_policy::Policy;
+use capstan_runner::{Clock, Report, Runner, SystemClock};
+use capstan_store::Store;
+use serde_json::{json, Value};
+use tracing::info;
+
+/// The function's settings, from the environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `CAPSTAN_POLICY`: a file path, or `ssm:<parameter name>`.
+    pub policy: String,
+    /// `CAPSTAN_TABLE`: the state table.
+    pub table: String,
+    /// `CAPSTAN_TOPIC_ARN`: where notifications go (unset: only logged).
+    pub topic_arn: Option<String>,
+    /// `CAPSTAN_DRY_RUN`: `true` makes every target dry-run, whatever the policy says.
+    pub dry_run: bool,
+}
+
+/// A setting that is missing or malformed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is unset or empty.
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    /// A variable has a value that means nothing.
+    #[error("environment variable {name} is {value:?}: {expected}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What it should be.
+        expected: &'static str,
+    },
+    /// The policy could not be read or is invalid.
+    #[error("policy {source_name}: {message}")]
+    Policy {
+        /// Where it came from.
+        source_name: String,
+        /// What is wrong (every problem, one per line).
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads the settings through `var` (the process environment in production).
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &'static str| var(name).filter(|v| !v.trim().is_empty());
+        let dry_run = match get("CAPSTAN_DRY_RUN").as_deref().map(str::trim) {
+            None => false,
+            Some(v) if v.eq_ignore_ascii_case("true") => true,
+            Some(v) if v.eq_ignore_ascii_case("false") => false,
+            Some(v) => {
+                return Err(ConfigError::Invalid {
+                    name: "CAPSTAN_DRY_RUN",
+                    value: v.to_string(),
+                    expected: "expected `true` or `false`",
+                })
+            }
+        };
+        Ok(Config {
+            policy: get("CAPSTAN_POLICY").ok_or(ConfigError::Missing("CAPSTAN_POLICY"))?,
+            table: get("CAPSTAN_TABLE").ok_or(ConfigError::Missing("CAPSTAN_TABLE"))?,
+            topic_arn: get("CAPSTAN_TOPIC_ARN"),
+            dry_run,
+        })
+    }
+}
+
+/// Reads and validates the policy named by `source` (a path, or `ssm:<name>`).
+pub async fn load_policy(source: &str, clients: &Clients) -> Result<Policy, ConfigError> {
+    let text = match source.strip_prefix("ssm:") {
+        Some(name) => capstan_aws::fetch_parameter(clients, name)
+            .await
+            .map_err(|e| ConfigError::Policy {
+                source_name: source.to_string(),
+                message: e.to_string(),
+            })?,
+        None => std::fs::read_to_string(source).map_err(|e| ConfigError::Policy {
+            source_name: source.to_string(),
+            message: e.to_string(),
+        })?,
+    };
+    capstan_policy::load(&text).map_err(|e| ConfigError::Policy {
+        source_name: source.to_string(),
+        message: e
+            .diagnostics
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    })
+}
+
+/// One Capstan Lambda function: a handler around the shared [`Runner`].
+pub trait Function: Clone + Send + Sync + 'static {
+    /// The function's name, for the log.
+    const NAME: &'static str;
+
+    /// The handler around a runner.
+    fn new(runner: Runner) -> Self;
+
+    /// Handles one event: the function's response, or an error that makes Lambda retry.
+    fn handle(&self, payload: Value) -> impl Future<Output = Result<Value, Error>> + Send;
+}
+
+/// The error a handler returns to the Lambda runtime.
+pub type Error = lambda_runtime::Error;
+
+/// What every function's `main` does: JSON logs, the handler built once per container from
+/// the environment, then the Lambda runtime loop.
+pub async fn serve<F: Function>() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let handler = F::new(runner_from_env(F::NAME).await?);
+    lambda_runtime::run(lambda_runtime::service_fn(
+        |event: lambda_runtime::LambdaEvent<Value>| {
+            let handler = handler.clone();
+            async move { handler.handle(event.payload).await }
+        },
+    ))
+    .await
+}
+
+/// Builds the runner from the environment: SDK configuration (the standard variables,
+/// `AWS_ENDPOINT_URL` included), the policy, the table and the topic. `function` names the
+/// function in the log.
+pub async fn runner_from_env(function: &str) -> Result<Runner, ConfigError> {
+    let config = Config::from_env(|k| std::env::var(k).ok())?;
+    let sdk = capstan_aws::load_config(Timeouts::default()).await;
+    runner_with_config(function, &config, &sdk, Arc::new(SystemClock)).await
+}
+
+/// Builds the runner from explicit settings, SDK configuration and clock (tests).
+pub async fn runner_with_config(
+    function: &str,
+    config: &Config,
+    sdk: &aws_config::SdkConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<Runner, ConfigError> {
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    runner_with_clients(function, config, Clients::new(sdk), dynamodb, clock).await
+}
+
+/// Builds the runner from explicit settings, clients and clock (tests that inject failures
+/// into one client, benchmarks that count calls).
+pub async fn runner_with_clients(
+    function: &str,
+    config: &Config,
+    clients: Clients,
+    dynamodb: aws_sdk_dynamodb::Client,
+    clock: Arc<dyn Clock>,
+) -> Result<Runner, ConfigError> {
+    let mut policy = load_policy(&config.policy, &clients).await?;
+    if config.dry_run {
+        policy.settings.dry_run = true;
+    }
+    let store = Store::new(dynamodb, config.table.clone());
+    let notifier = config
+        .topic_arn
+        .as_ref()
+        .map(|arn| Notifier::new(clients.sns.clone(), arn.clone()));
+    info!(
+        function,
+        policy = %config.policy,
+        table = %config.table,
+        topic = config.topic_arn.as_deref().unwrap_or("(none)"),
+        dry_run = policy.settings.dry_run,
+        targets = policy.targets.len(),
+        rules = policy.rules.len(),
+        schedules = policy.schedules.len(),
+        budgets = policy.budgets.len(),
+        "ready"
+    );
+    Ok(Runner::new(policy, clients, store, notifier, clock))
+}
+
+/// The function's response for the reports of one event, or the error that makes Lambda
+/// retry it: every delivery in an event is handled even when one fails, then any failure fails
+/// the invocation (the others are duplicates on the retry, so nothing acts twice).
+pub fn respond(reports: Vec<Report>, errors: Vec<String>) -> Result<Value, Error> {
+    if !errors.is_empty() {
+        return Err(errors.join("; ").into());
+    }
+    Ok(json!({ "reports": reports }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn config_reads_every_variable() {
+        let c = Config::from_env(env(&[
+            ("CAPSTAN_POLICY", "/opt/capstan.toml"),
+            ("CAPSTAN_TABLE", "capstan-state"),
+            (
+                "CAPSTAN_TOPIC_ARN",
+                "arn:aws:sns:us-east-1:123456789012:capstan",
+            ),
+            ("CAPSTAN_DRY_RUN", "TRUE"),
+        ]))
+        .unwrap();
+        assert_eq!(c.policy, "/opt/capstan.toml");
+        assert_eq!(c.table, "capstan-state");
+        assert_eq!(
+            c.topic_arn.as_deref(),
+            Some("arn:aws:sns:us-east-1:123456789012:capstan")
+        );
+        assert!(c.dry_run);
+    }
+
+    #[test]
+    fn config_errors_name_the_variable() {
+        let e = Config::from_env(env(&[("CAPSTAN_TABLE", "t")])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "environment variable CAPSTAN_POLICY is not set"
+        );
+        let e =
+            Config::from_env(env(&[("CAPSTAN_POLICY", "p"), ("CAPSTAN_TABLE", " ")])).unwrap_err();
+        assert_eq!(e, ConfigError::Missing("CAPSTAN_TABLE"));
+        let e = Config::from_env(env(&[
+            ("CAPSTAN_POLICY", "p"),
+            ("CAPSTAN_TABLE", "t"),
+            ("CAPSTAN_DRY_RUN", "yes"),
+        ]))
+        .unwrap_err();
+        assert!(e.to_string().contains("CAPSTAN_DRY_RUN is \"yes\""), "{e}");
+        let c = Config::from_env(env(&[("CAPSTAN_POLICY", "p"), ("CAPSTAN_TABLE", "t")])).unwrap();
+        assert!(!c.dry_run);
+        assert_eq!(c.topic_arn, None);
+    }
+}
