@@ -5,6 +5,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::model::Event;
 use crate::state::{ActionRecord, BudgetCap, Pause, State, TargetState};
 
 /// Desired capacity and the bounds set on AWS.
@@ -233,6 +234,18 @@ pub enum StateOp {
         /// The occurrence.
         at: DateTime<Utc>,
     },
+    /// Add a run-time event (replacing a stored one of the same name).
+    AddEvent {
+        /// The event's name.
+        name: String,
+        /// The event.
+        event: Event,
+    },
+    /// Remove a run-time event.
+    CancelEvent {
+        /// The event's name.
+        name: String,
+    },
 }
 
 /// Everything the engine concluded for one signal.
@@ -300,6 +313,12 @@ impl Decision {
                     if let Some(ts) = state.targets.get_mut(target) {
                         ts.occurrences.insert(schedule.clone(), *at);
                     }
+                }
+                StateOp::AddEvent { name, event } => {
+                    state.events.insert(name.clone(), event.clone());
+                }
+                StateOp::CancelEvent { name } => {
+                    state.events.remove(name);
                 }
             }
         }

@@ -13,7 +13,9 @@
 //!   `rule:<that rule>`);
 //! - `paused_for` pauses the target from `at` for that long;
 //! - each `caps` entry is a cap set by that budget rule at `at`, in force until the end of the
-//!   rule's budget period (UTC).
+//!   rule's budget period (UTC);
+//! - `events` are run-time events already added (as an `event` signal adds them), checked as
+//!   the engine checks an added event.
 //!
 //! Expectations, per key of `expect`:
 //! - a target name (or `*` for the decision that concerns no target, e.g. an unknown alarm):
@@ -125,6 +127,17 @@ pub fn test_state(policy: &Policy, test: &PolicyTest) -> Result<State, Vec<Strin
                 list(policy.budgets.keys())
             )),
         }
+    }
+    for (name, event) in &test.events {
+        if policy.events.contains_key(name) {
+            problems.push(format!(
+                "events.{name}: the policy file already defines an event `{name}`; a run-time event needs another name"
+            ));
+        }
+        for p in crate::load::event_problems(policy, name, event) {
+            problems.push(format!("{} ({})", p.message, p.hint));
+        }
+        state.events.insert(name.clone(), event.clone());
     }
     if problems.is_empty() {
         Ok(state)

@@ -313,6 +313,8 @@ enum Kind {
     TickSignal,
     BudgetSignal,
     CommandSignal,
+    EventSignal,
+    AddEvent,
     TestStates,
     TestState,
     History,
@@ -404,6 +406,7 @@ fn shape(kind: Kind) -> Shape {
             "signal" => Kind::Signal,
             "state" => Kind::TestStates,
             "caps" => Kind::Caps,
+            "events" => Kind::Events,
             "expect" => Kind::Expects,
             _ => Kind::Leaf,
         }),
@@ -412,12 +415,21 @@ fn shape(kind: Kind) -> Shape {
             "tick" => Kind::TickSignal,
             "budget" => Kind::BudgetSignal,
             "command" => Kind::CommandSignal,
+            "event" => Kind::EventSignal,
             _ => Kind::Leaf,
         }),
         Kind::AlarmSignal => Shape::Struct(fields::<s::AlarmSignal>(), |_| Kind::Leaf),
         Kind::TickSignal => Shape::Struct(fields::<s::TickSignal>(), |_| Kind::Leaf),
         Kind::BudgetSignal => Shape::Struct(fields::<s::BudgetSignal>(), |_| Kind::Leaf),
         Kind::CommandSignal => Shape::Struct(fields::<s::CommandSignal>(), |_| Kind::Leaf),
+        Kind::EventSignal => Shape::Struct(fields::<s::EventSignal>(), |k| match k {
+            "add" => Kind::AddEvent,
+            _ => Kind::Leaf,
+        }),
+        Kind::AddEvent => Shape::Struct(fields::<s::AddEvent>(), |k| match k {
+            "event" => Kind::Event,
+            _ => Kind::Leaf,
+        }),
         Kind::TestStates => Shape::Map(Kind::TestState),
         Kind::TestState => Shape::Struct(fields::<m::TestTargetState>(), |k| match k {
             "history" => Kind::History,
@@ -1055,6 +1067,128 @@ fn comparison_ranges(reference: DateTime<Utc>, zones: &[Tz]) -> Vec<Interval> {
     ranges
 }
 
+/// The message and hint when `name`, at `path`, is not one of the `known` targets.
+fn unknown_target(known: &[&str], path: &Path, name: &str) -> Option<(String, String)> {
+    if known.contains(&name) {
+        return None;
+    }
+    Some((
+        format!("`{path}` names unknown target `{name}`"),
+        suggest(name, known, "targets defined"),
+    ))
+}
+
+/// One problem with an event: which field, what is wrong, and how to fix it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventProblem {
+    /// The field, as a policy-file path (e.g. `events.launch.targets.api.ceiling`).
+    pub path: String,
+    /// What is wrong, naming the field.
+    pub message: String,
+    /// How to fix it.
+    pub hint: String,
+    /// The same path, for spans.
+    at: Path,
+    /// True when the problem is the key itself (an unknown target's name), not its value.
+    on_key: bool,
+}
+
+/// The problems of event `name` against `policy`'s targets: the checks [`load`] applies to
+/// each `[events.NAME]`, also used by the engine on events added at run time, so that both
+/// accept exactly the same events. None: the event is sound.
+///
+/// The end is after the start; `release_step` is not 0; the event names at least one target,
+/// each known, each uplift raises the floor and/or the ceiling; a ceiling above a target's hard
+/// ceiling needs `exceed_ceiling`; the raised floor is not above the ceiling during the event.
+pub fn event_problems(policy: &Policy, name: &str, event: &Event) -> Vec<EventProblem> {
+    let known: Vec<&str> = policy.targets.keys().map(String::as_str).collect();
+    event_problems_at(policy, &known, &Path::of(&["events", name]), event)
+}
+
+/// [`event_problems`] for an event at `base`, with the target names `known` (in a file, every
+/// declared target, loaded or not, so that a target with a bad value is not also "unknown").
+fn event_problems_at(policy: &Policy, known: &[&str], base: &Path, e: &Event) -> Vec<EventProblem> {
+    let mut out = Vec::new();
+    let mut problem = |at: Path, on_key: bool, message: String, hint: &str| {
+        out.push(EventProblem {
+            path: at.to_string(),
+            message,
+            hint: hint.to_string(),
+            at,
+            on_key,
+        })
+    };
+    if e.end.0 <= e.start.0 {
+        problem(
+            base.key("end"),
+            false,
+            format!(
+                "`{base}.end` ({}) is not after its start ({})",
+                e.end, e.start
+            ),
+            "set the end after the start",
+        );
+    }
+    if e.release_step == Some(0) {
+        problem(
+            base.key("release_step"),
+            false,
+            format!("`{base}.release_step` is 0: the uplifted floor would never come down"),
+            "set at least 1, or leave it out (default 1)",
+        );
+    }
+    if e.targets.is_empty() {
+        problem(
+            base.clone(),
+            false,
+            format!("event `{base}` names no targets"),
+            "add `[events.NAME.targets]` with e.g. `api = { floor = \"+50%\" }`",
+        );
+    }
+    for (tname, up) in &e.targets {
+        let tp = base.key("targets").key(tname);
+        if let Some((message, hint)) = unknown_target(known, &tp, tname) {
+            problem(tp, true, message, &hint);
+            continue;
+        }
+        if up.floor.is_none() && up.ceiling.is_none() {
+            problem(
+                tp.clone(),
+                false,
+                format!("`{tp}` raises neither `floor` nor `ceiling`"),
+                "add `floor = \"+N\"` and/or `ceiling = \"+N%\"`",
+            );
+        }
+        let Some(t) = policy.targets.get(tname) else {
+            continue;
+        };
+        let ceiling = up.ceiling.map_or(t.ceiling, |a| a.apply(t.ceiling));
+        if up.ceiling.is_some() && ceiling > t.ceiling && !e.exceed_ceiling {
+            problem(
+                tp.key("ceiling"),
+                false,
+                format!(
+                    "`{tp}.ceiling` raises the ceiling to {ceiling}, above target `{tname}`'s hard ceiling ({})",
+                    t.ceiling
+                ),
+                "set `exceed_ceiling = true` on the event to allow it (it is audited), or keep the uplift within the target's ceiling",
+            );
+        }
+        if let Some(f) = up.floor {
+            let floor = f.apply(t.floor);
+            if floor > ceiling {
+                problem(
+                    tp.key("floor"),
+                    false,
+                    format!("`{tp}.floor` raises the floor to {floor}, above the ceiling ({ceiling}) during the event"),
+                    "raise the ceiling in the uplift too (with `exceed_ceiling = true` above the hard ceiling) or lower the floor",
+                );
+            }
+        }
+    }
+    out
+}
+
 impl Loader<'_> {
     fn check(
         &mut self,
@@ -1095,17 +1229,17 @@ impl Loader<'_> {
         name: &str,
         key: bool,
     ) -> bool {
-        if names.targets.iter().any(|t| t == name) {
-            return true;
+        match unknown_target(&strs(&names.targets), path, name) {
+            None => true,
+            Some((message, hint)) => {
+                if key {
+                    self.at_key(spans, path, message, &hint);
+                } else {
+                    self.at(spans, path, message, &hint);
+                }
+                false
+            }
         }
-        let hint = suggest(name, &strs(&names.targets), "targets defined");
-        let message = format!("`{path}` names unknown target `{name}`");
-        if key {
-            self.at_key(spans, path, message, &hint);
-        } else {
-            self.at(spans, path, message, &hint);
-        }
-        false
     }
 
     fn check_targets(&mut self, policy: &Policy, spans: &Spans<'_>) {
@@ -1613,74 +1747,19 @@ impl Loader<'_> {
     }
 
     fn check_events(&mut self, policy: &Policy, names: &Names, spans: &Spans<'_>) {
+        let known = strs(&names.targets);
         for (name, e) in &policy.events {
             let base = Path::of(&["events", name]);
-            if e.end.0 <= e.start.0 {
-                self.at(
-                    spans,
-                    &base.key("end"),
-                    format!(
-                        "`{base}.end` ({}) is not after its start ({})",
-                        e.end, e.start
-                    ),
-                    "set the end after the start",
-                );
-            }
-            if e.release_step == Some(0) {
-                self.at(
-                    spans,
-                    &base.key("release_step"),
-                    format!("`{base}.release_step` is 0: the uplifted floor would never come down"),
-                    "set at least 1, or leave it out (default 1)",
-                );
-            }
-            if e.targets.is_empty() {
-                self.at(
-                    spans,
-                    &base,
-                    format!("event `{base}` names no targets"),
-                    "add `[events.NAME.targets]` with e.g. `api = { floor = \"+50%\" }`",
-                );
-            }
-            for (tname, up) in &e.targets {
-                let tp = base.key("targets").key(tname);
-                if !self.known_target(spans, names, &tp, tname, true) {
-                    continue;
-                }
-                if up.floor.is_none() && up.ceiling.is_none() {
-                    self.at(
-                        spans,
-                        &tp,
-                        format!("`{tp}` raises neither `floor` nor `ceiling`"),
-                        "add `floor = \"+N\"` and/or `ceiling = \"+N%\"`",
-                    );
-                }
-                let Some(t) = policy.targets.get(tname) else {
-                    continue;
-                };
-                let ceiling = up.ceiling.map_or(t.ceiling, |a| a.apply(t.ceiling));
-                if up.ceiling.is_some() && ceiling > t.ceiling && !e.exceed_ceiling {
-                    self.at(
-                        spans,
-                        &tp.key("ceiling"),
-                        format!(
-                            "`{tp}.ceiling` raises the ceiling to {ceiling}, above target `{tname}`'s hard ceiling ({})",
-                            t.ceiling
-                        ),
-                        "set `exceed_ceiling = true` on the event to allow it (it is audited), or keep the uplift within the target's ceiling",
-                    );
-                }
-                if let Some(f) = up.floor {
-                    let floor = f.apply(t.floor);
-                    if floor > ceiling {
-                        self.at(
-                            spans,
-                            &tp.key("floor"),
-                            format!("`{tp}.floor` raises the floor to {floor}, above the ceiling ({ceiling}) during the event"),
-                            "raise the ceiling in the uplift too (with `exceed_ceiling = true` above the hard ceiling) or lower the floor",
-                        );
-                    }
-                }
+            self.report(spans, event_problems_at(policy, &known, &base, e));
+        }
+    }
+
+    fn report(&mut self, spans: &Spans<'_>, problems: Vec<EventProblem>) {
+        for p in problems {
+            if p.on_key {
+                self.at_key(spans, &p.at, p.message, &p.hint);
+            } else {
+                self.at(spans, &p.at, p.message, &p.hint);
             }
         }
     }
@@ -1851,6 +1930,19 @@ impl Loader<'_> {
                         &suggest(&cap.rule, &strs(&names.budgets), "budget rules defined"),
                     );
                 }
+            }
+            let known = strs(&names.targets);
+            for (name, e) in &test.events {
+                let p = base.key("events").key(name);
+                if policy.events.contains_key(name) {
+                    self.at_key(
+                        spans,
+                        &p,
+                        format!("`{p}`: the policy already defines an event `{name}`"),
+                        "give the run-time event another name (a run-time event may not shadow one of the policy's)",
+                    );
+                }
+                self.report(spans, event_problems_at(policy, &known, &p, e));
             }
             if let Signal::Tick(tick) = &test.signal {
                 if let Some(s) = &tick.schedule {

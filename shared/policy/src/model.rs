@@ -618,6 +618,9 @@ pub struct PolicyTest {
     /// Budget caps in force at the start.
     #[serde(default)]
     pub caps: Vec<TestCap>,
+    /// Run-time events already added at the start (as an event signal adds them), by name.
+    #[serde(default)]
+    pub events: BTreeMap<String, Event>,
     /// Expected outcome per target, or for the notifications (`notify`).
     pub expect: TestExpect,
 }

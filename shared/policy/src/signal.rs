@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{AlarmState, AlertType};
+use crate::model::{AlarmState, AlertType, Event};
 
 /// Something that asks the engine for a decision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -18,6 +18,8 @@ pub enum Signal {
     Budget(BudgetSignal),
     /// A command from an operator (Slack or CLI).
     Command(CommandSignal),
+    /// Add or cancel a pre-event at run time.
+    Event(EventSignal),
 }
 
 impl Signal {
@@ -37,6 +39,10 @@ impl Signal {
                 b.budget, b.alert_type, b.threshold_percent
             ),
             Signal::Command(c) => format!("command `{}` from {}", c.text, c.user),
+            Signal::Event(e) => match &e.request {
+                EventRequest::Add { name, .. } => format!("add event {name} (by {})", e.by),
+                EventRequest::Cancel { name } => format!("cancel event {name} (by {})", e.by),
+            },
         }
     }
 }
@@ -99,6 +105,103 @@ pub struct CommandSignal {
     /// True when the operator already confirmed a change that needs confirmation.
     #[serde(default)]
     pub confirmed: bool,
+}
+
+/// A request to add or cancel a run-time pre-event (beside the events of the policy file).
+///
+/// As JSON, exactly one of `add` and `cancel` beside `by`:
+/// `{"by": "ops", "add": {"name": "launch", "event": {"start": ..., "end": ..., "targets": {...}}}}`
+/// or `{"by": "ops", "cancel": "launch"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "EventSignalFields", into = "EventSignalFields")]
+pub struct EventSignal {
+    /// Who asks (a user, `cli:<name>`, or the scheduler), for the audit trail.
+    pub by: String,
+    /// What to do.
+    pub request: EventRequest,
+}
+
+/// What an [`EventSignal`] asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventRequest {
+    /// Add the event `name`.
+    Add {
+        /// The event's name, unique among run-time and policy events.
+        name: String,
+        /// The event, exactly as in a policy file's `[events.NAME]`.
+        event: Event,
+    },
+    /// Cancel the run-time event `name`.
+    Cancel {
+        /// The event's name.
+        name: String,
+    },
+}
+
+/// The event to add: `{"name": ..., "event": {...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddEvent {
+    /// The event's name.
+    pub name: String,
+    /// The event.
+    pub event: Event,
+}
+
+/// The wire form of an [`EventSignal`]: `by`, and one of `add` or `cancel`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSignalFields {
+    /// Who asks.
+    pub by: String,
+    /// The event to add.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add: Option<AddEvent>,
+    /// The name of the event to cancel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel: Option<String>,
+}
+
+impl TryFrom<EventSignalFields> for EventSignal {
+    type Error = String;
+    fn try_from(f: EventSignalFields) -> Result<EventSignal, String> {
+        let request = match (f.add, f.cancel) {
+            (Some(AddEvent { name, event }), None) => EventRequest::Add { name, event },
+            (None, Some(name)) => EventRequest::Cancel { name },
+            (Some(_), Some(_)) => {
+                return Err("an event signal has both `add` and `cancel`; give one".into())
+            }
+            (None, None) => {
+                return Err(
+                    "an event signal needs `add = { name, event }` or `cancel = NAME`".into(),
+                )
+            }
+        };
+        Ok(EventSignal { by: f.by, request })
+    }
+}
+
+impl From<EventSignal> for EventSignalFields {
+    fn from(e: EventSignal) -> EventSignalFields {
+        let (add, cancel) = match e.request {
+            EventRequest::Add { name, event } => (Some(AddEvent { name, event }), None),
+            EventRequest::Cancel { name } => (None, Some(name)),
+        };
+        EventSignalFields {
+            by: e.by,
+            add,
+            cancel,
+        }
+    }
+}
+
+impl EventRequest {
+    /// The event's name.
+    pub fn name(&self) -> &str {
+        match self {
+            EventRequest::Add { name, .. } | EventRequest::Cancel { name } => name,
+        }
+    }
 }
 
 /// A signal and the moment it is for.

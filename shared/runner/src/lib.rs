@@ -925,6 +925,7 @@ fn op_target(op: &StateOp) -> Option<&str> {
         | StateOp::Resume { target }
         | StateOp::MarkOccurrence { target, .. } => Some(target),
         StateOp::AddCap(_) | StateOp::LiftCap { .. } => None,
+        StateOp::AddEvent { .. } | StateOp::CancelEvent { .. } => None,
     }
 }
 

@@ -125,3 +125,49 @@ pub fn effective_bounds(
     }
     b
 }
+
+/// The moment from which `event` can no longer change any target's bounds: its end when it
+/// raises no floor, else the instant its last release step (see [`effective_bounds`]) must
+/// have brought its uplifted floor down to zero. The uplifted floor is bounded from the
+/// highest floor it could apply to (the target's bounds, its periods', and the uplift of every
+/// event on it in the policy, in `state` and `event` itself), so the answer is never early; an
+/// event may stop mattering sooner, when the floor beneath it is higher.
+///
+/// The engine refuses to add an event already released by `now`; the functions may drop stored
+/// run-time events once released.
+pub fn event_released_by(policy: &Policy, state: &State, event: &Event) -> DateTime<Utc> {
+    // The largest value an amount gives for any base in 0..=base (amounts either grow with
+    // their base or stay at zero).
+    let highest = |a: Amount, base: u32| a.apply(0).max(a.apply(base));
+    let step = i64::from(event.release_step.unwrap_or(1).max(1));
+    let mut last = event.end.0;
+    for (name, up) in &event.targets {
+        let (Some(t), Some(floor)) = (policy.targets.get(name), up.floor) else {
+            continue;
+        };
+        let mut base = t.floor;
+        for s in policy.schedules.values() {
+            if !s.is_occurrence() && s.targets.iter().any(|x| x == name) {
+                base = base.max(s.floor.unwrap_or(0));
+            }
+        }
+        let all = policy.events.values().chain(state.events.values());
+        for other in all.chain(std::iter::once(event)) {
+            if let Some(f) = other.targets.get(name).and_then(|u| u.floor) {
+                base = base.max(highest(f, base));
+            }
+        }
+        let raised = i64::from(highest(floor, base));
+        // Step k (k = 1, 2, ...) lands at end + (k - 1) * cooldown; after `steps` steps the
+        // released floor is at most zero.
+        let steps = (raised + step - 1) / step;
+        let every = t.cooldown.scale_in.chrono().max(Duration::seconds(1));
+        let until = i32::try_from((steps - 1).max(0))
+            .ok()
+            .and_then(|n| every.checked_mul(n))
+            .and_then(|d| event.end.0.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        last = last.max(until);
+    }
+    last
+}

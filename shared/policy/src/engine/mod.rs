@@ -16,24 +16,29 @@ use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use crate::command::{self, Command, ScaleTo};
 use crate::decision::{Capacity, Decision, Notice, Outcome, Reason, StateOp, TargetDecision};
 use crate::model::{
-    Action, AlarmRule, BudgetAction, BudgetPeriod, BudgetRule, Criticality, Policy, Target, Verb,
+    Action, AlarmRule, Amount, BudgetAction, BudgetPeriod, BudgetRule, Criticality, Event, Policy,
+    Target, Verb,
 };
 use crate::schedule;
-use crate::signal::{AlarmSignal, BudgetSignal, CommandSignal, Signal, TickSignal};
+use crate::signal::{
+    AlarmSignal, BudgetSignal, CommandSignal, EventRequest, EventSignal, Signal, TickSignal,
+};
 use crate::state::{ActionRecord, BudgetCap, Direction, Pause, State, TargetState};
 
 mod alarm;
 mod bounds;
 mod budget;
+mod event;
 mod operator;
 mod tick;
 
 use alarm::on_alarm;
 use budget::on_budget;
+use event::on_event;
 use operator::on_command;
 use tick::on_tick;
 
-pub use bounds::effective_bounds;
+pub use bounds::{effective_bounds, event_released_by};
 pub use budget::period_end;
 pub use operator::{authorize, status_line};
 
@@ -79,6 +84,7 @@ pub fn decide(policy: &Policy, signal: &Signal, state: &State, now: DateTime<Utc
         Signal::Tick(t) => on_tick(policy, t, state, now, &mut d),
         Signal::Budget(b) => on_budget(policy, b, state, now, &mut d),
         Signal::Command(c) => on_command(policy, c, state, now, &mut d),
+        Signal::Event(e) => on_event(policy, e, state, now, &mut d),
     }
     d
 }
@@ -87,7 +93,8 @@ pub fn decide(policy: &Policy, signal: &Signal, state: &State, now: DateTime<Utc
 /// capacity) before deciding. `None` means every target.
 ///
 /// For an alarm, the targets of the rules that match its name and state (none when no rule
-/// matches, or only notify rules do); for ticks, budgets and commands, every target.
+/// matches, or only notify rules do); for ticks, budgets, commands and run-time events, every
+/// target.
 pub fn concerned_targets(policy: &Policy, signal: &Signal) -> Option<Vec<String>> {
     match signal {
         Signal::Alarm(a) => {
@@ -101,7 +108,7 @@ pub fn concerned_targets(policy: &Policy, signal: &Signal) -> Option<Vec<String>
             names.dedup();
             Some(names)
         }
-        Signal::Tick(_) | Signal::Budget(_) | Signal::Command(_) => None,
+        Signal::Tick(_) | Signal::Budget(_) | Signal::Command(_) | Signal::Event(_) => None,
     }
 }
 
@@ -145,6 +152,73 @@ pub fn cooldown_of(policy: &Policy, target: &Target, record: &ActionRecord) -> D
         (Some(d), _) => d.chrono(),
         (None, Direction::In) => target.cooldown.scale_in.chrono(),
         (None, _) => target.cooldown.scale_out.chrono(),
+    }
+}
+
+/// When Capstan's own record changes the bounds (a cap lifted, an event added or cancelled):
+/// for every target instance whose effective bounds at `now` differ between `before` and
+/// `after`, a change setting its minimum and maximum to the new bounds and bringing desired
+/// into them (`what` leads the explanation). Nothing for a target already so; a paused target is
+/// left to the tick after its pause, and a dry-run target only says what would happen.
+fn rebound(
+    policy: &Policy,
+    before: &State,
+    after: &State,
+    now: DateTime<Utc>,
+    source: &str,
+    what: &str,
+    d: &mut Decision,
+) {
+    for (inst, ts) in &before.targets {
+        let old = effective_bounds(policy, before, inst, now);
+        let new = effective_bounds(policy, after, inst, now);
+        if old == new {
+            continue;
+        }
+        let cur = capacity(ts);
+        let to = Capacity {
+            desired: cur.desired.clamp(new.floor, new.ceiling),
+            min: new.floor,
+            max: new.ceiling,
+        };
+        if to == cur {
+            continue;
+        }
+        let dry_run =
+            policy.settings.dry_run || policy.targets.get(&ts.target).is_some_and(|t| t.dry_run);
+        let decision = if let Some(p) = active_pause(ts, now) {
+            suppressed(
+                inst,
+                source,
+                Reason::Paused { until: p.until },
+                format!(
+                    "{what}: paused by {} until {}; bounds {}..{} apply on the first tick after it",
+                    p.by,
+                    fmt_time(p.until),
+                    new.floor,
+                    new.ceiling
+                ),
+            )
+        } else if dry_run {
+            suppressed(
+                inst,
+                source,
+                Reason::DryRun { would: to },
+                format!("{what}: dry-run, would go from {cur} to {to}"),
+            )
+        } else {
+            TargetDecision {
+                target: inst.clone(),
+                source: source.to_string(),
+                outcome: Outcome::Change {
+                    from: cur,
+                    to,
+                    forced: false,
+                },
+                explanation: format!("{what}: {cur} -> {to}"),
+            }
+        };
+        d.targets.push(decision);
     }
 }
 

@@ -226,31 +226,15 @@ pub(super) fn on_command(
             });
             let mut lifted = state.clone();
             lifted.caps.retain(|cap| cap.budget != budget);
-            for (inst, ts) in &state.targets {
-                let before = effective_bounds(policy, state, inst, now);
-                let after = effective_bounds(policy, &lifted, inst, now);
-                if before == after {
-                    continue;
-                }
-                let cur = capacity(ts);
-                let to = Capacity {
-                    desired: cur.desired.clamp(after.floor, after.ceiling),
-                    min: after.floor,
-                    max: after.ceiling,
-                };
-                if to != cur {
-                    d.targets.push(TargetDecision {
-                        target: inst.clone(),
-                        source: source.clone(),
-                        outcome: Outcome::Change {
-                            from: cur,
-                            to,
-                            forced: false,
-                        },
-                        explanation: format!("cap of budget {budget} lifted: {cur} -> {to}"),
-                    });
-                }
-            }
+            rebound(
+                policy,
+                state,
+                &lifted,
+                now,
+                &source,
+                &format!("cap of budget {budget} lifted"),
+                d,
+            );
         }
     }
 }

@@ -1,0 +1,262 @@
+//! Run-time events: pre-events added or cancelled while Capstan runs (kept in the state beside
+//! the policy file's events), checked exactly as the policy file's events are.
+//!
+//! Adding: the request says who asks and names the event; an event the policy file defines is
+//! changed in the policy, not here; the event passes [`event_problems`] (the loader's checks);
+//! the same event added again is one event (a no-op), a different one under a stored name must
+//! be cancelled first; an event already over is refused. Accepted, it is recorded
+//! ([`StateOp::AddEvent`]) and every target whose bounds it changes right away (its lead has
+//! begun) gets them now. Cancelling removes a run-time event and brings the bounds back.
+//!
+//! A refusal is a `bad-command` decision on `*` and a notice saying why, and changes nothing.
+
+use super::*;
+use crate::load::event_problems;
+
+pub(super) fn on_event(
+    policy: &Policy,
+    e: &EventSignal,
+    state: &State,
+    now: DateTime<Utc>,
+    d: &mut Decision,
+) {
+    let source = format!("event:{}", e.request.name());
+    match &e.request {
+        EventRequest::Add { name, event } => {
+            add(policy, &e.by, name, event, state, now, &source, d)
+        }
+        EventRequest::Cancel { name } => cancel(policy, &e.by, name, state, now, &source, d),
+    }
+}
+
+/// A refusal: nothing changes, `*` says why, and so does a notice.
+fn refuse(d: &mut Decision, source: &str, what: &str, why: String) {
+    let text = format!("{what}: {why}");
+    d.notices.push(Notice {
+        source: source.to_string(),
+        target: None,
+        text: text.clone(),
+    });
+    d.targets.push(suppressed(
+        NO_TARGET,
+        source,
+        Reason::BadCommand { why },
+        text,
+    ));
+}
+
+#[allow(clippy::too_many_arguments)]
+fn add(
+    policy: &Policy,
+    by: &str,
+    name: &str,
+    event: &Event,
+    state: &State,
+    now: DateTime<Utc>,
+    source: &str,
+    d: &mut Decision,
+) {
+    let what = format!("cannot add event {name} (asked by {by})");
+    if by.trim().is_empty() {
+        return refuse(d, source, &what, "`by` is empty: say who asks".into());
+    }
+    if name.trim().is_empty() {
+        return refuse(d, source, &what, "the event has no name".into());
+    }
+    if policy.events.contains_key(name) {
+        return refuse(
+            d,
+            source,
+            &what,
+            format!("the policy file defines an event {name}; edit the policy to change it, or add this one under another name"),
+        );
+    }
+    let problems = event_problems(policy, name, event);
+    if !problems.is_empty() {
+        let why: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{} ({})", p.message, p.hint))
+            .collect();
+        return refuse(d, source, &what, why.join("; "));
+    }
+    if let Some(stored) = state.events.get(name) {
+        if stored == event {
+            let text = format!(
+                "event {name} ({} to {}) is already scheduled; added again by {by}, it stays one event",
+                fmt_time(event.start.0),
+                fmt_time(event.end.0)
+            );
+            d.notices.push(Notice {
+                source: source.to_string(),
+                target: None,
+                text: text.clone(),
+            });
+            d.targets
+                .push(suppressed(NO_TARGET, source, Reason::AlreadyRight, text));
+            return;
+        }
+        return refuse(
+            d,
+            source,
+            &what,
+            format!(
+                "a different event {name} ({} to {}) is already scheduled; cancel it first, then add this one",
+                fmt_time(stored.start.0),
+                fmt_time(stored.end.0)
+            ),
+        );
+    }
+    let released = event_released_by(policy, state, event);
+    if now >= released {
+        let release = if released > event.end.0 {
+            format!(" and its uplift was released by {}", fmt_time(released))
+        } else {
+            String::new()
+        };
+        return refuse(
+            d,
+            source,
+            &what,
+            format!(
+                "it is already over: it ended {}{release}",
+                fmt_time(event.end.0)
+            ),
+        );
+    }
+
+    d.ops.push(StateOp::AddEvent {
+        name: name.to_string(),
+        event: event.clone(),
+    });
+    d.notices.push(Notice {
+        source: source.to_string(),
+        target: None,
+        text: format!(
+            "event {name} added by {by}: {}",
+            describe(policy, event, now)
+        ),
+    });
+    let mut after = state.clone();
+    after.events.insert(name.to_string(), event.clone());
+    rebound(
+        policy,
+        state,
+        &after,
+        now,
+        source,
+        &format!("event {name} added by {by} ({})", phase(event, now)),
+        d,
+    );
+}
+
+fn cancel(
+    policy: &Policy,
+    by: &str,
+    name: &str,
+    state: &State,
+    now: DateTime<Utc>,
+    source: &str,
+    d: &mut Decision,
+) {
+    let what = format!("cannot cancel event {name} (asked by {by})");
+    if by.trim().is_empty() {
+        return refuse(d, source, &what, "`by` is empty: say who asks".into());
+    }
+    let Some(event) = state.events.get(name) else {
+        let why = if policy.events.contains_key(name) {
+            format!("{name} is an event of the policy file; remove it from the policy to cancel it")
+        } else {
+            let names: Vec<&str> = state.events.keys().map(String::as_str).collect();
+            format!(
+                "there is no run-time event named {name} (run-time events: {})",
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            )
+        };
+        return refuse(d, source, &what, why);
+    };
+    d.ops.push(StateOp::CancelEvent {
+        name: name.to_string(),
+    });
+    d.notices.push(Notice {
+        source: source.to_string(),
+        target: None,
+        text: format!(
+            "event {name} ({} to {}, {}) cancelled by {by}",
+            fmt_time(event.start.0),
+            fmt_time(event.end.0),
+            phase(event, now)
+        ),
+    });
+    let mut after = state.clone();
+    after.events.remove(name);
+    rebound(
+        policy,
+        state,
+        &after,
+        now,
+        source,
+        &format!("event {name} cancelled by {by}"),
+        d,
+    );
+}
+
+/// Where `now` is in the event's life.
+fn phase(e: &Event, now: DateTime<Utc>) -> String {
+    let begin = e.start.0 - e.lead.map(|l| l.chrono()).unwrap_or_else(Duration::zero);
+    if now < begin {
+        format!("uplift from {}", fmt_time(begin))
+    } else if now < e.start.0 {
+        "lead, in force now".to_string()
+    } else if now < e.end.0 {
+        "under way, in force now".to_string()
+    } else {
+        "ended, releasing now".to_string()
+    }
+}
+
+/// The event in one line: when, what it raises (from each target's own bounds), hold, release.
+fn describe(policy: &Policy, e: &Event, now: DateTime<Utc>) -> String {
+    let mut parts = vec![format!(
+        "{} to {}{} ({})",
+        fmt_time(e.start.0),
+        fmt_time(e.end.0),
+        e.lead.map(|l| format!(", lead {l}")).unwrap_or_default(),
+        phase(e, now)
+    )];
+    let mut releases = Vec::new();
+    for (tname, up) in &e.targets {
+        let Some(t) = policy.targets.get(tname) else {
+            continue;
+        };
+        let mut raised = Vec::new();
+        if let Some(f) = up.floor {
+            raised.push(format!("floor {} -> {}", t.floor, f.apply(t.floor)));
+            releases.push(format!("{tname} {}", t.cooldown.scale_in));
+        }
+        if let Some(c) = up.ceiling {
+            let to = c.apply(t.ceiling);
+            let over = if to > t.ceiling {
+                " (above its hard ceiling: exceed_ceiling)"
+            } else {
+                ""
+            };
+            raised.push(format!("ceiling {} -> {to}{over}", t.ceiling));
+        }
+        parts.push(format!("{tname} {}", raised.join(", ")));
+    }
+    if e.hold_scale_in {
+        parts.push("scale-in held".to_string());
+    }
+    if !releases.is_empty() {
+        parts.push(format!(
+            "after the end the floor comes down {} per scale-in cooldown ({})",
+            e.release_step.unwrap_or(1),
+            releases.join(", ")
+        ));
+    }
+    parts.join("; ")
+}
