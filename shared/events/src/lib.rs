@@ -45,10 +45,36 @@
 //! assert_eq!(deliveries[0].via, Via::LambdaAction);
 //! # Ok::<(), capstan_events::EventError>(())
 //! ```
+//!
+//! # Schedule requests
+//!
+//! [`parse_schedule_event`] reads what invokes the schedule handler: the EventBridge
+//! scheduled-rule envelope (`source` = `aws.events`, `detail-type` = `Scheduled Event`; a tick
+//! at its `time`), or an input object without envelope as EventBridge Scheduler delivers it
+//! (`{"action": "tick", "scheduled_time": "<aws.scheduler.scheduled-time>"}`), and the explicit
+//! requests `apply` (a named schedule now), `add-event` and `cancel-event`. It gives a
+//! [`ScheduleRequest`] with the moment it is for and an idempotency key. Nothing is a tick by
+//! default: an unknown shape, action or field is an [`EventError`] naming the field, down into
+//! the event of an `add-event` (`event.targets.api.floor`).
+//!
+//! # Budget alerts
+//!
+//! AWS Budgets publishes plain text, not JSON, to SNS. [`parse_budget_event`] reads the SNS
+//! records into [`BudgetDelivery`]s, each keyed by budget, alert type, threshold and month so a
+//! redelivered alert acts once; [`parse_budget_text`] reads one message. Both fail closed: a
+//! message that is not a budget notification is an error, never an action.
 #![warn(missing_docs)]
 
+mod budget;
 mod datapoint;
 mod json;
+mod schedule;
+
+pub use budget::{parse_budget_event, parse_budget_text, BudgetDelivery, BudgetTextError};
+pub use schedule::{
+    parse_schedule_event, ScheduleKind, ScheduleRequest, ScheduleVia, DEFAULT_REQUESTER,
+    SCHEDULED_EVENT_DETAIL_TYPE, SCHEDULE_SOURCE,
+};
 
 use std::fmt;
 
