@@ -7,13 +7,22 @@ denies the call at run time). This script runs the SAM translator itself (the on
 `sam validate` uses; local paths in CodeUri/ContentUri become placeholder S3 URIs, as in
 `sam package`), then cfn-lint on the plain CloudFormation it produced.
 
+It then checks what cfn-lint cannot know, for every function of the template
+(`check_functions`): its own role, whose permissions are least privilege (no wildcard
+actions, `Resource: "*"` only for the listing calls that take no resource, logs only to its
+own log group); a log group with a retention; when anything invokes it asynchronously, Lambda
+retries with an on-failure destination to an SQS queue, and a dead-letter queue on every
+event source that delivers to it; CloudWatch alarms on its Errors and Throttles; and that
+every alarm of the stack is named so that alarm-handler's EventBridge rule leaves it out.
+
 Usage (with the SAM CLI's virtualenv, see scripts/check-infra.sh):
     python infra/lint-transformed.py infra/template.yaml
-Exit code: 0 clean, 1 the translator or cfn-lint found problems, 2 usage.
+Exit code: 0 clean, 1 the translator, cfn-lint or the function checks found problems, 2 usage.
 """
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -31,11 +40,272 @@ LOCAL_PATHS = {
 }
 
 
+# The only actions an Allow statement may grant on `Resource: "*"`: listing and describe
+# calls that IAM authorizes on no particular resource.
+RESOURCELESS_ACTIONS = {
+    "ecs:ListServices",
+    "autoscaling:DescribeAutoScalingGroups",
+    "application-autoscaling:DescribeScalableTargets",
+}
+
+# The principal CloudWatch alarms use to invoke a function as their action (asynchronously).
+ALARM_ACTION_PRINCIPAL = "lambda.alarms.cloudwatch.amazonaws.com"
+
+
 class NoManagedPolicies:
     """The translator asks for AWS managed policy ARNs only for `Policies: [Name]`."""
 
     def load(self):
         return {}
+
+
+def target_of(node):
+    """The logical id a `Ref` or `Fn::GetAtt` names, else None."""
+    if isinstance(node, dict) and len(node) == 1:
+        if "Ref" in node and isinstance(node["Ref"], str):
+            return node["Ref"]
+        att = node.get("Fn::GetAtt")
+        if isinstance(att, list) and att and isinstance(att[0], str):
+            return att[0]
+        if isinstance(att, str):
+            return att.split(".", 1)[0]
+    return None
+
+
+def alternatives(node):
+    """The values a node may take: both branches of an `Fn::If` (recursively), no NoValue."""
+    if isinstance(node, dict) and set(node) == {"Fn::If"}:
+        _, yes, no = node["Fn::If"]
+        return alternatives(yes) + alternatives(no)
+    if isinstance(node, dict) and node.get("Ref") == "AWS::NoValue":
+        return []
+    return [node]
+
+
+def as_list(node):
+    """A scalar or a list (or an `Fn::If` of either) as the list of its possible items."""
+    out = []
+    for alt in alternatives(node):
+        for item in alt if isinstance(alt, list) else [alt]:
+            out.extend(alternatives(item))
+    return out
+
+
+def referenced(node):
+    """Every logical id a node mentions: `Ref`, `Fn::GetAtt`, `${Name}` in `Fn::Sub`."""
+    found = set()
+    if isinstance(node, dict):
+        name = target_of(node)
+        if name:
+            found.add(name)
+        sub = node.get("Fn::Sub")
+        if sub is not None:
+            text = sub[0] if isinstance(sub, list) else sub
+            if isinstance(text, str):
+                found |= {m.split(".", 1)[0] for m in re.findall(r"\$\{([^}!]+)\}", text)}
+        for value in node.values():
+            found |= referenced(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= referenced(value)
+    return found
+
+
+def sub_text(node):
+    """The template string of an `Fn::Sub` (or a plain string), else None."""
+    if isinstance(node, str):
+        return node
+    if isinstance(node, dict) and "Fn::Sub" in node:
+        sub = node["Fn::Sub"]
+        text = sub[0] if isinstance(sub, list) else sub
+        return text if isinstance(text, str) else None
+    return None
+
+
+def find_key(node, key):
+    """Every value under `key` anywhere in node."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == key:
+                yield v
+            yield from find_key(v, key)
+    elif isinstance(node, list):
+        for v in node:
+            yield from find_key(v, key)
+
+
+def role_statements(resources, role_id):
+    """The statements of a role: its inline policies and the template's managed policies it
+    attaches, as (where, statement) pairs."""
+    props = resources[role_id].get("Properties", {})
+    out = []
+    for policy in as_list(props.get("Policies", [])):
+        name = policy.get("PolicyName", "?")
+        for st in as_list(policy.get("PolicyDocument", {}).get("Statement", [])):
+            out.append((f"{role_id} policy {name}", st))
+    for arn in as_list(props.get("ManagedPolicyArns", [])):
+        managed = target_of(arn)
+        if managed and resources.get(managed, {}).get("Type") == "AWS::IAM::ManagedPolicy":
+            doc = resources[managed].get("Properties", {}).get("PolicyDocument", {})
+            for st in as_list(doc.get("Statement", [])):
+                out.append((f"{role_id} managed policy {managed}", st))
+    return out
+
+
+def check_least_privilege(resources):
+    """Allow statements of every role and managed policy: no wildcard actions, no Not*,
+    `Resource: "*"` only for RESOURCELESS_ACTIONS."""
+    problems = []
+    for rid, res in resources.items():
+        props = res.get("Properties", {})
+        if res.get("Type") == "AWS::IAM::Role":
+            docs = [(f"{rid} policy {p.get('PolicyName', '?')}", p.get("PolicyDocument", {}))
+                    for p in as_list(props.get("Policies", []))]
+            for arn in as_list(props.get("ManagedPolicyArns", [])):
+                if target_of(arn) is None:
+                    problems.append(f"{rid}: attaches a managed policy from outside the template ({arn})")
+        elif res.get("Type") == "AWS::IAM::ManagedPolicy":
+            docs = [(rid, props.get("PolicyDocument", {}))]
+        else:
+            continue
+        for where, doc in docs:
+            for st in as_list(doc.get("Statement", [])):
+                if st.get("Effect") != "Allow":
+                    continue
+                if "NotAction" in st or "NotResource" in st:
+                    problems.append(f"{where}: an Allow with NotAction/NotResource")
+                actions = [a for a in as_list(st.get("Action", [])) if isinstance(a, str)]
+                for action in actions:
+                    if action == "*" or action.endswith(":*"):
+                        problems.append(f"{where}: allows every action ({action})")
+                if "*" in as_list(st.get("Resource", [])):
+                    wide = sorted(set(actions) - RESOURCELESS_ACTIONS)
+                    if wide:
+                        problems.append(f"{where}: allows {', '.join(wide)} on Resource '*'")
+    return problems
+
+
+def check_functions(resources):
+    """Per-function checks (see the module docstring); returns the problems found."""
+    problems = []
+    by_type = {}
+    for rid, res in resources.items():
+        by_type.setdefault(res.get("Type"), []).append(rid)
+    queues = set(by_type.get("AWS::SQS::Queue", []))
+
+    def props(rid):
+        return resources[rid].get("Properties", {})
+
+    def is_queue(node):
+        return target_of(node) in queues
+
+    functions = by_type.get("AWS::Lambda::Function", [])
+    if not functions:
+        problems.append("no AWS::Lambda::Function in the template")
+    roles_used = {}
+    for fn in functions:
+        p = props(fn)
+        # Its own role, defined here (not one SAM makes with AWS managed policies).
+        role = target_of(p.get("Role"))
+        if role is None or resources.get(role, {}).get("Type") != "AWS::IAM::Role":
+            problems.append(f"{fn}: Role is not an AWS::IAM::Role of the template")
+            role = None
+        elif role in roles_used:
+            problems.append(f"{fn}: shares its role {role} with {roles_used[role]}")
+        else:
+            roles_used[role] = fn
+
+        # Its log group, with a retention; its role writes logs there and nowhere else.
+        group = target_of(p.get("LoggingConfig", {}).get("LogGroup"))
+        if group is None or resources.get(group, {}).get("Type") != "AWS::Logs::LogGroup":
+            problems.append(f"{fn}: LoggingConfig.LogGroup is not a log group of the template")
+        elif "RetentionInDays" not in props(group):
+            problems.append(f"{fn}: its log group {group} has no RetentionInDays")
+        if role:
+            for where, st in role_statements(resources, role):
+                actions = [a for a in as_list(st.get("Action", [])) if isinstance(a, str)]
+                if st.get("Effect") == "Allow" and any(a.startswith("logs:") for a in actions):
+                    targets = {target_of(r) for r in as_list(st.get("Resource", []))}
+                    if targets != {group}:
+                        problems.append(f"{where}: logs permissions beyond {fn}'s log group {group}")
+
+        # Who invokes it asynchronously, and does each of them keep what it cannot deliver?
+        async_sources = []
+        for rule in by_type.get("AWS::Events::Rule", []):
+            for t in props(rule).get("Targets", []):
+                if target_of(t.get("Arn")) == fn:
+                    async_sources.append(rule)
+                    if not is_queue(t.get("DeadLetterConfig", {}).get("Arn")):
+                        problems.append(f"{rule}: its target {fn} has no dead-letter queue")
+        for sub in by_type.get("AWS::SNS::Subscription", []):
+            sp = props(sub)
+            if sp.get("Protocol") == "lambda" and target_of(sp.get("Endpoint")) == fn:
+                async_sources.append(sub)
+                if not is_queue(sp.get("RedrivePolicy", {}).get("deadLetterTargetArn")):
+                    problems.append(f"{sub}: no RedrivePolicy to a dead-letter queue")
+        for sched in by_type.get("AWS::Scheduler::Schedule", []):
+            t = props(sched).get("Target", {})
+            if target_of(t.get("Arn")) == fn:
+                async_sources.append(sched)
+                if not is_queue(t.get("DeadLetterConfig", {}).get("Arn")):
+                    problems.append(f"{sched}: its target {fn} has no dead-letter queue")
+                if "RetryPolicy" not in t:
+                    problems.append(f"{sched}: its target {fn} has no RetryPolicy")
+                if props(sched).get("FlexibleTimeWindow", {}).get("Mode") != "OFF":
+                    problems.append(f"{sched}: FlexibleTimeWindow is not OFF (ticks would drift)")
+        for perm in by_type.get("AWS::Lambda::Permission", []):
+            pp = props(perm)
+            if pp.get("Principal") == ALARM_ACTION_PRINCIPAL and target_of(pp.get("FunctionName")) == fn:
+                async_sources.append(perm)
+        if async_sources:
+            configs = [c for c in by_type.get("AWS::Lambda::EventInvokeConfig", [])
+                       if target_of(props(c).get("FunctionName")) == fn]
+            if not configs:
+                problems.append(f"{fn}: invoked asynchronously ({', '.join(async_sources)}) "
+                                "but has no EventInvokeConfig")
+            for c in configs:
+                cp = props(c)
+                on_failure = cp.get("DestinationConfig", {}).get("OnFailure", {})
+                if not is_queue(on_failure.get("Destination")):
+                    problems.append(f"{c}: no OnFailure destination to an SQS queue")
+                for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
+                    if key not in cp:
+                        problems.append(f"{c}: {key} left to Lambda's default")
+
+        # Alarms on its Errors and Throttles, that notify someone.
+        for metric in ("Errors", "Throttles"):
+            alarms = [a for a in by_type.get("AWS::CloudWatch::Alarm", [])
+                      if props(a).get("Namespace") == "AWS/Lambda"
+                      and props(a).get("MetricName") == metric
+                      and any(d.get("Name") == "FunctionName" and target_of(d.get("Value")) == fn
+                              for d in props(a).get("Dimensions", []))]
+            if not alarms:
+                problems.append(f"{fn}: no CloudWatch alarm on its {metric}")
+            for a in alarms:
+                if not props(a).get("AlarmActions"):
+                    problems.append(f"{a}: no AlarmActions")
+
+    # The stack's own alarms must not reach alarm-handler: every alarm name starts with a
+    # prefix that an `anything-but` of a rule on CloudWatch alarm state changes excludes.
+    excluded = []
+    for rule in by_type.get("AWS::Events::Rule", []):
+        pattern = props(rule).get("EventPattern", {})
+        if "aws.cloudwatch" not in json.dumps(pattern):
+            continue
+        for but in find_key(pattern, "anything-but"):
+            if isinstance(but, dict) and "prefix" in but:
+                prefix = sub_text(but["prefix"])
+                if prefix:
+                    excluded.append(prefix)
+        for alarm in by_type.get("AWS::CloudWatch::Alarm", []):
+            name = sub_text(props(alarm).get("AlarmName"))
+            if name is None or not any(name.startswith(x) for x in excluded):
+                problems.append(f"{alarm}: its AlarmName {name!r} does not start with a prefix "
+                                f"{rule} leaves out ({excluded or 'none'}), so it would reach "
+                                f"the function")
+
+    problems += check_least_privilege(resources)
+    return problems
 
 
 def main(argv):
@@ -46,6 +316,10 @@ def main(argv):
     with open(path, encoding="utf-8") as f:
         template = yaml_parse(f.read())
 
+    # Local paths, in a resource or in Globals, become placeholder S3 URIs.
+    function_globals = template.get("Globals", {}).get("Function", {})
+    if isinstance(function_globals.get("CodeUri"), str) and not function_globals["CodeUri"].startswith("s3://"):
+        function_globals["CodeUri"] = "s3://capstan-lint/code.zip"
     for name, resource in template.get("Resources", {}).items():
         prop = LOCAL_PATHS.get(resource.get("Type"))
         props = resource.get("Properties", {})
@@ -74,8 +348,17 @@ def main(argv):
             print(f"{path}: cfn-lint on the transformed template:", file=sys.stderr)
             print(result.stdout + result.stderr, file=sys.stderr)
             return 1
-    count = len(cfn.get("Resources", {}))
-    print(f"{path}: SAM transform ok ({count} CloudFormation resources), cfn-lint clean")
+
+    resources = cfn.get("Resources", {})
+    problems = check_functions(resources)
+    if problems:
+        for problem in problems:
+            print(f"{path}: {problem}", file=sys.stderr)
+        return 1
+    functions = sorted(r for r, v in resources.items() if v.get("Type") == "AWS::Lambda::Function")
+    print(f"{path}: SAM transform ok ({len(resources)} CloudFormation resources), cfn-lint clean")
+    print(f"{path}: {len(functions)} functions ({', '.join(functions)}): own role, least "
+          "privilege, log group, retries and dead letters, Errors and Throttles alarms")
     return 0
 
 
