@@ -7,7 +7,7 @@
 #      `capstan test`.
 #
 #   bash scripts/check-infra.sh           # validate and lint the template
-#   bash scripts/check-infra.sh --build   # also `sam build` the functions (installs cargo-lambda)
+#   bash scripts/check-infra.sh --build   # also `sam build` every function (installs cargo-lambda)
 #
 # When `sam` is not on PATH, the SAM CLI is installed once into a virtualenv under
 # ${CAPSTAN_TOOLS:-$HOME/.cache/capstan-tools}/venv and reused from there (cache that directory
@@ -89,16 +89,17 @@ if [ "${1:-}" = "--build" ]; then
   start=$(date +%s)
   "$sam" build --template infra/template.yaml --beta-features --build-dir .aws-sam/build
   echo "check-infra: sam build took $(($(date +%s) - start)) s"
-  bootstrap=.aws-sam/build/AlarmHandlerFunction/bootstrap
-  if [ -f "$bootstrap" ]; then
-    # Deflated, as `sam package` uploads it.
+  # Each function's bootstrap, deflated as `sam package` uploads it.
+  for bootstrap in .aws-sam/build/*Function/bootstrap; do
+    [ -f "$bootstrap" ] || continue
     zipped=$(python3 -c 'import io, sys, zipfile
 buf = io.BytesIO()
 with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
     z.write(sys.argv[1], "bootstrap")
 print(len(buf.getvalue()))' "$bootstrap")
-    echo "check-infra: bootstrap $(stat -c %s "$bootstrap") bytes, zipped ${zipped} bytes"
-  fi
+    fn=$(basename "$(dirname "$bootstrap")")
+    echo "check-infra: $fn bootstrap $(stat -c %s "$bootstrap") bytes, zipped ${zipped} bytes"
+  done
 fi
 
 step "infra checks passed"
