@@ -428,10 +428,14 @@ impl Runner {
             .collect();
         let mut caps = Vec::new();
         let mut lift = Vec::new();
+        let mut events = Vec::new();
+        let mut cancel_events = Vec::new();
         for op in &decision.ops {
             match op {
                 StateOp::AddCap(c) => caps.push(c.clone()),
                 StateOp::LiftCap { budget } => lift.push(budget.clone()),
+                StateOp::AddEvent { name, event } => events.push((name.clone(), event.clone())),
+                StateOp::CancelEvent { name } => cancel_events.push(name.clone()),
                 _ => {}
             }
         }
@@ -457,7 +461,12 @@ impl Runner {
         }
         // Decisions that concern no target (an alarm no rule mentions...) are logged no-ops:
         // nothing to record, nothing to publish.
-        if decision.notices.is_empty() && caps.is_empty() && lift.is_empty() {
+        if decision.notices.is_empty()
+            && caps.is_empty()
+            && lift.is_empty()
+            && events.is_empty()
+            && cancel_events.is_empty()
+        {
             return Ok(());
         }
         let commit = Commit {
@@ -468,6 +477,8 @@ impl Runner {
             }),
             caps,
             lift_caps: lift,
+            events,
+            cancel_events,
             ..Commit::default()
         };
         match self.store.commit(&commit, now).await {
