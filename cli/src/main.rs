@@ -1,10 +1,11 @@
 //! `capstan`: validate, test, explain and simulate a Capstan policy file; create the state
-//! table (`init`) and show what Capstan knows of each target (`status`).
+//! table (`init`), show what Capstan knows of each target (`status`), and lift a budget cap
+//! early (`lift-cap`).
 //!
 //! Each subcommand lives in its own module; `main` only parses arguments and maps results to
 //! exit codes (0 clean, 1 the policy or its tests have problems, 2 usage or I/O errors).
-//! `init` and `status` talk to AWS and pick their own codes (1 an AWS failure, 2 a bad policy);
-//! only they get a Tokio runtime.
+//! `init`, `status` and `lift-cap` talk to AWS and pick their own codes (1 an AWS failure, 2 a
+//! bad policy); only they get a Tokio runtime.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,6 +17,7 @@ mod chart;
 mod diagnostics;
 mod explain;
 mod init;
+mod lift_cap;
 mod simulate;
 mod status;
 mod test_cmd;
@@ -110,6 +112,32 @@ enum Command {
         #[arg(long, hide = true)]
         now: Option<String>,
     },
+    /// Lift a budget cap before its period resets: decided by the policy engine, recorded in
+    /// the state table, announced on the topic, applied on AWS (the same path as the Lambda
+    /// functions). Exit 0 lifted, 1 nothing lifted or an AWS failure, 2 a bad policy or usage.
+    LiftCap {
+        /// The AWS Budgets budget whose cap to lift (e.g. `AI-Service-Monthly`).
+        #[arg(value_parser = NonEmptyStringValueParser::new())]
+        budget: String,
+        /// The policy file, or `ssm:<parameter name>`.
+        #[arg(
+            env = "CAPSTAN_POLICY",
+            default_value = "capstan.toml",
+            value_parser = NonEmptyStringValueParser::new()
+        )]
+        policy: String,
+        #[command(flatten)]
+        table: TableArg,
+        /// The SNS topic people are told through; without one nobody is told.
+        #[arg(long, env = "CAPSTAN_TOPIC_ARN", value_parser = NonEmptyStringValueParser::new())]
+        topic_arn: Option<String>,
+        /// Who lifts it, for the record and the notification (as `cli:NAME`).
+        #[arg(long, env = "USER", hide_env_values = true)]
+        user: Option<String>,
+        /// `text` (what happened per target) or `json`.
+        #[arg(long, value_enum, default_value_t = lift_cap::Format::Text)]
+        format: lift_cap::Format,
+    },
 }
 
 /// Runs an AWS subcommand on a Tokio runtime of its own.
@@ -157,6 +185,23 @@ fn main() -> ExitCode {
             format,
             now,
         } => return block_on(status::run(&policy, &table.table, format, now.as_deref())),
+        Command::LiftCap {
+            budget,
+            policy,
+            table,
+            topic_arn,
+            user,
+            format,
+        } => {
+            return block_on(lift_cap::run(&lift_cap::Request {
+                budget,
+                policy,
+                table: table.table,
+                topic_arn,
+                user,
+                format,
+            }))
+        }
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

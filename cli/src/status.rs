@@ -57,24 +57,10 @@ pub async fn run(source: &str, table: &str, format: Format, now: Option<&str>) -
         },
     };
     // A policy file is checked before any AWS call: a typo costs no round trip.
-    let file_text = match source.strip_prefix("ssm:") {
-        Some(_) => None,
-        None => match std::fs::read_to_string(source) {
-            Ok(text) => Some(text),
-            Err(e) => {
-                eprintln!(
-                    "capstan: cannot read the policy {source}: {e} (give its path, or set \
-                     CAPSTAN_POLICY)"
-                );
-                return ExitCode::from(2);
-            }
-        },
+    let file_text = match read_policy(source, "see the status") {
+        Ok(text) => text,
+        Err(code) => return code,
     };
-    if let Some(text) = &file_text {
-        if let Err(code) = load(source, text) {
-            return code;
-        }
-    }
     let session = match Session::connect().await {
         Ok(s) => s,
         Err(message) => {
@@ -82,18 +68,7 @@ pub async fn run(source: &str, table: &str, format: Format, now: Option<&str>) -
             return ExitCode::from(1);
         }
     };
-    let text = match (file_text, source.strip_prefix("ssm:")) {
-        (Some(text), _) => text,
-        (None, Some(name)) => match capstan_aws::fetch_parameter(&session.clients, name).await {
-            Ok(text) => text,
-            Err(e) => {
-                eprintln!("capstan: {}", session.endpoints.aws_error(&e));
-                return ExitCode::from(1);
-            }
-        },
-        (None, None) => unreachable!("a policy that is not in SSM was read from its file"),
-    };
-    let policy = match load(source, &text) {
+    let policy = match fetch_policy(source, file_text, &session, "see the status").await {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -123,11 +98,51 @@ pub async fn run(source: &str, table: &str, format: Format, now: Option<&str>) -
     }
 }
 
+/// Reads the policy named on the command line before any AWS call, so that a typo costs no
+/// round trip: a file's text, checked (`None` for `ssm:<name>`, read later by
+/// [`fetch_policy`]). On problems prints them and gives exit code 2; `to` says what the fixed
+/// policy is for ("see the status").
+pub(crate) fn read_policy(source: &str, to: &str) -> Result<Option<String>, ExitCode> {
+    if source.starts_with("ssm:") {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(source).map_err(|e| {
+        eprintln!(
+            "capstan: cannot read the policy {source}: {e} (give its path, or set \
+             CAPSTAN_POLICY)"
+        );
+        ExitCode::from(2)
+    })?;
+    load(source, &text, to)?;
+    Ok(Some(text))
+}
+
+/// The policy: the text [`read_policy`] read, or the SSM parameter's (exit code 1 when it
+/// cannot be fetched, 2 when it has problems).
+pub(crate) async fn fetch_policy(
+    source: &str,
+    file_text: Option<String>,
+    session: &Session,
+    to: &str,
+) -> Result<Policy, ExitCode> {
+    let text = match (file_text, source.strip_prefix("ssm:")) {
+        (Some(text), _) => text,
+        (None, Some(name)) => capstan_aws::fetch_parameter(&session.clients, name)
+            .await
+            .map_err(|e| {
+                eprintln!("capstan: {}", session.endpoints.aws_error(&e));
+                ExitCode::from(1)
+            })?,
+        (None, None) => unreachable!("a policy that is not in SSM was read from its file"),
+    };
+    load(source, &text, to)
+}
+
 /// Loads the policy; on problems prints them (`FILE:LINE:COL: message`) and gives exit code 2.
-fn load(source: &str, text: &str) -> Result<Policy, ExitCode> {
+fn load(source: &str, text: &str, to: &str) -> Result<Policy, ExitCode> {
     capstan_policy::load(text).map_err(|e| {
         eprint!("{}", crate::diagnostics::render(source, &e));
-        eprintln!("{source}: {e}; fix the policy to see the status");
+        eprintln!("{source}: {e}; fix the policy to {to}");
         ExitCode::from(2)
     })
 }
@@ -217,7 +232,7 @@ async fn gather(session: &Session, store: &Store, policy: &Policy) -> Result<Gat
 }
 
 /// A state-table failure in one line; a missing table says how to create it.
-fn table_error(endpoints: &Endpoints, table: &str, e: &StoreError) -> String {
+pub(crate) fn table_error(endpoints: &Endpoints, table: &str, e: &StoreError) -> String {
     if let StoreError::Aws(aws) = e {
         if aws.kind == ErrorKind::NotFound && aws.operation.starts_with("dynamodb:") {
             return format!(
