@@ -344,6 +344,23 @@ fn event(obj: &Obj<'_>) -> Result<Event, EventError> {
             ))
         }
     };
+    // The policy's `Timestamp` reads strings or TOML datetimes (an untagged enum), so serde
+    // would say only "data did not match any variant" for a number here.
+    for key in ["start", "end"] {
+        match value.get(key) {
+            None | Some(Value::String(_)) => {}
+            Some(other) => {
+                return Err(EventError::new(
+                    child(&base, key),
+                    format!(
+                        "expected an RFC 3339 time as a string, e.g. \"2026-12-01T09:00:00Z\", \
+                         got {}",
+                        kind(other)
+                    ),
+                ))
+            }
+        }
+    }
     let event: Event = serde_path_to_error::deserialize(value).map_err(|e| {
         let mut path = base.clone();
         for segment in e.path() {
@@ -599,6 +616,12 @@ mod tests {
         }
     }
 
+    fn with_value(key: &str, value: Value) -> EventError {
+        let mut event = launch();
+        event[key] = value;
+        error(json!({"action": "add-event", "name": "launch", "event": event}))
+    }
+
     #[test]
     fn bad_events_name_the_path_inside_the_event() {
         let with = |edit: fn(&mut Value)| {
@@ -613,6 +636,15 @@ mod tests {
         assert_eq!(e.path, "event.start");
         assert!(e.message.contains("RFC 3339"), "{e}");
         assert_eq!(with(|e| e["lead"] = json!("soon")).path, "event.lead");
+        for bad in [
+            json!(1795442400),
+            json!(null),
+            json!({"date": "2026-12-01"}),
+        ] {
+            let e = with_value("end", bad.clone());
+            assert_eq!(e.path, "event.end", "{bad}");
+            assert!(e.message.contains("RFC 3339"), "{bad}: {e}");
+        }
         let e = with(|e| e["targets"]["api"]["flor"] = json!("+2"));
         assert_eq!(e.path, "event.targets.api.flor");
         assert!(e.message.contains("unknown field"), "{e}");

@@ -1,0 +1,472 @@
+//! Schedule-handler payloads, from the fixtures in `tests/fixtures/aws-events/`.
+
+use capstan_events::{
+    parse_schedule_event, EventError, ScheduleKind, ScheduleRequest, ScheduleVia, DEFAULT_REQUESTER,
+};
+use capstan_policy::model::Amount;
+use capstan_policy::signal::{Signal, TickSignal};
+use chrono::{DateTime, TimeZone, Utc};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+macro_rules! fixture {
+    ($name:literal) => {
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/aws-events/",
+            $name
+        ))
+    };
+}
+
+const RULE: &str = fixture!("schedule-eventbridge-rule.json");
+const SCHEDULER_TICK: &str = fixture!("schedule-scheduler-tick-input.json");
+const APPLY: &str = fixture!("schedule-apply-input.json");
+const ADD_EVENT: &str = fixture!("schedule-add-event-input.json");
+const CANCEL_EVENT: &str = fixture!("schedule-cancel-event-input.json");
+
+const SCHEDULE_FIXTURES: [&str; 5] = [RULE, SCHEDULER_TICK, APPLY, ADD_EVENT, CANCEL_EVENT];
+
+const FOREIGN_FIXTURES: [(&str, &str); 8] = [
+    (
+        "alarm-eventbridge-state-change.json",
+        fixture!("alarm-eventbridge-state-change.json"),
+    ),
+    (
+        "alarm-eventbridge-config-change.json",
+        fixture!("alarm-eventbridge-config-change.json"),
+    ),
+    (
+        "alarm-lambda-action.json",
+        fixture!("alarm-lambda-action.json"),
+    ),
+    (
+        "alarm-composite-lambda-action.json",
+        fixture!("alarm-composite-lambda-action.json"),
+    ),
+    (
+        "alarm-sns-single-metric.json",
+        fixture!("alarm-sns-single-metric.json"),
+    ),
+    (
+        "budget-sns-actual-80pct.json",
+        fixture!("budget-sns-actual-80pct.json"),
+    ),
+    (
+        "budget-sns-forecasted-100pct.json",
+        fixture!("budget-sns-forecasted-100pct.json"),
+    ),
+    (
+        "slack-command-apigw-v2.json",
+        fixture!("slack-command-apigw-v2.json"),
+    ),
+];
+
+fn load(text: &str) -> Value {
+    serde_json::from_str(text).expect("fixture is JSON")
+}
+
+fn parse(payload: &Value) -> ScheduleRequest {
+    parse_schedule_event(payload).unwrap_or_else(|e| panic!("{payload}: {e}"))
+}
+
+fn error(payload: &Value) -> EventError {
+    match parse_schedule_event(payload) {
+        Err(e) => e,
+        Ok(request) => panic!("expected an error for {payload}, got {request:?}"),
+    }
+}
+
+fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+}
+
+// ---- each fixture ----
+
+#[test]
+fn eventbridge_rule_envelope_is_a_tick_at_its_time() {
+    let request = parse(&load(RULE));
+    assert_eq!(request.kind, ScheduleKind::Tick);
+    assert_eq!(request.via, ScheduleVia::EventBridgeRule);
+    assert_eq!(request.at, Some(utc(2026, 11, 23, 8, 0)));
+    assert_eq!(request.key, "tick:2026-11-23T08:00:00Z");
+    let signal = request.timed_signal(utc(2026, 11, 23, 8, 3)).unwrap();
+    assert_eq!(
+        signal.at,
+        utc(2026, 11, 23, 8, 0),
+        "the event's time, not now"
+    );
+    assert_eq!(signal.signal, Signal::Tick(TickSignal { schedule: None }));
+}
+
+#[test]
+fn scheduler_input_tick() {
+    let request = parse(&load(SCHEDULER_TICK));
+    assert_eq!(request.kind, ScheduleKind::Tick);
+    assert_eq!(request.via, ScheduleVia::Input);
+    assert_eq!(request.at, Some(utc(2026, 11, 23, 8, 0)));
+    // A rule and a Scheduler ticking for the same moment are the same tick.
+    assert_eq!(request.key, parse(&load(RULE)).key);
+}
+
+#[test]
+fn apply_input() {
+    let request = parse(&load(APPLY));
+    assert_eq!(
+        request.kind,
+        ScheduleKind::Apply {
+            schedule: "night".into()
+        }
+    );
+    assert_eq!(request.at, Some(utc(2026, 11, 23, 2, 0)));
+    assert_eq!(request.key, "apply:night:2026-11-23T02:00:00Z");
+    assert_eq!(
+        request.timed_signal(Utc::now()).unwrap().signal,
+        Signal::Tick(TickSignal {
+            schedule: Some("night".into())
+        })
+    );
+}
+
+#[test]
+fn add_event_input() {
+    let request = parse(&load(ADD_EVENT));
+    let ScheduleKind::AddEvent { name, event, by } = &request.kind else {
+        panic!("{request:?}")
+    };
+    assert_eq!(name, "black-friday");
+    assert_eq!(by, "alice@example.com");
+    assert_eq!(event.start.0, utc(2026, 11, 27, 11, 0));
+    assert_eq!(event.end.0, utc(2026, 11, 28, 7, 0));
+    assert_eq!(event.lead.map(|d| d.0.as_secs()), Some(7200));
+    assert_eq!(event.release_step, Some(2));
+    assert!(event.hold_scale_in);
+    assert!(!event.exceed_ceiling);
+    assert_eq!(event.targets["api"].floor, Some(Amount::Delta(2)));
+    assert_eq!(event.targets["api"].ceiling, Some(Amount::Absolute(25)));
+    assert_eq!(event.targets["checkout"].floor, Some(Amount::Percent(50)));
+    assert_eq!(event.targets["checkout"].ceiling, None);
+    assert_eq!(request.at, None);
+    assert!(
+        request.key.starts_with("event-add:black-friday:"),
+        "{}",
+        request.key
+    );
+    assert!(request.timed_signal(Utc::now()).is_none());
+}
+
+#[test]
+fn cancel_event_input() {
+    let request = parse(&load(CANCEL_EVENT));
+    assert_eq!(
+        request.kind,
+        ScheduleKind::CancelEvent {
+            name: "black-friday".into(),
+            by: "alice@example.com".into()
+        }
+    );
+    assert_eq!(request.key, "event-cancel:black-friday");
+    let mut anonymous = load(CANCEL_EVENT);
+    anonymous.as_object_mut().unwrap().remove("by");
+    let ScheduleKind::CancelEvent { by, .. } = parse(&anonymous).kind else {
+        panic!("a cancel")
+    };
+    assert_eq!(by, DEFAULT_REQUESTER);
+}
+
+// ---- keys ----
+
+#[test]
+fn the_same_payload_always_gives_the_same_key() {
+    for text in SCHEDULE_FIXTURES {
+        let first = parse(&load(text)).key;
+        for _ in 0..3 {
+            assert_eq!(parse(&load(text)).key, first);
+        }
+        // Key order in the JSON does not matter.
+        let mut reordered = serde_json::Map::new();
+        if let Value::Object(map) = load(text) {
+            for (k, v) in map.into_iter().rev() {
+                reordered.insert(k, v);
+            }
+        }
+        assert_eq!(parse(&Value::Object(reordered)).key, first);
+    }
+}
+
+#[test]
+fn add_event_keys_follow_the_event_not_the_requester() {
+    let base = parse(&load(ADD_EVENT)).key;
+    let mut other_requester = load(ADD_EVENT);
+    other_requester["by"] = json!("bob");
+    assert_eq!(parse(&other_requester).key, base);
+
+    let mut same_moment_other_offset = load(ADD_EVENT);
+    same_moment_other_offset["event"]["start"] = json!("2026-11-27T11:00:00Z");
+    assert_eq!(parse(&same_moment_other_offset).key, base);
+
+    for (field, value) in [
+        ("start", json!("2026-11-27T05:00:00-05:00")),
+        ("lead", json!("3h")),
+        ("release_step", json!(1)),
+        ("hold_scale_in", json!(false)),
+    ] {
+        let mut changed = load(ADD_EVENT);
+        changed["event"][field] = value;
+        assert_ne!(parse(&changed).key, base, "{field}");
+    }
+    let mut bigger = load(ADD_EVENT);
+    bigger["event"]["targets"]["api"]["floor"] = json!("+3");
+    assert_ne!(parse(&bigger).key, base);
+    let mut renamed = load(ADD_EVENT);
+    renamed["name"] = json!("cyber-monday");
+    assert!(parse(&renamed).key.starts_with("event-add:cyber-monday:"));
+}
+
+#[test]
+fn ticks_for_different_moments_have_different_keys() {
+    let mut later = load(SCHEDULER_TICK);
+    later["scheduled_time"] = json!("2026-11-23T08:05:00Z");
+    assert_ne!(parse(&later).key, parse(&load(SCHEDULER_TICK)).key);
+}
+
+// ---- refusals ----
+
+#[test]
+fn other_envelopes_are_errors_never_ticks() {
+    let mut other_source = load(RULE);
+    other_source["source"] = json!("aws.s3");
+    let e = error(&other_source);
+    assert_eq!(e.path, "source");
+    assert!(e.message.contains("\"aws.s3\""), "{e}");
+
+    let mut other_type = load(RULE);
+    other_type["detail-type"] = json!("Object Created");
+    assert_eq!(error(&other_type).path, "detail-type");
+
+    let mut no_type = load(RULE);
+    no_type.as_object_mut().unwrap().remove("detail-type");
+    assert_eq!(error(&no_type).to_string(), "detail-type: missing");
+
+    let mut bad_time = load(RULE);
+    bad_time["time"] = json!("08:00");
+    assert_eq!(error(&bad_time).path, "time");
+}
+
+#[test]
+fn foreign_payloads_are_errors() {
+    for (name, text) in FOREIGN_FIXTURES {
+        let e = error(&load(text));
+        assert!(
+            ["source", "Records", "action"].contains(&e.path.as_str()),
+            "{name}: {e}"
+        );
+    }
+    let e = error(&load(fixture!("alarm-lambda-action.json")));
+    assert_eq!(e.path, "source");
+    let e = error(&load(fixture!("budget-sns-actual-80pct.json")));
+    assert_eq!(e.path, "Records");
+}
+
+#[test]
+fn not_objects_and_empty_objects_are_errors() {
+    for payload in [json!(null), json!([]), json!("tick"), json!(5), json!({})] {
+        let e = error(&payload);
+        assert!(
+            e.message.contains("not a schedule request"),
+            "{payload}: {e}"
+        );
+    }
+}
+
+#[test]
+fn input_errors_name_the_field() {
+    let cases = [
+        (
+            json!({"action": "tick", "scheduled_time": "soon"}),
+            "scheduled_time",
+        ),
+        (json!({"action": "tick", "extra": 1}), "extra"),
+        (
+            json!({"action": "apply", "schedule": "night", "name": "x"}),
+            "name",
+        ),
+        (json!({"action": "ticks"}), "action"),
+        (json!({"action": null}), "action"),
+        (json!({"action": "apply", "schedule": ""}), "schedule"),
+        (
+            json!({"action": "add-event", "name": "   ", "event": {}}),
+            "name",
+        ),
+        (json!({"action": "cancel-event", "name": 7}), "name"),
+        (json!({"action": "tick", "source": "aws.events"}), "source"),
+    ];
+    for (payload, path) in cases {
+        assert_eq!(error(&payload).path, path, "{payload}");
+    }
+    assert_eq!(
+        error(&json!({"action": "launch"})).to_string(),
+        "action: unknown action \"launch\": expected tick, apply, add-event or cancel-event"
+    );
+}
+
+#[test]
+fn bad_events_name_the_path_inside() {
+    let edit = |f: &dyn Fn(&mut Value)| {
+        let mut payload = load(ADD_EVENT);
+        f(&mut payload["event"]);
+        error(&payload)
+    };
+    let e = edit(&|e| e["targets"]["api"]["floor"] = json!("+two"));
+    assert_eq!(e.path, "event.targets.api.floor");
+    assert!(e.message.contains("not an amount"), "{e}");
+    assert_eq!(
+        edit(&|e| e["targets"]["checkout"]["ceiling"] = json!("50%")).path,
+        "event.targets.checkout.ceiling"
+    );
+    assert_eq!(edit(&|e| e["end"] = json!("Friday")).path, "event.end");
+    assert_eq!(edit(&|e| e["lead"] = json!(true)).path, "event.lead");
+    assert_eq!(
+        edit(&|e| e["release_step"] = json!(-1)).path,
+        "event.release_step"
+    );
+    assert_eq!(
+        edit(&|e| e["targets"]["api"] = json!("+2")).path,
+        "event.targets.api"
+    );
+    let e = edit(&|e| e["owner"] = json!("alice"));
+    assert_eq!(e.path, "event.owner");
+    assert!(e.message.contains("unknown field `owner`"), "{e}");
+    let e = edit(&|e| e["end"] = json!("2026-11-27T06:00:00-05:00"));
+    assert_eq!(e.path, "event.end");
+    assert!(e.message.contains("not after the start"), "{e}");
+}
+
+// ---- no payload makes the parser panic ----
+
+fn arb_string() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("tick".to_string()),
+        Just("apply".to_string()),
+        Just("add-event".to_string()),
+        Just("cancel-event".to_string()),
+        Just("aws.events".to_string()),
+        Just("Scheduled Event".to_string()),
+        Just("2026-11-23T08:00:00Z".to_string()),
+        Just("2026-11-23T08:00:00.551+0000".to_string()),
+        Just("+2".to_string()),
+        Just("-50%".to_string()),
+        Just("2h".to_string()),
+        ".{0,12}",
+    ]
+}
+
+fn arb_key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("action".to_string()),
+        Just("scheduled_time".to_string()),
+        Just("schedule".to_string()),
+        Just("name".to_string()),
+        Just("by".to_string()),
+        Just("event".to_string()),
+        Just("start".to_string()),
+        Just("end".to_string()),
+        Just("targets".to_string()),
+        Just("floor".to_string()),
+        Just("source".to_string()),
+        Just("detail-type".to_string()),
+        Just("time".to_string()),
+        "[a-z_]{0,6}",
+    ]
+}
+
+fn arb_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_filter_map("finite", |f| serde_json::Number::from_f64(f)
+            .map(Value::Number)),
+        arb_string().prop_map(Value::String),
+    ];
+    leaf.prop_recursive(5, 64, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::btree_map(arb_key(), inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// Every path to a node of `value`, as a list of object keys / array indexes.
+fn node_paths(value: &Value, prefix: &mut Vec<Value>, out: &mut Vec<Vec<Value>>) {
+    out.push(prefix.clone());
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                prefix.push(json!(k));
+                node_paths(v, prefix, out);
+                prefix.pop();
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                prefix.push(json!(i));
+                node_paths(v, prefix, out);
+                prefix.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn node_mut<'a>(value: &'a mut Value, path: &[Value]) -> &'a mut Value {
+    path.iter().fold(value, |node, step| match step {
+        Value::String(k) => &mut node[k.as_str()],
+        Value::Number(i) => &mut node[i.as_u64().unwrap() as usize],
+        _ => unreachable!(),
+    })
+}
+
+fn check_invariants(payload: &Value) {
+    let Ok(request) = parse_schedule_event(payload) else {
+        return;
+    };
+    let prefix = match &request.kind {
+        ScheduleKind::Tick => "tick:".to_string(),
+        ScheduleKind::Apply { schedule } => {
+            assert!(!schedule.trim().is_empty());
+            format!("apply:{schedule}:")
+        }
+        ScheduleKind::AddEvent { name, event, .. } => {
+            assert!(event.end.0 > event.start.0);
+            format!("event-add:{name}:")
+        }
+        ScheduleKind::CancelEvent { name, .. } => format!("event-cancel:{name}"),
+    };
+    assert!(request.key.starts_with(&prefix), "{request:?}");
+    assert_eq!(parse_schedule_event(payload).unwrap().key, request.key);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn arbitrary_json_never_panics(payload in arb_json()) {
+        check_invariants(&payload);
+    }
+
+    #[test]
+    fn fixtures_with_one_node_replaced_never_panic(
+        which in 0..SCHEDULE_FIXTURES.len(),
+        pick in any::<prop::sample::Index>(),
+        replacement in arb_json(),
+    ) {
+        let mut payload = load(SCHEDULE_FIXTURES[which]);
+        let mut paths = Vec::new();
+        node_paths(&payload, &mut Vec::new(), &mut paths);
+        let path = &paths[pick.index(paths.len())];
+        *node_mut(&mut payload, path) = replacement;
+        check_invariants(&payload);
+    }
+}
