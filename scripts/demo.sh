@@ -53,8 +53,8 @@ echo "== capstan init"
 capstan init
 
 echo
-echo "== alarm fixtures -> alarm-handler (cargo run -p capstan-e2e --example alarm_demo)"
-cargo run --quiet -p capstan-e2e --example alarm_demo 2>/dev/null | grep -v '^{'
+echo "== alarm fixtures -> alarm-handler (cargo run -p capstan-e2e --example demo)"
+cargo run --quiet -p capstan-e2e --example demo 2>/dev/null | grep -v '^{'
 
 echo
 echo "== capstan status"

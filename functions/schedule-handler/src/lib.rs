@@ -16,10 +16,8 @@
 //! A payload that is none of these is an error naming the field, and nothing changes.
 #![warn(missing_docs)]
 
-use capstan_events::{parse_schedule_event, ScheduleKind};
+use capstan_events::parse_schedule_event;
 use capstan_function::{respond, Error, Function};
-use capstan_policy::signal::{EventRequest, EventSignal, TickSignal};
-use capstan_policy::Signal;
 use capstan_runner::{Delivery, Runner};
 use serde_json::Value;
 use tracing::{info_span, warn, Instrument};
@@ -47,7 +45,7 @@ impl Function for Handler {
             format!("malformed schedule request: {e}")
         })?;
         let (at, key) = match request.at {
-            Some(at) => (at, request.key),
+            Some(at) => (at, request.key.clone()),
             // No scheduled time (a hand-made request): decide for now, and let a repeat of
             // it later be a new request rather than a duplicate.
             None => {
@@ -58,20 +56,7 @@ impl Function for Handler {
                 )
             }
         };
-        let signal = match request.kind {
-            ScheduleKind::Tick => Signal::Tick(TickSignal::default()),
-            ScheduleKind::Apply { schedule } => Signal::Tick(TickSignal {
-                schedule: Some(schedule),
-            }),
-            ScheduleKind::AddEvent { name, event, by } => Signal::Event(EventSignal {
-                by,
-                request: EventRequest::Add { name, event },
-            }),
-            ScheduleKind::CancelEvent { name, by } => Signal::Event(EventSignal {
-                by,
-                request: EventRequest::Cancel { name },
-            }),
-        };
+        let signal = request.signal();
         let span = info_span!("schedule", request = %signal.summary(), key = %key, at = %at, via = ?request.via);
         let delivery = Delivery {
             signal,

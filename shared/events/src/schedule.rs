@@ -5,7 +5,7 @@
 use std::fmt;
 
 use capstan_policy::model::Event;
-use capstan_policy::signal::{Signal, TickSignal, TimedSignal};
+use capstan_policy::signal::{EventRequest, EventSignal, Signal, TickSignal, TimedSignal};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -47,21 +47,35 @@ pub struct ScheduleRequest {
 }
 
 impl ScheduleRequest {
-    /// The signal for the policy engine for a tick or an apply request, timed at [`at`]
-    /// (`now` when the payload named no time); `None` for add-event and cancel-event, which
-    /// change the stored events rather than ask for a decision.
-    ///
-    /// [`at`]: ScheduleRequest::at
-    pub fn timed_signal(&self, now: DateTime<Utc>) -> Option<TimedSignal> {
-        let schedule = match &self.kind {
-            ScheduleKind::Tick => None,
-            ScheduleKind::Apply { schedule } => Some(schedule.clone()),
-            ScheduleKind::AddEvent { .. } | ScheduleKind::CancelEvent { .. } => return None,
-        };
-        Some(TimedSignal {
+    /// The signal for the policy engine: a tick (for an apply request, naming the schedule),
+    /// or an [`EventSignal`] adding or cancelling a run-time event.
+    pub fn signal(&self) -> Signal {
+        match &self.kind {
+            ScheduleKind::Tick => Signal::Tick(TickSignal { schedule: None }),
+            ScheduleKind::Apply { schedule } => Signal::Tick(TickSignal {
+                schedule: Some(schedule.clone()),
+            }),
+            ScheduleKind::AddEvent { name, event, by } => Signal::Event(EventSignal {
+                by: by.clone(),
+                request: EventRequest::Add {
+                    name: name.clone(),
+                    event: event.clone(),
+                },
+            }),
+            ScheduleKind::CancelEvent { name, by } => Signal::Event(EventSignal {
+                by: by.clone(),
+                request: EventRequest::Cancel { name: name.clone() },
+            }),
+        }
+    }
+
+    /// [`signal`](ScheduleRequest::signal) timed at [`at`](ScheduleRequest::at), or at `now`
+    /// when the payload named no time.
+    pub fn timed_signal(&self, now: DateTime<Utc>) -> TimedSignal {
+        TimedSignal {
             at: self.at.unwrap_or(now),
-            signal: Signal::Tick(TickSignal { schedule }),
-        })
+            signal: self.signal(),
+        }
     }
 }
 
@@ -476,7 +490,7 @@ mod tests {
         assert_eq!(request.at, None);
         assert_eq!(request.key, "tick:now");
         let now = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
-        let signal = request.timed_signal(now).unwrap();
+        let signal = request.timed_signal(now);
         assert_eq!(signal.at, now);
         assert_eq!(signal.signal, Signal::Tick(TickSignal { schedule: None }));
         let null_time = parse(json!({"action": "tick", "scheduled_time": null}));
@@ -495,7 +509,7 @@ mod tests {
             }
         );
         assert_eq!(request.key, "apply:night:2026-11-23T02:00:00Z");
-        let signal = request.timed_signal(Utc::now()).unwrap();
+        let signal = request.timed_signal(Utc::now());
         assert_eq!(
             signal.at,
             Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap()
@@ -525,7 +539,13 @@ mod tests {
         );
         assert!(event.hold_scale_in, "the policy's default applies");
         assert_eq!(request.at, None);
-        assert!(request.timed_signal(Utc::now()).is_none());
+        assert!(matches!(
+            request.timed_signal(Utc::now()).signal,
+            Signal::Event(EventSignal {
+                request: EventRequest::Add { .. },
+                ..
+            })
+        ));
         let hash = request.key.strip_prefix("event-add:launch:").unwrap();
         assert_eq!(hash.len(), 16);
         assert!(hash.chars().all(|c| c.is_ascii_hexdigit()));

@@ -4,7 +4,7 @@ use capstan_events::{
     parse_schedule_event, EventError, ScheduleKind, ScheduleRequest, ScheduleVia, DEFAULT_REQUESTER,
 };
 use capstan_policy::model::Amount;
-use capstan_policy::signal::{Signal, TickSignal};
+use capstan_policy::signal::{EventRequest, EventSignal, Signal, TickSignal};
 use chrono::{DateTime, TimeZone, Utc};
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -90,7 +90,7 @@ fn eventbridge_rule_envelope_is_a_tick_at_its_time() {
     assert_eq!(request.via, ScheduleVia::EventBridgeRule);
     assert_eq!(request.at, Some(utc(2026, 11, 23, 8, 0)));
     assert_eq!(request.key, "tick:2026-11-23T08:00:00Z");
-    let signal = request.timed_signal(utc(2026, 11, 23, 8, 3)).unwrap();
+    let signal = request.timed_signal(utc(2026, 11, 23, 8, 3));
     assert_eq!(
         signal.at,
         utc(2026, 11, 23, 8, 0),
@@ -121,7 +121,7 @@ fn apply_input() {
     assert_eq!(request.at, Some(utc(2026, 11, 23, 2, 0)));
     assert_eq!(request.key, "apply:night:2026-11-23T02:00:00Z");
     assert_eq!(
-        request.timed_signal(Utc::now()).unwrap().signal,
+        request.timed_signal(Utc::now()).signal,
         Signal::Tick(TickSignal {
             schedule: Some("night".into())
         })
@@ -152,7 +152,21 @@ fn add_event_input() {
         "{}",
         request.key
     );
-    assert!(request.timed_signal(Utc::now()).is_none());
+    let now = utc(2026, 11, 23, 15, 0);
+    let timed = request.timed_signal(now);
+    assert_eq!(timed.at, now, "no time in the payload: decided for now");
+    let Signal::Event(EventSignal {
+        by,
+        request: EventRequest::Add { name, event: added },
+    }) = timed.signal
+    else {
+        panic!("an add-event signal: {:?}", timed.signal)
+    };
+    assert_eq!(
+        (name.as_str(), by.as_str()),
+        ("black-friday", "alice@example.com")
+    );
+    assert_eq!(&added, event);
 }
 
 #[test]
@@ -172,6 +186,15 @@ fn cancel_event_input() {
         panic!("a cancel")
     };
     assert_eq!(by, DEFAULT_REQUESTER);
+    assert_eq!(
+        request.timed_signal(Utc::now()).signal,
+        Signal::Event(EventSignal {
+            by: "alice@example.com".into(),
+            request: EventRequest::Cancel {
+                name: "black-friday".into()
+            }
+        })
+    );
 }
 
 // ---- keys ----

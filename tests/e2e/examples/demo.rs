@@ -1,0 +1,229 @@
+//! The demo's AWS half: against the AWS endpoint in the environment (`scripts/demo.sh` points
+//! it at a local moto server), seed the example's services and group and a topic with a queue,
+//! then drive the three real functions as AWS would, and show what each did and what people
+//! were told:
+//!
+//! 1. every alarm fixture through `alarm-handler` (EventBridge, direct Lambda action, SNS);
+//! 2. `schedule-handler`: the tick for now, the same tick again (quiet), a pre-event added at
+//!    run time (its lead has begun: floors rise at once), `apply nightly-scale-down`, the event
+//!    cancelled, and a malformed request;
+//! 3. `budget-handler`: the 80% ACTUAL alert (notify), the 100% FORECASTED one (notify), a
+//!    100% ACTUAL one (caps the non-critical ai service), the same again (acts once), and an
+//!    alarm payload sent to the budget topic (refused: fail closed).
+//!
+//! ```text
+//! AWS_ENDPOINT_URL=http://127.0.0.1:5000 CAPSTAN_TABLE=capstan-state \
+//!   cargo run -p capstan-e2e --example demo [-- --seed-only]
+//! ```
+//!
+//! With `--seed-only` it only seeds, and prints the topic ARN (for the `cargo lambda` loop).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use capstan_aws::testing::*;
+use capstan_aws::{Clients, Timeouts};
+use capstan_function::{Config, Function};
+use capstan_runner::SystemClock;
+use chrono::{Duration, DurationRound, Utc};
+use serde_json::{json, Value};
+
+const ALARM_FIXTURES: &[&str] = &[
+    "alarm-eventbridge-state-change.json",
+    "alarm-eventbridge-config-change.json",
+    "alarm-lambda-action.json",
+    "alarm-sns-single-metric.json",
+    "alarm-sns-metric-math.json",
+    "alarm-composite-lambda-action.json",
+    "alarm-eventbridge-state-change.json",
+];
+
+fn line(r: &Value) -> String {
+    let mut s = format!(
+        "{}: {}",
+        r["target"].as_str().unwrap_or("?"),
+        r["outcome"].as_str().unwrap_or("?")
+    );
+    if let Some(reason) = r["reason"].as_str() {
+        s.push_str(&format!(" ({reason})"));
+    }
+    if let (Some(f), Some(t)) = (r["from"]["desired"].as_u64(), r["to"]["desired"].as_u64()) {
+        s.push_str(&format!(" {f} -> {t}"));
+    }
+    if let Some(a) = r["applied"].as_str() {
+        s.push_str(&format!("; {a}"));
+    }
+    if let Some(e) = r["explanation"].as_str().filter(|e| !e.is_empty()) {
+        s.push_str(&format!("\n        why: {e}"));
+    }
+    s
+}
+
+#[tokio::main]
+async fn main() {
+    let sdk = capstan_aws::load_config(Timeouts::default()).await;
+    let clients = Clients::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    println!("seeding main-cluster/{{api,frontend,ai}}-service (ai with a scalable target 2..30), the group aiwg-production-asg (2..15) and a topic with a queue");
+    seed_ecs_service(&clients, "main-cluster", "api-service", 3).await;
+    seed_ecs_service(&clients, "main-cluster", "frontend-service", 2).await;
+    seed_ecs_service(&clients, "main-cluster", "ai-service", 2).await;
+    seed_scalable_target(&clients, "main-cluster", "ai-service", 2, 30).await;
+    seed_asg(&clients, "aiwg-production-asg", 2, 15, 2).await;
+    let (topic_arn, queue_url) = seed_topic_with_queue(&clients.sns, &sqs, "capstan-demo").await;
+    if std::env::args().any(|a| a == "--seed-only") {
+        println!("topic {topic_arn}\nqueue {queue_url}");
+        return;
+    }
+
+    let mut config = Config::from_env(|k| std::env::var(k).ok()).unwrap_or_else(|e| {
+        eprintln!("demo: {e}");
+        std::process::exit(2)
+    });
+    config.topic_arn = Some(topic_arn);
+    let runner = capstan_function::runner_with_config("demo", &config, &sdk, Arc::new(SystemClock))
+        .await
+        .unwrap_or_else(|e| {
+            eprintln!("demo: {e}");
+            std::process::exit(2)
+        });
+    let alarms = alarm_handler::Handler::new(runner.clone());
+    let schedules = schedule_handler::Handler::new(runner.clone());
+    let budgets = budget_handler::Handler::new(runner);
+
+    println!("\n== 1. alarm-handler: every alarm fixture");
+    for name in ALARM_FIXTURES {
+        show(&alarms, name, fixture(name)).await;
+    }
+
+    println!("\n== 2. schedule-handler");
+    let now = Utc::now();
+    let tick_at = now.duration_trunc(Duration::minutes(5)).unwrap_or(now);
+    let tick = json!({"action": "tick", "scheduled_time": tick_at.to_rfc3339()});
+    show(
+        &schedules,
+        "the tick for now (EventBridge Scheduler input)",
+        tick.clone(),
+    )
+    .await;
+    show(
+        &schedules,
+        "the same tick again: nothing to do, nothing written",
+        tick,
+    )
+    .await;
+    let fmt = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let add = json!({
+        "action": "add-event", "name": "demo-launch", "by": "demo",
+        "event": {
+            "start": fmt(now + Duration::minutes(30)), "end": fmt(now + Duration::hours(3)),
+            "lead": "1h", "targets": {"api": {"floor": "+2"}, "frontend": {"floor": 5}}
+        }
+    });
+    show(
+        &schedules,
+        "add-event demo-launch (starts in 30 min, lead 1h)",
+        add.clone(),
+    )
+    .await;
+    show(&schedules, "the same event again: one event", add).await;
+    show(
+        &schedules,
+        "apply nightly-scale-down now (held: the event holds scale-in)",
+        json!({"action": "apply", "schedule": "nightly-scale-down"}),
+    )
+    .await;
+    show(
+        &schedules,
+        "cancel-event demo-launch",
+        json!({"action": "cancel-event", "name": "demo-launch", "by": "demo"}),
+    )
+    .await;
+    show(
+        &schedules,
+        "a malformed request",
+        json!({"action": "tick", "scheduled_time": "tomorrow"}),
+    )
+    .await;
+
+    println!("\n== 3. budget-handler");
+    show(
+        &budgets,
+        "budget-sns-actual-80pct.json",
+        fixture("budget-sns-actual-80pct.json"),
+    )
+    .await;
+    show(
+        &budgets,
+        "budget-sns-forecasted-100pct.json",
+        fixture("budget-sns-forecasted-100pct.json"),
+    )
+    .await;
+    let full = actual_100(fixture("budget-sns-actual-80pct.json"));
+    show(&budgets, "AI-Service-Monthly ACTUAL at 100%", full.clone()).await;
+    show(&budgets, "the same alert delivered again", full).await;
+    show(
+        &budgets,
+        "an alarm sent to the budget topic",
+        fixture("alarm-sns-single-metric.json"),
+    )
+    .await;
+
+    println!("\nWhat people were told (SNS -> SQS):");
+    for m in read_messages(&sqs, &queue_url).await {
+        println!(
+            "  [{}] {}",
+            message_attribute(&m, "outcome").unwrap_or("?"),
+            m["Subject"].as_str().unwrap_or("")
+        );
+    }
+}
+
+fn fixture(name: &str) -> Value {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/aws-events");
+    let text = std::fs::read_to_string(format!("{dir}/{name}")).expect("fixture");
+    serde_json::from_str(&text).expect("fixture is JSON")
+}
+
+/// The 80% ACTUAL fixture as AWS Budgets would send it at 100%.
+fn actual_100(mut event: Value) -> Value {
+    let sns = &mut event["Records"][0]["Sns"];
+    let text = sns["Message"]
+        .as_str()
+        .unwrap_or_default()
+        .replace("greater than $4,000.00", "greater than $5,000.00")
+        .replace("is $4,102.37", "is $5,013.80")
+        .replace(
+            "Alert Threshold: > $4,000.00",
+            "Alert Threshold: > $5,000.00",
+        )
+        .replace("ACTUAL Amount: $4,102.37", "ACTUAL Amount: $5,013.80");
+    sns["Message"] = json!(text);
+    sns["MessageId"] = json!("7d1c2b3a-4e5f-5a4b-8c9d-0e1f2a3b4c60");
+    event
+}
+
+/// Sends one payload to a function and prints what came of it.
+async fn show(function: &impl Function, what: &str, payload: Value) {
+    let started = Instant::now();
+    let result = function.handle(payload).await;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    println!("\n-> {what} ({ms:.0} ms)");
+    match result {
+        Ok(resp) if resp.get("ignored").is_some() => {
+            println!("   ignored: {}", resp["ignored"].as_str().unwrap_or(""))
+        }
+        Ok(resp) => {
+            for report in resp["reports"].as_array().into_iter().flatten() {
+                println!("   {}", report["signal"].as_str().unwrap_or(""));
+                for r in report["results"].as_array().into_iter().flatten() {
+                    println!("     {}", line(r));
+                }
+                for n in report["notices"].as_array().into_iter().flatten() {
+                    println!("     notice: {}", n.as_str().unwrap_or(""));
+                }
+            }
+        }
+        Err(e) => println!("   error (Lambda would retry, then dead-letter it): {e}"),
+    }
+}
