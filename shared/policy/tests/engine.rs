@@ -691,6 +691,25 @@ fn budget_notify_then_cap_then_duplicate_then_lift() {
         now,
     );
     assert_eq!(change_of(&d, "ai").1.max, 30);
+    // a person at the CLI needs no Slack grant (IAM is their authority); an ungranted Slack
+    // user, or a bare `cli:`, is refused and changes nothing
+    let d = decide(
+        &p,
+        &cmd("cli:ana", "lift-cap AI-Service-Monthly", false),
+        &s,
+        now,
+    );
+    assert_eq!(change_of(&d, "ai").1.max, 30);
+    for user in ["U0000000001", "cli:"] {
+        let d = decide(
+            &p,
+            &cmd(user, "lift-cap AI-Service-Monthly", false),
+            &s,
+            now,
+        );
+        assert!(d.ops.is_empty(), "{user}: {d:?}");
+        assert_eq!(reason_of(&d, "*").code(), "not-allowed", "{user}");
+    }
 }
 
 #[test]
