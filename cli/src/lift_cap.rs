@@ -456,7 +456,7 @@ mod tests {
         };
         assert_eq!(
             why_not(&refused),
-            "nothing was lifted: `lift-cap B` refused: cli:ana may not use `lift-cap` in channel "
+            "nothing was lifted: `lift-cap B` refused: cli:ana may not use `lift-cap` in channel"
         );
         let none = Report {
             notices: vec!["no cap of budget B is in force".to_string()],

@@ -73,11 +73,19 @@ enum Command {
         #[arg(long)]
         from: Option<String>,
     },
-    /// Replay a timeline (JSON lines of `{"at": ..., "signal": ...}`) and print every decision.
+    /// Replay a timeline and print every decision.
+    ///
+    /// The timeline is JSON lines, each either a signal, `{"at": RFC3339, "signal": {...}}`, or
+    /// a raw AWS payload as the Lambda functions receive it, `{"at"?: RFC3339, "aws": {...}}`:
+    /// a CloudWatch alarm (EventBridge, Lambda alarm action or SNS), a schedule request
+    /// (EventBridge scheduled rule, or a Scheduler input: tick, apply, add-event, cancel-event)
+    /// or an AWS Budgets alert through SNS. `at` defaults to the moment the payload carries (the
+    /// alarm's state change, the tick's time, the SNS Timestamp). Blank lines and `#` comments
+    /// are skipped; the whole timeline is checked before anything is simulated.
     Simulate {
         /// The policy file.
         file: PathBuf,
-        /// The timeline.
+        /// The timeline (JSON lines of signals or raw AWS payloads).
         timeline: PathBuf,
         /// Starting state (JSON); default: every target at its floor.
         #[arg(long)]
@@ -112,9 +120,13 @@ enum Command {
         #[arg(long, hide = true)]
         now: Option<String>,
     },
-    /// Lift a budget cap before its period resets: decided by the policy engine, recorded in
-    /// the state table, announced on the topic, applied on AWS (the same path as the Lambda
-    /// functions). Exit 0 lifted, 1 nothing lifted or an AWS failure, 2 a bad policy or usage.
+    /// Lift a budget cap before its period resets.
+    ///
+    /// Goes the way of the Lambda functions: the policy engine decides (as the operator command
+    /// `lift-cap BUDGET` from `cli:USER`), the state table records it, the topic is told, and
+    /// the targets the cap held get their bounds back on AWS. Exit 0 lifted, 1 nothing lifted
+    /// (no cap in force, or refused), a target failed or an AWS failure, 2 a bad policy, an
+    /// unknown budget or bad usage.
     LiftCap {
         /// The AWS Budgets budget whose cap to lift (e.g. `AI-Service-Monthly`).
         #[arg(value_parser = NonEmptyStringValueParser::new())]

@@ -1,19 +1,26 @@
 //! `capstan simulate`: replays a timeline of signals through the engine, printing every
 //! decision, then a per-target summary, and optionally drawing the day as an SVG chart.
 //!
-//! The timeline is JSON lines of [`TimedSignal`]; blank lines and `#` comments are skipped. It is
-//! read whole and checked before anything is simulated, so a bad line never leaves half a run.
+//! The timeline is JSON lines; blank lines and `#` comments are skipped. A line is either a
+//! [`TimedSignal`] (`{"at": ..., "signal": {...}}`) or a raw AWS payload as a Lambda function
+//! receives it, `{"at"?: ..., "aws": {...}}`: a CloudWatch alarm (EventBridge, Lambda alarm
+//! action or SNS), a schedule request (EventBridge scheduled rule, or a Scheduler input: tick,
+//! apply, add-event, cancel-event) or an AWS Budgets alert through SNS, read by the same parsers
+//! as the functions (`capstan-events`). It is read whole and checked before anything is
+//! simulated, so a bad line never leaves half a run.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
+use capstan_events::{ScheduleKind, ScheduleRequest};
 use capstan_policy::model::Dur;
-use capstan_policy::signal::TickSignal;
+use capstan_policy::signal::{EventRequest, EventSignal, TickSignal};
 use capstan_policy::{
     decide, effective_bounds, load, Decision, Outcome, Policy, Reason, Signal, State, TimedSignal,
 };
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use serde_json::{Map, Value};
 
 use crate::chart::{Chart, Mark, MarkKind, Panel};
 
@@ -41,7 +48,7 @@ pub fn run(
             return Ok(false);
         }
     };
-    let entries = parse_timeline(&read(timeline)?).map_err(|problems| {
+    let Timeline { entries, ignored } = parse_timeline(&read(timeline)?).map_err(|problems| {
         format!(
             "{} has {} problem(s); nothing was simulated:\n  {}",
             timeline.display(),
@@ -59,6 +66,9 @@ pub fn run(
         Some(every) => with_ticks(entries, every),
         None => entries,
     };
+    for note in &ignored {
+        println!("{}: {note}", timeline.display());
+    }
     let Some(first) = entries.first() else {
         println!(
             "{}: the timeline is empty; nothing to simulate",
@@ -146,10 +156,22 @@ pub struct Entry {
     pub signal: TimedSignal,
 }
 
-/// Parses a timeline: one `TimedSignal` per line, blank lines and `#` comments skipped,
-/// entries in time order (equal times allowed). Every problem is reported, each with its line.
-pub fn parse_timeline(text: &str) -> Result<Vec<Entry>, Vec<String>> {
-    let mut entries: Vec<Entry> = Vec::new();
+/// A parsed timeline.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Timeline {
+    /// The signals to replay, in time order.
+    pub entries: Vec<Entry>,
+    /// AWS payloads that the functions would ignore (an alarm's configuration change...), each
+    /// as `line N: ignored: why`.
+    pub ignored: Vec<String>,
+}
+
+/// Parses a timeline: one [`TimedSignal`] or raw AWS payload (`{"at"?: ..., "aws": ...}`) per
+/// line, blank lines and `#` comments skipped, entries in time order (equal times allowed). A
+/// payload may carry several signals (SNS batches records): each is an entry of its line. Every
+/// problem is reported, each with its line.
+pub fn parse_timeline(text: &str) -> Result<Timeline, Vec<String>> {
+    let mut timeline = Timeline::default();
     let mut problems = Vec::new();
     // The latest well-formed entry, for the order check.
     let mut latest: Option<(usize, DateTime<Utc>)> = None;
@@ -159,32 +181,196 @@ pub fn parse_timeline(text: &str) -> Result<Vec<Entry>, Vec<String>> {
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        match serde_json::from_str::<TimedSignal>(trimmed) {
-            Ok(signal) => {
-                if let Some((prev_line, prev_at)) = latest {
-                    if signal.at < prev_at {
-                        problems.push(format!(
-                            "line {line}: {} is before {} on line {prev_line}; entries must be in time order",
-                            signal.at.format("%Y-%m-%dT%H:%M:%SZ"),
-                            prev_at.format("%Y-%m-%dT%H:%M:%SZ")
-                        ));
-                    }
+        let signals = match serde_json::from_str::<Value>(trimmed) {
+            Ok(Value::Object(map)) if map.contains_key("aws") => match aws_line(&map) {
+                Ok(Payload::Signals(signals)) => signals,
+                Ok(Payload::Ignored(why)) => {
+                    timeline
+                        .ignored
+                        .push(format!("line {line}: ignored: {why}"));
+                    continue;
                 }
-                if latest.is_none_or(|(_, at)| signal.at >= at) {
-                    latest = Some((line, signal.at));
+                Err(problem) => {
+                    problems.push(format!("line {line}: {problem}"));
+                    continue;
                 }
-                entries.push(Entry {
-                    line: Some(line),
-                    signal,
-                });
+            },
+            _ => match serde_json::from_str::<TimedSignal>(trimmed) {
+                Ok(signal) => vec![signal],
+                Err(e) => {
+                    problems.push(format!("line {line}: {}", describe_json_error(&e)));
+                    continue;
+                }
+            },
+        };
+        for signal in signals {
+            if let Some((prev_line, prev_at)) = latest {
+                if signal.at < prev_at {
+                    problems.push(format!(
+                        "line {line}: {} is before {} on line {prev_line}; entries must be in time order",
+                        signal.at.format("%Y-%m-%dT%H:%M:%SZ"),
+                        prev_at.format("%Y-%m-%dT%H:%M:%SZ")
+                    ));
+                }
             }
-            Err(e) => problems.push(format!("line {line}: {}", describe_json_error(&e))),
+            if latest.is_none_or(|(_, at)| signal.at >= at) {
+                latest = Some((line, signal.at));
+            }
+            timeline.entries.push(Entry {
+                line: Some(line),
+                signal,
+            });
         }
     }
     if problems.is_empty() {
-        Ok(entries)
+        Ok(timeline)
     } else {
         Err(problems)
+    }
+}
+
+/// What a raw AWS payload gave.
+#[derive(Debug)]
+enum Payload {
+    /// The signals it carries, timed.
+    Signals(Vec<TimedSignal>),
+    /// A payload the functions accept and ignore, and why.
+    Ignored(String),
+}
+
+/// Which function a payload is for, by its shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Alarm,
+    Schedule,
+    Budget,
+}
+
+impl Kind {
+    /// The kind of payload, without an article.
+    fn what(self) -> &'static str {
+        match self {
+            Kind::Alarm => "CloudWatch alarm",
+            Kind::Schedule => "schedule request",
+            Kind::Budget => "AWS Budgets alert",
+        }
+    }
+
+    /// The kind of payload, with its indefinite article.
+    fn a_what(self) -> String {
+        match self {
+            Kind::Budget => format!("an {}", self.what()),
+            _ => format!("a {}", self.what()),
+        }
+    }
+}
+
+/// The function a payload is for: SNS records whose message is plain text are AWS Budgets
+/// alerts, other SNS records alarms; `source` `aws.cloudwatch` is an alarm; `action` or `source`
+/// `aws.events` a schedule request.
+fn classify(payload: &Value) -> Option<Kind> {
+    let obj = payload.as_object()?;
+    if let Some(records) = obj.get("Records") {
+        let message = records
+            .get(0)
+            .and_then(|r| r.pointer("/Sns/Message"))
+            .and_then(Value::as_str);
+        return Some(match message {
+            Some(m) if !m.trim_start().starts_with('{') => Kind::Budget,
+            _ => Kind::Alarm,
+        });
+    }
+    match obj.get("source").and_then(Value::as_str) {
+        Some(capstan_events::CLOUDWATCH_SOURCE) => Some(Kind::Alarm),
+        Some(capstan_events::SCHEDULE_SOURCE) => Some(Kind::Schedule),
+        _ if obj.contains_key("action") => Some(Kind::Schedule),
+        _ => None,
+    }
+}
+
+/// A `{"at"?: ..., "aws": ...}` line: the payload read by the parser of the function it is
+/// for, timed at `at`, else at the moment the payload carries.
+fn aws_line(line: &Map<String, Value>) -> Result<Payload, String> {
+    if let Some(other) = line.keys().find(|k| *k != "at" && *k != "aws") {
+        return Err(format!(
+            "unknown field `{other}` beside `aws`; expected `at` (optional) and `aws`"
+        ));
+    }
+    let at = match line.get("at") {
+        None => None,
+        Some(v) => Some(
+            serde_json::from_value::<DateTime<Utc>>(v.clone()).map_err(|_| {
+                format!("`at` is {v}: expected an RFC 3339 time such as \"2026-11-23T08:00:00Z\"")
+            })?,
+        ),
+    };
+    let payload = &line["aws"];
+    let Some(kind) = classify(payload) else {
+        return Err(
+            "`aws` is not a payload Capstan's functions accept: expected a CloudWatch alarm \
+             (`source` \"aws.cloudwatch\", or SNS `Records` with an alarm message), a schedule \
+             request (`source` \"aws.events\", or `action`), or an AWS Budgets alert (SNS \
+             `Records` with the plain-text message)"
+                .to_string(),
+        );
+    };
+    let invalid = |e: capstan_events::EventError| {
+        let path = if e.path.is_empty() {
+            "aws".to_string()
+        } else {
+            format!("aws.{}", e.path)
+        };
+        format!("{path}: {} (read as {})", e.message, kind.a_what())
+    };
+    let timed: Vec<(Option<DateTime<Utc>>, Signal)> = match kind {
+        Kind::Alarm => match capstan_events::parse_alarm_event(payload).map_err(invalid)? {
+            capstan_events::Parsed::Alarms(alarms) => alarms
+                .into_iter()
+                .map(|a| (Some(a.changed_at), Signal::Alarm(a.signal)))
+                .collect(),
+            capstan_events::Parsed::Ignored { why } => return Ok(Payload::Ignored(why)),
+        },
+        Kind::Schedule => {
+            let request = capstan_events::parse_schedule_event(payload).map_err(invalid)?;
+            vec![(request.at, schedule_signal(request))]
+        }
+        Kind::Budget => capstan_events::parse_budget_event(payload)
+            .map_err(invalid)?
+            .into_iter()
+            .map(|b| (Some(b.sent_at), Signal::Budget(b.signal)))
+            .collect(),
+    };
+    timed
+        .into_iter()
+        .map(|(carried, signal)| {
+            let at = at.or(carried).ok_or_else(|| {
+                format!(
+                    "the {} carries no time (`{}`); give one with \"at\"",
+                    kind.what(),
+                    signal.summary()
+                )
+            })?;
+            Ok(TimedSignal { at, signal })
+        })
+        .collect::<Result<_, String>>()
+        .map(Payload::Signals)
+}
+
+/// The signal a schedule request asks the engine for, as the schedule handler gives it.
+fn schedule_signal(request: ScheduleRequest) -> Signal {
+    match request.kind {
+        ScheduleKind::Tick => Signal::Tick(TickSignal::default()),
+        ScheduleKind::Apply { schedule } => Signal::Tick(TickSignal {
+            schedule: Some(schedule),
+        }),
+        ScheduleKind::AddEvent { name, event, by } => Signal::Event(EventSignal {
+            by,
+            request: EventRequest::Add { name, event },
+        }),
+        ScheduleKind::CancelEvent { name, by } => Signal::Event(EventSignal {
+            by,
+            request: EventRequest::Cancel { name },
+        }),
     }
 }
 
@@ -465,7 +651,7 @@ mod tests {
             alarm_line(1, 0),
             alarm_line(2, 0)
         );
-        let entries = parse_timeline(&text).unwrap();
+        let entries = parse_timeline(&text).unwrap().entries;
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].line, Some(3));
         assert_eq!(entries[1].line, Some(5));
@@ -490,13 +676,16 @@ mod tests {
     #[test]
     fn equal_times_are_in_order() {
         let text = format!("{}\n{}\n", alarm_line(1, 0), alarm_line(1, 0));
-        assert_eq!(parse_timeline(&text).unwrap().len(), 2);
+        assert_eq!(parse_timeline(&text).unwrap().entries.len(), 2);
     }
 
     #[test]
     fn ticks_fill_the_timeline_on_round_minutes() {
         let text = format!("{}\n{}\n", alarm_line(1, 3), alarm_line(1, 20));
-        let entries = with_ticks(parse_timeline(&text).unwrap(), TimeDelta::minutes(5));
+        let entries = with_ticks(
+            parse_timeline(&text).unwrap().entries,
+            TimeDelta::minutes(5),
+        );
         let times: Vec<_> = entries
             .iter()
             .map(|e| (e.line.is_some(), e.signal.at))
@@ -521,12 +710,114 @@ mod tests {
             alarm_line(1, 0),
             alarm_line(1, 10)
         );
-        let entries = with_ticks(parse_timeline(&text).unwrap(), TimeDelta::minutes(5));
+        let entries = with_ticks(
+            parse_timeline(&text).unwrap().entries,
+            TimeDelta::minutes(5),
+        );
         let ticks_at_105 = entries
             .iter()
             .filter(|e| e.signal.at == at(1, 5) && matches!(e.signal.signal, Signal::Tick(_)))
             .count();
         assert_eq!(ticks_at_105, 1);
         assert_eq!(entries.len(), 5);
+    }
+
+    fn fixture(name: &str) -> Value {
+        let path = format!(
+            "{}/../tests/fixtures/aws-events/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn payloads_are_told_apart_by_their_shape() {
+        assert_eq!(
+            classify(&fixture("budget-sns-actual-80pct.json")),
+            Some(Kind::Budget)
+        );
+        assert_eq!(
+            classify(&fixture("alarm-sns-single-metric.json")),
+            Some(Kind::Alarm)
+        );
+        assert_eq!(
+            classify(&fixture("alarm-eventbridge-state-change.json")),
+            Some(Kind::Alarm)
+        );
+        assert_eq!(
+            classify(&fixture("alarm-lambda-action.json")),
+            Some(Kind::Alarm)
+        );
+        assert_eq!(
+            classify(&fixture("schedule-eventbridge-rule.json")),
+            Some(Kind::Schedule)
+        );
+        assert_eq!(
+            classify(&serde_json::json!({"action": "cancel-event", "name": "x"})),
+            Some(Kind::Schedule)
+        );
+        assert_eq!(classify(&serde_json::json!({"source": "aws.s3"})), None);
+        assert_eq!(classify(&serde_json::json!("tick")), None);
+    }
+
+    #[test]
+    fn a_payload_is_timed_by_what_it_carries_unless_at_is_given() {
+        let line = |v: Value| -> Map<String, Value> { v.as_object().unwrap().clone() };
+        let Payload::Signals(s) = aws_line(&line(
+            serde_json::json!({"aws": fixture("alarm-lambda-action.json")}),
+        ))
+        .unwrap() else {
+            panic!("an alarm")
+        };
+        assert_eq!(s.len(), 1);
+        assert_eq!(
+            s[0].at,
+            "2026-11-23T09:12:15.490Z".parse::<DateTime<Utc>>().unwrap()
+        );
+
+        // SNS batches: every record is a signal, all at the given `at`.
+        let mut batch = fixture("alarm-sns-single-metric.json");
+        let record = batch["Records"][0].clone();
+        batch["Records"].as_array_mut().unwrap().push(record);
+        let Payload::Signals(s) = aws_line(&line(
+            serde_json::json!({"at": "2026-11-24T00:00:00Z", "aws": batch}),
+        ))
+        .unwrap() else {
+            panic!("alarms")
+        };
+        assert_eq!(s.len(), 2);
+        assert!(s.iter().all(|t| t.at == at(0, 0) + TimeDelta::days(1)));
+        assert!(matches!(s[1].signal, Signal::Alarm(_)));
+
+        // add-event carries no time: `at` is needed, and the request becomes an event signal.
+        let add = serde_json::json!({
+            "action": "add-event", "name": "promo", "by": "ana",
+            "event": {"start": "2026-11-24T09:00:00Z", "end": "2026-11-24T12:00:00Z",
+                      "targets": {"api": {"floor": "+2"}}}
+        });
+        let e = aws_line(&line(serde_json::json!({"aws": add.clone()}))).unwrap_err();
+        assert!(
+            e.contains("carries no time") && e.contains("add event promo (by ana)"),
+            "{e}"
+        );
+        let Payload::Signals(s) = aws_line(&line(
+            serde_json::json!({"at": "2026-11-23T01:00:00Z", "aws": add}),
+        ))
+        .unwrap() else {
+            panic!("an event")
+        };
+        assert!(matches!(
+            &s[0].signal,
+            Signal::Event(EventSignal { by, request: EventRequest::Add { name, .. } })
+                if by == "ana" && name == "promo"
+        ));
+
+        let Payload::Ignored(why) = aws_line(&line(
+            serde_json::json!({"aws": fixture("alarm-eventbridge-config-change.json")}),
+        ))
+        .unwrap() else {
+            panic!("ignored")
+        };
+        assert!(why.contains("Configuration Change"), "{why}");
     }
 }

@@ -336,3 +336,179 @@ fn the_runbook_day_replays_as_its_comments_say() {
     let svg = std::fs::read_to_string(&chart).unwrap();
     assert_eq!(svg.matches(r#"<g class="panel""#).count(), 4);
 }
+
+/// A payload from `tests/fixtures/aws-events/`, on one line.
+fn fixture(name: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/aws-events")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// A timeline line holding `payload` as AWS delivers it, with `at` when given.
+fn aws_line(at: Option<&str>, payload: serde_json::Value) -> String {
+    let mut line = serde_json::json!({ "aws": payload });
+    if let Some(at) = at {
+        line["at"] = at.into();
+    }
+    line.to_string()
+}
+
+/// Runs `capstan simulate` on the example policy and `timeline`.
+fn simulate_example(test: &str, timeline: &str) -> Output {
+    let dir = workdir(test, timeline);
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../capstan.example.toml");
+    Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .current_dir(&dir)
+        .arg("simulate")
+        .arg(example)
+        .arg("day.jsonl")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn raw_aws_payloads_replay_as_the_functions_read_them() {
+    let timeline = [
+        "# AWS Budgets through SNS, 06:14:09 (the SNS Timestamp)".to_string(),
+        aws_line(None, fixture("budget-sns-actual-80pct.json")),
+        aws_line(None, fixture("budget-sns-forecasted-100pct.json")),
+        "# the EventBridge scheduled rule's tick at 08:00 on Monday 23 November".to_string(),
+        aws_line(None, fixture("schedule-eventbridge-rule.json")),
+        "# an alarm invoking Lambda directly, at its state timestamp 09:12:15".to_string(),
+        aws_line(None, fixture("alarm-lambda-action.json")),
+        "# an alarm through SNS, 17:43:27; then a configuration change, ignored".to_string(),
+        aws_line(None, fixture("alarm-sns-single-metric.json")),
+        aws_line(None, fixture("alarm-eventbridge-config-change.json")),
+        "# a Scheduler input without a time: `at` says when".to_string(),
+        aws_line(
+            Some("2026-11-23T18:00:00Z"),
+            serde_json::json!({"action": "apply", "schedule": "nightly-scale-down"}),
+        ),
+        r#"{"at": "2026-11-23T18:05:00Z", "signal": {"tick": {}}}"#.to_string(),
+    ]
+    .join("\n");
+    let out = simulate_example("aws-payloads", &timeline);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+
+    assert!(
+        stdout.starts_with(
+            "day.jsonl: line 10: ignored: EventBridge \"CloudWatch Alarm Configuration \
+             Change\" from aws.cloudwatch is not an alarm state change\n"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Simulating 7 signal(s) from 2026-11-23 06:14:09Z to 2026-11-23 18:05:00Z"),
+        "{stdout}"
+    );
+    // The 80% ACTUAL alert: the notify rule's notice, with the amounts read from the text.
+    let at_0614 = "2026-11-23 06:14:09Z";
+    let first = block(&stdout, at_0614);
+    assert!(
+        first[0].ends_with("budget AI-Service-Monthly ACTUAL alert at 80%"),
+        "{first:?}"
+    );
+    assert_line(
+        &stdout,
+        at_0614,
+        "notice (budget:ai-spend-80)",
+        &["4102.37 of 5000.00", "review AI usage"],
+    );
+    // The FORECASTED 100% alert: no rule acts on it.
+    assert!(
+        stdout.contains(
+            "2026-11-23 06:14:09Z  budget AI-Service-Monthly FORECASTED alert at 100%\n  \
+             notice (budget:AI-Service-Monthly): "
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("no rule acts on FORECASTED alerts"),
+        "{stdout}"
+    );
+    // The 08:00 Monday tick: business hours raise api's floor to 4, and the morning
+    // occurrence sets frontend to 4.
+    let at_08 = "2026-11-23 08:00:00Z";
+    assert!(block(&stdout, at_08)[0].ends_with("schedule tick"));
+    assert_line(
+        &stdout,
+        at_08,
+        "api [change]",
+        &["desired 2 (min 2, max 20) -> desired 4 (min 4, max 20)"],
+    );
+    assert_line(&stdout, at_08, "frontend [change]", &["-> desired 4 "]);
+    // The alarms, timed at their state changes, with the datapoints the payloads carry.
+    let at_0912 = "2026-11-23 09:12:15Z";
+    assert!(block(&stdout, at_0912)[0].ends_with("alarm api-cpu-high -> ALARM (value 78.1)"));
+    assert_line(&stdout, at_0912, "api [change]", &["-> desired 5 "]);
+    let at_1743 = "2026-11-23 17:43:27Z";
+    assert_line(&stdout, at_1743, "api [change]", &["-> desired 6 "]);
+    assert_line(
+        &stdout,
+        at_1743,
+        "notice (rule:api-latency-high)",
+        &["investigate"],
+    );
+    // The apply request at the given time, then a plain timeline tick.
+    let at_18 = "2026-11-23 18:00:00Z";
+    assert!(block(&stdout, at_18)[0].ends_with("apply schedule nightly-scale-down"));
+    assert_line(&stdout, at_18, "frontend [change]", &["-> desired 2 "]);
+    assert!(
+        stdout.contains("2026-11-23 18:05:00Z  schedule tick"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Summary: 7 signal(s)"), "{stdout}");
+}
+
+#[test]
+fn a_payload_no_function_accepts_is_named_with_the_parsers_error() {
+    let mut alarm_in_sns = fixture("budget-sns-actual-80pct.json");
+    alarm_in_sns["Records"][0]["Sns"]["Message"] =
+        "Budget Name: AI-Service-Monthly\nAlert Type: SOMETIMES\n".into();
+    let timeline = [
+        // A good line: nothing may be simulated, it included.
+        aws_line(None, fixture("schedule-eventbridge-rule.json")),
+        aws_line(None, alarm_in_sns),
+        aws_line(
+            None,
+            serde_json::json!({"action": "apply", "schedule": "night"}),
+        ),
+        aws_line(None, serde_json::json!({"source": "aws.s3", "detail": {}})),
+        aws_line(Some("at eight"), serde_json::json!({"action": "tick"})),
+        r#"{"aws": {"action": "tick"}, "signal": {"tick": {}}}"#.to_string(),
+        aws_line(
+            Some("2026-11-23T09:00:00Z"),
+            serde_json::json!({"action": "launch"}),
+        ),
+    ]
+    .join("\n");
+    let out = simulate_example("aws-bad", &timeline);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(text(&out.stdout), "", "nothing is simulated");
+    let problems: Vec<&str> = stderr.lines().skip(1).map(str::trim).collect();
+    assert!(
+        stderr.starts_with("capstan: day.jsonl has 6 problem(s); nothing was simulated:\n"),
+        "{stderr}"
+    );
+    assert_eq!(
+        problems,
+        [
+            "line 2: aws.Records[0].Sns.Message: line \"Alert Type: SOMETIMES\": expected \
+             ACTUAL or FORECASTED (read as an AWS Budgets alert)",
+            "line 3: the schedule request carries no time (`apply schedule night`); give one \
+             with \"at\"",
+            "line 4: `aws` is not a payload Capstan's functions accept: expected a CloudWatch \
+             alarm (`source` \"aws.cloudwatch\", or SNS `Records` with an alarm message), a \
+             schedule request (`source` \"aws.events\", or `action`), or an AWS Budgets alert \
+             (SNS `Records` with the plain-text message)",
+            "line 5: `at` is \"at eight\": expected an RFC 3339 time such as \
+             \"2026-11-23T08:00:00Z\"",
+            "line 6: unknown field `signal` beside `aws`; expected `at` (optional) and `aws`",
+            "line 7: aws.action: unknown action \"launch\": expected tick, apply, add-event or \
+             cancel-event (read as a schedule request)",
+        ]
+    );
+}
