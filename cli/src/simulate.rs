@@ -13,9 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
-use capstan_events::{ScheduleKind, ScheduleRequest};
 use capstan_policy::model::Dur;
-use capstan_policy::signal::{EventRequest, EventSignal, TickSignal};
+use capstan_policy::signal::TickSignal;
 use capstan_policy::{
     decide, effective_bounds, load, Decision, Outcome, Policy, Reason, Signal, State, TimedSignal,
 };
@@ -332,7 +331,7 @@ fn aws_line(line: &Map<String, Value>) -> Result<Payload, String> {
         },
         Kind::Schedule => {
             let request = capstan_events::parse_schedule_event(payload).map_err(invalid)?;
-            vec![(request.at, schedule_signal(request))]
+            vec![(request.at, request.signal())]
         }
         Kind::Budget => capstan_events::parse_budget_event(payload)
             .map_err(invalid)?
@@ -354,24 +353,6 @@ fn aws_line(line: &Map<String, Value>) -> Result<Payload, String> {
         })
         .collect::<Result<_, String>>()
         .map(Payload::Signals)
-}
-
-/// The signal a schedule request asks the engine for, as the schedule handler gives it.
-fn schedule_signal(request: ScheduleRequest) -> Signal {
-    match request.kind {
-        ScheduleKind::Tick => Signal::Tick(TickSignal::default()),
-        ScheduleKind::Apply { schedule } => Signal::Tick(TickSignal {
-            schedule: Some(schedule),
-        }),
-        ScheduleKind::AddEvent { name, event, by } => Signal::Event(EventSignal {
-            by,
-            request: EventRequest::Add { name, event },
-        }),
-        ScheduleKind::CancelEvent { name, by } => Signal::Event(EventSignal {
-            by,
-            request: EventRequest::Cancel { name },
-        }),
-    }
 }
 
 /// serde_json's message without its "at line 1 column N" (the line is the timeline's), with
@@ -633,6 +614,7 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use capstan_policy::signal::{EventRequest, EventSignal};
 
     fn at(h: u32, m: u32) -> DateTime<Utc> {
         format!("2026-11-23T{h:02}:{m:02}:00Z").parse().unwrap()
