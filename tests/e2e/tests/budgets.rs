@@ -474,9 +474,10 @@ async fn the_same_alert_delivered_twice_acts_once() {
             .budget_alert(budget_alert(&Alert::ai("ACTUAL", 100.0, sent).id(id)))
             .await
             .unwrap();
-        // The cap is in force, so the engine adds none and says nothing; what it would do to
-        // ai is the duplicate.
-        assert_eq!(outcomes(&resp), ["ai:duplicate"], "{resp:#}");
+        // Both the notices (`*`) and ai's change were already handled.
+        let mut got = outcomes(&resp);
+        got.sort();
+        assert_eq!(got, ["*:duplicate", "ai:duplicate"], "{resp:#}");
         assert!(notices(&resp).is_empty(), "{resp:#}");
         assert_eq!(resp["reports"][0]["key"], key("ACTUAL", 100, "2026-11"));
     }
@@ -826,4 +827,142 @@ async fn an_operator_lifts_the_cap_early_and_a_late_duplicate_does_not_cap_again
     let resp = queue_deep(&w, t("2026-11-25T07:05:00Z")).await;
     assert_eq!(outcomes(&resp), ["ai:changed"], "{resp:#}");
     assert_eq!(w.scalable("ai-service").await, (4, 30));
+}
+
+#[tokio::test]
+async fn budget_rules_never_touch_a_critical_target() {
+    let text = example_policy_text();
+    // A rule cannot even name one: the policy is refused.
+    let naming_api = edit(
+        &text,
+        "action = \"cap\"\ntargets = [\"ai\"]",
+        "action = \"cap\"\ntargets = [\"ai\", \"api\"]",
+    );
+    let refused = capstan_policy::load(&naming_api).unwrap_err().diagnostics;
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        refused[0]
+            .message
+            .contains("`budgets.ai-spend-100.targets[1]` lists critical target `api`"),
+        "{refused:?}"
+    );
+
+    // A variant where the 100% rule covers every non-critical target (no `targets` list) and
+    // web is non-critical: ai and web are capped; api and frontend (critical, the default) are
+    // not.
+    let text = edit(
+        &text,
+        "[targets.web]\nkind = \"asg\"\n",
+        "[targets.web]\nkind = \"asg\"\ncriticality = \"non-critical\"\n",
+    );
+    let text = edit(
+        &text,
+        "action = \"cap\"\ntargets = [\"ai\"]\n",
+        "action = \"cap\"\n",
+    );
+    let w = World::with(Seed {
+        api: 8,
+        frontend: 6,
+        web: 5,
+        policy: Some(write_policy("budget-every-non-critical", &text)),
+        ..Seed::default()
+    })
+    .await;
+    let before = capacities(&w).await;
+    let resp = w
+        .budget_alert(budget_alert(&Alert::ai(
+            "ACTUAL",
+            100.0,
+            "2026-11-23T06:14:09.654Z",
+        )))
+        .await
+        .unwrap();
+    let mut got = outcomes(&resp);
+    got.sort();
+    assert_eq!(got, ["ai:changed", "web:changed"], "{resp:#}");
+    assert_eq!(
+        result_for(&resp, "web")["to"],
+        json!({"desired": 2, "min": 2, "max": 2})
+    );
+    assert_eq!(
+        capacities(&w).await,
+        Capacities {
+            ai_bounds: (2, 2),
+            web: (2, 2, 2),
+            ..before
+        },
+    );
+    assert_eq!((before.api, before.frontend), (8, 6));
+    let records = w
+        .store
+        .load_targets(&["api".into(), "frontend".into()])
+        .await
+        .unwrap();
+    assert!(records.is_empty(), "{records:#?}");
+    let n = w.notifications().await;
+    assert!(
+        n.iter().all(
+            |m| m["_attributes"]["target"] != "api" && m["_attributes"]["target"] != "frontend"
+        ),
+        "{n:#?}"
+    );
+}
+
+#[tokio::test]
+async fn dry_run_reports_the_cap_and_changes_nothing_on_aws() {
+    let w = World::with(Seed {
+        ai: 6,
+        dry_run: true,
+        ..Seed::default()
+    })
+    .await;
+    let before = capacities(&w).await;
+    let resp = w
+        .budget_alert(budget_alert(&Alert::ai(
+            "ACTUAL",
+            100.0,
+            "2026-11-23T06:14:09.654Z",
+        )))
+        .await
+        .unwrap();
+    assert_eq!(outcomes(&resp), ["ai:dry-run:dry-run"], "{resp:#}");
+    assert_eq!(
+        result_for(&resp, "ai")["to"],
+        json!({"desired": 2, "min": 2, "max": 2})
+    );
+    assert_eq!(capacities(&w).await, before);
+    let n = w.notifications().await;
+    assert_eq!(kinds(&n), ["*/notice", "*/notice", "ai/dry-run"], "{n:#?}");
+    assert!(
+        text(&n[2]).contains("would go from desired 6"),
+        "{}",
+        text(&n[2])
+    );
+}
+
+#[tokio::test]
+#[ignore = "bug: an alert sent in one period and handled after it ended caps the new period on AWS"]
+async fn an_alert_handled_after_its_period_ended_does_not_cap_the_new_period() {
+    // Sent two minutes before November ends, handled three minutes into December (SNS and
+    // Lambda retries can delay a delivery that long). The cap belongs to November and ended
+    // at midnight; December's budget is fresh.
+    let w = World::new().await;
+    w.at(t("2026-12-01T00:03:00Z"));
+    let resp = w
+        .budget_alert(budget_alert(&Alert::ai(
+            "ACTUAL",
+            100.0,
+            "2026-11-30T23:58:00.000Z",
+        )))
+        .await
+        .unwrap();
+    assert!(
+        caps(&w).await.iter().all(|c| c.until <= w.now()),
+        "no cap in force in December"
+    );
+    // Expected: ai keeps its normal bounds on AWS. Actual: the runner decides for the moment
+    // the alert was sent (2026-11-30 23:58, when the cap held) and applies the capped bounds
+    // now, so ai's scalable target becomes 2..2 in December, with no cap in force, until the
+    // next schedule tick or ai alarm moves it back.
+    assert_eq!(w.scalable("ai-service").await, (2, 30), "{resp:#}");
 }
