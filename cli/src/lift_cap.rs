@@ -166,12 +166,9 @@ pub async fn run(request: &Request) -> ExitCode {
         ),
         at: None,
     };
-    let handled = {
-        // The runner writes CloudWatch metric lines (EMF) to stdout for the Lambda log; here
-        // they would only garble the report.
-        let _quiet = QuietStdout::new();
-        runner.handle(&delivery).await
-    };
+    // The runner's CloudWatch metric lines are for the Lambda log; here they would only
+    // garble the report.
+    let handled = runner.with_metrics(false).handle(&delivery).await;
     let report = match handled {
         Ok(r) => r,
         Err(e) => {
@@ -360,45 +357,6 @@ fn capitalize(s: &str) -> String {
     match chars.next() {
         Some(c) => c.to_uppercase().chain(chars).collect(),
         None => String::new(),
-    }
-}
-
-/// Sends this process's standard output to `/dev/null` while it lives, then puts it back.
-/// Output written by this program itself after the guard is dropped is unaffected.
-struct QuietStdout {
-    #[cfg(unix)]
-    saved: Option<std::os::fd::OwnedFd>,
-}
-
-impl QuietStdout {
-    fn new() -> QuietStdout {
-        #[cfg(unix)]
-        {
-            use std::os::fd::AsFd;
-            let _ = std::io::stdout().flush();
-            let saved = std::io::stdout().as_fd().try_clone_to_owned().ok();
-            let redirected = saved.is_some()
-                && std::fs::OpenOptions::new()
-                    .write(true)
-                    .open("/dev/null")
-                    .ok()
-                    .is_some_and(|null| rustix::stdio::dup2_stdout(&null).is_ok());
-            QuietStdout {
-                saved: if redirected { saved } else { None },
-            }
-        }
-        #[cfg(not(unix))]
-        QuietStdout {}
-    }
-}
-
-impl Drop for QuietStdout {
-    fn drop(&mut self) {
-        #[cfg(unix)]
-        if let Some(saved) = self.saved.take() {
-            let _ = std::io::stdout().flush();
-            let _ = rustix::stdio::dup2_stdout(&saved);
-        }
     }
 }
 

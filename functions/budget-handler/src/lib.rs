@@ -5,9 +5,9 @@
 //! Fail closed: a message that is not an AWS Budgets notification is an error naming the
 //! record and the line, and nothing is done (see `capstan_events::parse_budget_event`). Each
 //! alert carries an idempotency key made of the budget, the alert type, the threshold and the
-//! month it was sent, so the same alert delivered twice acts once. The engine decides for the
-//! moment the alert was sent, so a cap set from an alert sent on the last day of a period ends
-//! with that period even when the alert is handled after it.
+//! month it was sent, so the same alert delivered twice acts once. The engine decides now, for
+//! the budget period the alert was sent in: an alert sent on the last day of a period and
+//! handled after it caps nothing (it says so).
 //!
 //! A budget no rule mentions is a logged no-op and a notification that Capstan saw it. Critical
 //! targets are never touched by a budget rule (the engine's rule).
@@ -56,7 +56,7 @@ impl Function for Handler {
             let delivery = Delivery {
                 signal: Signal::Budget(d.signal),
                 key: d.key,
-                at: Some(d.sent_at),
+                at: None,
             };
             match self.runner.handle(&delivery).instrument(span).await {
                 Ok(r) => reports.push(r),

@@ -26,7 +26,8 @@ pub struct BudgetDelivery {
 }
 
 impl BudgetDelivery {
-    /// The signal for the policy engine, timed when the alert was published.
+    /// The signal for the policy engine, timed when the alert was published (the signal
+    /// carries that time too, as `sent_at`).
     pub fn timed_signal(&self) -> TimedSignal {
         TimedSignal {
             at: self.sent_at,
@@ -244,6 +245,7 @@ pub fn parse_budget_text(text: &str) -> Result<BudgetSignal, BudgetTextError> {
         threshold_percent,
         budgeted,
         amount: amount_for_type,
+        sent_at: None,
     })
 }
 
@@ -446,10 +448,11 @@ fn budget_record(record: &Obj<'_>) -> Result<BudgetDelivery, EventError> {
     }
     let sns = record.obj("Sns")?;
     let text = sns.str("Message")?;
-    let signal =
+    let mut signal =
         parse_budget_text(text).map_err(|e| EventError::new(sns.path_of("Message"), e.message))?;
     let message_id = sns.non_empty_str("MessageId")?;
     let (sent_at, _) = json::time(&sns, "Timestamp")?;
+    signal.sent_at = Some(sent_at);
     let key = format!(
         "budget:{}:{}:{}:{}",
         signal.budget,

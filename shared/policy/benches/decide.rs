@@ -114,6 +114,7 @@ fn benches(c: &mut Criterion) {
         threshold_percent: 100.0,
         budgeted: Some(5000.0),
         amount: Some(5000.0),
+        sent_at: None,
     });
     let state = State::at_floor(&policy);
     assert!(decide(&policy, &budget, &state, now()).changes_anything());

@@ -89,6 +89,10 @@ pub struct BudgetSignal {
     /// The actual or forecast amount, when known.
     #[serde(default)]
     pub amount: Option<f64>,
+    /// When AWS sent the alert, when known: a cap lasts until the end of the budget period
+    /// the alert was sent in, so an alert handled after its period ended caps nothing.
+    #[serde(default)]
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
 /// An operator's command, as typed after `/capstan`.

@@ -36,6 +36,7 @@ fn budget(threshold: f64, alert_type: AlertType) -> Signal {
         threshold_percent: threshold,
         budgeted: Some(5000.0),
         amount: Some(5000.0 * threshold / 100.0),
+        sent_at: None,
     })
 }
 
@@ -713,6 +714,49 @@ fn budget_notify_then_cap_then_duplicate_then_lift() {
 }
 
 #[test]
+fn an_alert_handled_after_its_period_ended_caps_nothing() {
+    let p = policy();
+    let mut s = State::at_floor(&p);
+    s.targets.get_mut("ai").unwrap().desired = 6;
+    let late = |sent: &str| {
+        let Signal::Budget(mut b) = budget(100.0, AlertType::Actual) else {
+            unreachable!()
+        };
+        b.sent_at = Some(at(sent));
+        Signal::Budget(b)
+    };
+    // Sent in November, handled five minutes into December: November's cap is already over.
+    let d = decide(
+        &p,
+        &late("2026-11-30T23:58:00Z"),
+        &s,
+        at("2026-12-01T00:03:00Z"),
+    );
+    assert!(d.ops.is_empty(), "{d:?}");
+    assert!(d.for_target("ai").is_none(), "{d:?}");
+    assert!(
+        d.notices
+            .iter()
+            .any(|n| n.text.contains("caps nothing now")),
+        "{:?}",
+        d.notices
+    );
+    // Sent and handled in November: capped until the period resets.
+    let d = decide(
+        &p,
+        &late("2026-11-30T23:58:00Z"),
+        &s,
+        at("2026-11-30T23:59:00Z"),
+    );
+    let cap_until = d.ops.iter().find_map(|op| match op {
+        capstan_policy::decision::StateOp::AddCap(c) => Some(c.until),
+        _ => None,
+    });
+    assert_eq!(cap_until, Some(at("2026-12-01T00:00:00Z")));
+    assert_eq!(change_of(&d, "ai").1.max, 2);
+}
+
+#[test]
 fn forecast_without_rule_notifies_and_unknown_budget_is_a_no_op() {
     let p = policy();
     let s = State::at_floor(&p);
@@ -730,6 +774,7 @@ fn forecast_without_rule_notifies_and_unknown_budget_is_a_no_op() {
         threshold_percent: 100.0,
         budgeted: None,
         amount: None,
+        sent_at: None,
     });
     let d = decide(&p, &other, &s, monday_afternoon());
     assert_eq!(reason_of(&d, "*").code(), "unknown-budget");

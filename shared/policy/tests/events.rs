@@ -243,16 +243,17 @@ fn an_event_already_over_is_refused_but_one_still_releasing_is_added() {
     let p = policy();
     let mut s = State::at_floor(&p);
     s.targets.get_mut("api").unwrap().desired = 2;
-    // floor 6 released 1 per 10 m from 18:00: 5, 4, 3, 2, 1, 0 -> zero from 18:50.
+    // floor 6 released 1 per 10 m from 18:00: 5, 4, 3, 2, 1, 0 -> zero from 18:50, a step
+    // that matters until 19:00.
     assert_eq!(
         event_released_by(&p, &s, &promo()),
-        at("2026-12-05T18:50:00Z")
+        at("2026-12-05T19:00:00Z")
     );
-    let d = decide(&p, &add("promo", promo()), &s, at("2026-12-05T18:50:00Z"));
+    let d = decide(&p, &add("promo", promo()), &s, at("2026-12-05T19:00:00Z"));
     assert_refused(&d, "already over: it ended 2026-12-05 18:00:00Z");
     assert!(d.notices[0]
         .text
-        .contains("released by 2026-12-05 18:50:00Z"));
+        .contains("released by 2026-12-05 19:00:00Z"));
 
     // At 18:15 the release is at floor 4: the event still matters, so it is added and applied.
     let d = decide(&p, &add("promo", promo()), &s, at("2026-12-05T18:15:00Z"));
@@ -280,13 +281,14 @@ fn an_event_already_over_is_refused_but_one_still_releasing_is_added() {
 #[test]
 fn released_by_never_comes_before_the_release_ends() {
     // The test policy's `launch` on ai: floor 8, released 2 per 10 m from 18:00: 6, 4, then
-    // back at ai's floor 2 at 18:20. The bound assumes the floor could be 0 beneath it (8 -> 0
-    // in four steps, the fourth at 18:30): never early.
+    // back at ai's floor 2 at 18:20, the last step, which matters (desired follows it down)
+    // until 18:30. The bound assumes the floor could be 0 beneath it (8 -> 0 in four steps,
+    // the fourth at 18:30, mattering until 18:40): never early.
     let p = policy();
     let s = State::at_floor(&p);
     let launch = &p.events["launch"];
     let by = event_released_by(&p, &s, launch);
-    assert_eq!(by, at("2026-12-01T18:30:00Z"));
+    assert_eq!(by, at("2026-12-01T18:40:00Z"));
     let without = {
         let mut q = p.clone();
         q.events.clear();
@@ -304,11 +306,11 @@ fn released_by_never_comes_before_the_release_ends() {
         }
         t += Duration::minutes(1);
     }
-    assert_eq!(last_mattered, Some(at("2026-12-01T18:19:00Z")));
+    assert_eq!(last_mattered, Some(at("2026-12-01T18:29:00Z")));
     assert!(last_mattered < Some(by));
-    let last_step = effective_bounds(&p, &s, "ai", at("2026-12-01T18:19:00Z"));
+    let last_step = effective_bounds(&p, &s, "ai", at("2026-12-01T18:29:00Z"));
     assert_eq!(last_step.release, Some(("launch".to_string(), 2)));
-    assert_eq!(last_step.floor, 4);
+    assert_eq!(last_step.floor, 2, "the last step: back at the floor");
 }
 
 #[test]
@@ -681,12 +683,12 @@ fn a_timeline_with_an_added_event() {
     let counts: Vec<u32> = desired.iter().map(|(_, n)| *n).collect();
     // 12:00 at the floor; 12:30 add (before the lead); 12:31 the same add again; 13:00 the
     // lead lifts api to 6; 15:00 the scale-in alarm is held; from 18:00 desired follows the
-    // releasing floor 5, 4, 3; at 18:30 the floor is back at 2 and desired stays at 3, inside
-    // the normal bounds (as for the policy file's events); 19:00 the cancel of an event that no
-    // longer matters.
+    // releasing floor 5, 4, 3; at 18:30 the last step brings the floor back to 2 and desired
+    // follows it (as for the policy file's events); after that desired is free within the
+    // normal bounds; 19:00 the cancel of an event that no longer matters.
     assert_eq!(
         counts,
-        vec![2, 2, 2, 6, 6, 5, 4, 3, 3, 3, 3],
+        vec![2, 2, 2, 6, 6, 5, 4, 3, 2, 2, 2],
         "{}",
         log.join("")
     );

@@ -71,6 +71,7 @@ fn signal_strategy() -> impl Strategy<Value = Signal> {
                 threshold_percent: threshold,
                 budgeted: Some(5000.0),
                 amount: None,
+                sent_at: None,
             })
         ),
         2 => (0..COMMANDS.len(), any::<bool>(), any::<bool>()).prop_map(|(i, confirmed, operator)| {

@@ -153,6 +153,7 @@ pub struct Runner {
     clock: Arc<dyn Clock>,
     lease: Duration,
     max_rounds: u32,
+    metrics: bool,
 }
 
 /// One target instance: which policy target, which AWS resource.
@@ -181,6 +182,21 @@ impl Runner {
             clock,
             lease: Duration::seconds(60),
             max_rounds: 12,
+            metrics: true,
+        }
+    }
+
+    /// Turns the CloudWatch metric lines (Embedded Metric Format, written to standard output
+    /// for the Lambda log) on or off; off for a command-line tool whose output is its own.
+    pub fn with_metrics(mut self, on: bool) -> Runner {
+        self.metrics = on;
+        self
+    }
+
+    /// Writes one metric line, when metrics are on.
+    fn metric(&self, name: &str, value: f64, target: &str, outcome: &str) {
+        if self.metrics {
+            println!("{}", emf_line(name, value, target, outcome));
         }
     }
 
@@ -445,7 +461,7 @@ impl Runner {
                 Outcome::Change { .. } => "changed",
             };
             info!(target = %t.target, source = %t.source, outcome, explanation = %t.explanation, "no-op");
-            println!("{}", emf_line("Ignored", 1.0, NO_TARGET, outcome));
+            self.metric("Ignored", 1.0, NO_TARGET, outcome);
             report.results.push(TargetResult {
                 target: t.target.clone(),
                 source: t.source.clone(),
@@ -623,7 +639,7 @@ impl Runner {
             }
             Err(CommitError::Duplicate) => {
                 info!(target = %inst.name, key = %delivery.key, "duplicate delivery: nothing to do");
-                println!("{}", emf_line("Duplicates", 1.0, &inst.name, "duplicate"));
+                self.metric("Duplicates", 1.0, &inst.name, "duplicate");
                 return Step::Done(vec![TargetResult {
                     target: inst.name.clone(),
                     source: mine.first().map(|t| t.source.clone()).unwrap_or_default(),
@@ -663,7 +679,7 @@ impl Runner {
                                 target = %inst.name, source = %t.source, from = %from, to = %to,
                                 applied = result.applied.as_deref().unwrap_or(""), "changed"
                             );
-                            println!("{}", emf_line("Actions", 1.0, &inst.name, "changed"));
+                            self.metric("Actions", 1.0, &inst.name, "changed");
                             // Publish and clear the pending mark side by side; a failed
                             // notification is recorded afterwards (and never undoes the action).
                             let note = notice::for_result(decision, &result);
@@ -682,7 +698,7 @@ impl Runner {
                         Err(e) => {
                             let retry = e.is_retryable();
                             error!(target = %inst.name, error = %e, retryable = retry, "AWS refused the change");
-                            println!("{}", emf_line("Failures", 1.0, &inst.name, "failed"));
+                            self.metric("Failures", 1.0, &inst.name, "failed");
                             self.undo(&inst.name, &t.source, &delivery.key, &e, decision.at, now)
                                 .await;
                             if retry {
@@ -710,8 +726,12 @@ impl Runner {
                     } else {
                         "Suppressions"
                     };
-                    println!("{}", emf_line(metric, 1.0, &inst.name, reason.code()));
-                    if !self.publish(&notice::for_result(decision, &result)).await {
+                    self.metric(metric, 1.0, &inst.name, reason.code());
+                    // A tick that finds a target right has nothing to tell, even when it
+                    // records something (an occurrence that needed no change).
+                    let tell = !(matches!(delivery.signal, Signal::Tick(_))
+                        && matches!(reason, Reason::AlreadyRight));
+                    if tell && !self.publish(&notice::for_result(decision, &result)).await {
                         result.notify_failed = true;
                         self.note_error(&inst.name, &delivery.key, now).await;
                     }
@@ -858,7 +878,7 @@ impl Runner {
         match self.store.commit(&commit, now).await {
             Ok(()) => {
                 error!(target = %inst.name, resource = %inst.resource.label(), "resource not found");
-                println!("{}", emf_line("Failures", 1.0, &inst.name, "not-found"));
+                self.metric("Failures", 1.0, &inst.name, "not-found");
                 let d = Decision {
                     at: now,
                     signal: report.signal.clone(),
@@ -886,7 +906,7 @@ impl Runner {
             }
             Err(e) => {
                 error!(subject = %n.subject, error = %e, "notification failed");
-                println!("{}", emf_line("NotifyFailures", 1.0, &n.target, &n.outcome));
+                self.metric("NotifyFailures", 1.0, &n.target, &n.outcome);
                 false
             }
         }

@@ -536,7 +536,6 @@ async fn the_nightly_scale_down_applies_once_and_leaves_an_operator_count_alone(
 /// An occurrence that finds the count already right is recorded (so that it is never applied
 /// later) and, like every tick that finds everything right, says nothing.
 #[tokio::test]
-#[ignore = "bug: a tick that only records an occurrence publishes \"frontend unchanged: already-right\""]
 async fn an_occurrence_that_finds_the_count_right_is_recorded_and_says_nothing() {
     let w = World::new().await;
     w.tick(t("2026-11-24T01:40:00Z")).await;
@@ -810,7 +809,6 @@ async fn a_run_time_pre_event_lead_hold_and_release() {
 /// they are back to the schedule's, desired following each step, the last one included
 /// (docs/policy.md: "desired follows the floor down when it is within one step above it").
 #[tokio::test]
-#[ignore = "bug: the last release step brings the floor back but not desired (frontend 3 -> 3 at 2..10, expected 3 -> 2)"]
 async fn a_run_time_pre_event_releases_step_by_step() {
     let w = World::new().await;
     w.tick(t("2026-11-24T18:30:00Z")).await;

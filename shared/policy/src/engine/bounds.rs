@@ -78,7 +78,8 @@ pub fn effective_bounds(
             let step = e.release_step.unwrap_or(1).max(1);
             let every = t.cooldown.scale_in.chrono().max(Duration::seconds(1));
             let steps_done = 1 + ((now - e.end.0).num_seconds() / every.num_seconds()).max(0);
-            let released = (raised_floor as i64 - steps_done * step as i64).max(0) as u32;
+            let unclamped = raised_floor as i64 - steps_done * step as i64;
+            let released = unclamped.max(0) as u32;
             if released > b.floor {
                 b.floor = released;
                 b.ceiling = b.ceiling.max(released);
@@ -87,6 +88,16 @@ pub fn effective_bounds(
                     "event {ename} ended {}: releasing, floor {released} (down {step} every {})",
                     fmt_time(e.end.0),
                     t.cooldown.scale_in
+                ));
+            } else if unclamped + i64::from(step) > i64::from(b.floor) {
+                // The last step: the floor is the schedule's again, and for one more
+                // cooldown desired within a step above it follows it down, like every
+                // step before.
+                b.release = Some((ename.clone(), step));
+                b.why.push(format!(
+                    "event {ename} ended {}: last release step, floor back to {}",
+                    fmt_time(e.end.0),
+                    b.floor
                 ));
             }
         }
@@ -127,8 +138,8 @@ pub fn effective_bounds(
 }
 
 /// The moment from which `event` can no longer change any target's bounds: its end when it
-/// raises no floor, else the instant its last release step (see [`effective_bounds`]) must
-/// have brought its uplifted floor down to zero. The uplifted floor is bounded from the
+/// raises no floor, else one scale-in cooldown after the instant its last release step (see
+/// [`effective_bounds`]) must have brought its uplifted floor down to zero. The uplifted floor is bounded from the
 /// highest floor it could apply to (the target's bounds, its periods', and the uplift of every
 /// event on it in the policy, in `state` and `event` itself), so the answer is never early; an
 /// event may stop mattering sooner, when the floor beneath it is higher.
@@ -159,10 +170,11 @@ pub fn event_released_by(policy: &Policy, state: &State, event: &Event) -> DateT
         }
         let raised = i64::from(highest(floor, base));
         // Step k (k = 1, 2, ...) lands at end + (k - 1) * cooldown; after `steps` steps the
-        // released floor is at most zero.
+        // released floor is at most zero, and that last step matters for one more cooldown
+        // (desired follows it down).
         let steps = (raised + step - 1) / step;
         let every = t.cooldown.scale_in.chrono().max(Duration::seconds(1));
-        let until = i32::try_from((steps - 1).max(0))
+        let until = i32::try_from(steps.max(0))
             .ok()
             .and_then(|n| every.checked_mul(n))
             .and_then(|d| event.end.0.checked_add_signed(d))

@@ -96,7 +96,24 @@ pub(super) fn on_budget(
                 ),
             }),
             BudgetAction::Cap | BudgetAction::LowerCeiling(_) => {
-                let until = period_end(rule.period, now);
+                // The period the alert was sent in (a retried delivery may arrive after it).
+                let sent = b.sent_at.map_or(now, |t| t.min(now));
+                let until = period_end(rule.period, sent);
+                if until <= now {
+                    d.notices.push(Notice {
+                        source: format!("budget:{rname}"),
+                        target: None,
+                        text: format!(
+                            "budget {} {} at {}%{amounts}: the alert was sent {}, in a budget period that ended {}; rule {rname} caps nothing now",
+                            b.budget,
+                            b.alert_type,
+                            b.threshold_percent,
+                            fmt_time(sent),
+                            fmt_time(until)
+                        ),
+                    });
+                    continue;
+                }
                 let in_force = state
                     .caps
                     .iter()
