@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Capstan's demo: check the example policy, run its tests, replay a whole runbook day
 # (examples/runbook-day.jsonl) with a schedule tick every 5 minutes and draw it as an SVG chart,
-# then run the alarm path for real against a local moto server: `capstan init`, every alarm
-# fixture through the real alarm-handler, what people were told, and `capstan status`.
+# then run the three functions for real against a local moto server: `capstan init`, every
+# alarm fixture through alarm-handler, ticks, a run-time pre-event and `apply` through
+# schedule-handler, AWS Budgets alerts through budget-handler, what people were told, and
+# `capstan status`.
 # Needs the Rust toolchain and python3; installs moto[server] into a virtualenv if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +34,7 @@ echo "== capstan simulate capstan.example.toml examples/runbook-day.jsonl --tick
 capstan simulate capstan.example.toml examples/runbook-day.jsonl --tick 5m --chart runbook-day.svg
 
 echo
-echo "== The alarm path against a local moto server"
+echo "== The three functions against a local moto server"
 . scripts/tools.sh
 ensure_moto
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -53,7 +55,7 @@ echo "== capstan init"
 capstan init
 
 echo
-echo "== alarm fixtures -> alarm-handler (cargo run -p capstan-e2e --example demo)"
+echo "== alarms, schedule requests and budget alerts -> the three functions (cargo run -p capstan-e2e --example demo)"
 cargo run --quiet -p capstan-e2e --example demo 2>/dev/null | grep -v '^{'
 
 echo

@@ -358,13 +358,14 @@ async fn actual_100_percent_caps_ai_until_the_month_ends_and_holds_scale_out() {
         "only ai's scalable target changes; ai's desired count is left to AWS"
     );
 
-    // The cap is in the table, set when the alert was sent, until the period resets.
+    // The cap is in the table, set when the alert was handled, until the period it was sent
+    // in resets.
     assert_eq!(
         caps(&w).await,
         [BudgetCap {
             budget: BUDGET.into(),
             rule: "ai-spend-100".into(),
-            since: t("2026-11-23T06:14:09.654Z"),
+            since: w.now(),
             until: t("2026-12-01T00:00:00Z"),
         }]
     );
