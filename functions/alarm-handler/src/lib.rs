@@ -7,11 +7,11 @@
 #![warn(missing_docs)]
 
 use capstan_events::{parse_alarm_event, Parsed};
-use capstan_function::{respond, Error, Function};
+use capstan_function::{handle_each, Error, Function};
 use capstan_policy::Signal;
-use capstan_runner::{Delivery, Report, Runner};
+use capstan_runner::{Delivery, Runner};
 use serde_json::{json, Value};
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{info, info_span, warn};
 
 /// The function: a runner built once per container.
 #[derive(Clone)]
@@ -43,9 +43,7 @@ impl Function for Handler {
                 return Err(format!("malformed alarm event: {e}").into());
             }
         };
-        let mut reports: Vec<Report> = Vec::new();
-        let mut errors: Vec<String> = Vec::new();
-        for d in deliveries {
+        let each = deliveries.into_iter().map(|d| {
             let span = info_span!(
                 "alarm",
                 alarm = %d.signal.name,
@@ -58,12 +56,9 @@ impl Function for Handler {
                 key: d.key,
                 at: None,
             };
-            match self.runner.handle(&delivery).instrument(span).await {
-                Ok(r) => reports.push(r),
-                Err(e) => errors.push(e.to_string()),
-            }
-        }
-        respond(reports, errors)
+            (delivery, span)
+        });
+        handle_each(&self.runner, each).await
     }
 }
 

@@ -14,11 +14,11 @@
 #![warn(missing_docs)]
 
 use capstan_events::parse_budget_event;
-use capstan_function::{respond, Error, Function};
+use capstan_function::{handle_each, Error, Function};
 use capstan_policy::Signal;
-use capstan_runner::{Delivery, Report, Runner};
+use capstan_runner::{Delivery, Runner};
 use serde_json::Value;
-use tracing::{info_span, warn, Instrument};
+use tracing::{info_span, warn};
 
 /// The function: a runner built once per container.
 #[derive(Clone)]
@@ -42,9 +42,7 @@ impl Function for Handler {
             warn!(error = %e, "not a budget alert: nothing changed");
             format!("not an AWS Budgets alert: {e}")
         })?;
-        let mut reports: Vec<Report> = Vec::new();
-        let mut errors: Vec<String> = Vec::new();
-        for d in deliveries {
+        let each = deliveries.into_iter().map(|d| {
             let span = info_span!(
                 "budget",
                 budget = %d.signal.budget,
@@ -58,12 +56,9 @@ impl Function for Handler {
                 key: d.key,
                 at: None,
             };
-            match self.runner.handle(&delivery).instrument(span).await {
-                Ok(r) => reports.push(r),
-                Err(e) => errors.push(e.to_string()),
-            }
-        }
-        respond(reports, errors)
+            (delivery, span)
+        });
+        handle_each(&self.runner, each).await
     }
 }
 

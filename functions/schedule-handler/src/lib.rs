@@ -17,10 +17,10 @@
 #![warn(missing_docs)]
 
 use capstan_events::parse_schedule_event;
-use capstan_function::{respond, Error, Function};
+use capstan_function::{handle_each, Error, Function};
 use capstan_runner::{Delivery, Runner};
 use serde_json::Value;
-use tracing::{info_span, warn, Instrument};
+use tracing::{info_span, warn};
 
 /// The function: a runner built once per container.
 #[derive(Clone)]
@@ -63,10 +63,7 @@ impl Function for Handler {
             key,
             at: Some(at),
         };
-        match self.runner.handle(&delivery).instrument(span).await {
-            Ok(report) => respond(vec![report], Vec::new()),
-            Err(e) => respond(Vec::new(), vec![e.to_string()]),
-        }
+        handle_each(&self.runner, [(delivery, span)]).await
     }
 }
 

@@ -411,26 +411,7 @@ pub fn parse_budget_event(payload: &Value) -> Result<Vec<BudgetDelivery>, EventE
         map,
         path: String::new(),
     };
-    let records = match root.get("Records") {
-        None => {
-            let mut error = root.missing("Records");
-            error.message = format!("{}: {NOT_SNS}", error.message);
-            return Err(error);
-        }
-        Some(Value::Array(records)) => records,
-        Some(other) => {
-            return Err(EventError::new(
-                "Records",
-                format!("expected an array of SNS records, got {}", kind(other)),
-            ))
-        }
-    };
-    if records.is_empty() {
-        return Err(EventError::new(
-            "Records",
-            "empty: expected at least one SNS record",
-        ));
-    }
+    let records = json::sns_records(&root, NOT_SNS)?;
     records
         .iter()
         .enumerate()

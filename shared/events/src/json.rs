@@ -108,6 +108,29 @@ impl<'a> Obj<'a> {
     }
 }
 
+/// The `Records` of an SNS delivery: a non-empty array. A missing `Records` gets `hint` after
+/// the error (what the caller expected instead).
+pub(crate) fn sns_records<'a>(root: &Obj<'a>, hint: &str) -> Result<&'a [Value], EventError> {
+    match root.get("Records") {
+        None => {
+            let mut error = root.missing("Records");
+            if !hint.is_empty() {
+                error.message = format!("{}: {hint}", error.message);
+            }
+            Err(error)
+        }
+        Some(Value::Array(records)) if records.is_empty() => Err(EventError::new(
+            "Records",
+            "empty: expected at least one SNS record",
+        )),
+        Some(Value::Array(records)) => Ok(records),
+        Some(other) => Err(EventError::new(
+            "Records",
+            format!("expected an array of SNS records, got {}", kind(other)),
+        )),
+    }
+}
+
 /// Parses a CloudWatch timestamp. AWS writes `2026-11-23T17:45:02.551+0000` (offset without a
 /// colon) in alarm payloads; RFC 3339 forms (`+00:00`, `Z`) are accepted too.
 pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {

@@ -310,22 +310,7 @@ fn alarm_data(data: &Obj<'_>, arn: &str, via: Via) -> Result<AlarmDelivery, Even
 
 /// An SNS event: every record must be an alarm notification.
 fn parse_sns(root: &Obj<'_>) -> Result<Parsed, EventError> {
-    let records = match root.get("Records") {
-        None => return Err(root.missing("Records")),
-        Some(Value::Array(records)) => records,
-        Some(other) => {
-            return Err(EventError::new(
-                "Records",
-                format!("expected an array of SNS records, got {}", kind(other)),
-            ))
-        }
-    };
-    if records.is_empty() {
-        return Err(EventError::new(
-            "Records",
-            "empty: expected at least one SNS record",
-        ));
-    }
+    let records = json::sns_records(root, "")?;
     let mut alarms = Vec::new();
     let mut ignored = Vec::new();
     for (i, record) in records.iter().enumerate() {

@@ -91,7 +91,16 @@ fn forecasted_100_percent() {
 fn a_percentage_threshold_reads_like_the_absolute_one() {
     let percent = only(&load(ACTUAL_80_PERCENT));
     let absolute = only(&load(ACTUAL_80));
-    assert_eq!(percent.signal, absolute.signal);
+    // The same alert, sent at another instant of the same month.
+    assert_ne!(percent.signal.sent_at, absolute.signal.sent_at);
+    let sent_at = absolute.signal.sent_at;
+    assert_eq!(
+        capstan_policy::signal::BudgetSignal {
+            sent_at,
+            ..percent.signal
+        },
+        absolute.signal
+    );
     assert_ne!(percent.message_id, absolute.message_id);
     assert_eq!(percent.key, absolute.key, "the same alert, one key");
 }
@@ -110,7 +119,19 @@ fn usage_budget_in_hours() {
 fn parse_budget_text_reads_the_message_alone() {
     let payload = load(FORECASTED_100);
     let signal = parse_budget_text(message(&payload)).unwrap();
-    assert_eq!(signal, only(&payload).signal);
+    let delivered = only(&payload);
+    assert_eq!(
+        signal.sent_at, None,
+        "the text alone does not say when it was sent"
+    );
+    assert_eq!(delivered.signal.sent_at, Some(delivered.sent_at));
+    assert_eq!(
+        capstan_policy::signal::BudgetSignal {
+            sent_at: Some(delivered.sent_at),
+            ..signal
+        },
+        delivered.signal
+    );
 }
 
 // ---- keys ----

@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use capstan_aws::{Clients, Notifier, Timeouts};
 use capstan_policy::Policy;
-use capstan_runner::{Clock, Report, Runner, SystemClock};
+use capstan_runner::{Clock, Delivery, Report, Runner, SystemClock};
 use capstan_store::Store;
 use serde_json::{json, Value};
-use tracing::info;
+use tracing::{info, Instrument, Span};
 
 /// The function's settings, from the environment.
 #[derive(Debug, Clone, PartialEq)]
@@ -187,10 +187,22 @@ pub async fn runner_with_clients(
     Ok(Runner::new(policy, clients, store, notifier, clock))
 }
 
-/// The function's response for the reports of one event, or the error that makes Lambda
-/// retry it: every delivery in an event is handled even when one fails, then any failure fails
-/// the invocation (the others are duplicates on the retry, so nothing acts twice).
-pub fn respond(reports: Vec<Report>, errors: Vec<String>) -> Result<Value, Error> {
+/// Handles every delivery of one event, each in its log span, and answers with their reports,
+/// or with the error that makes Lambda retry the event: every delivery is handled even when
+/// one fails, then any failure fails the invocation (on the retry the others are duplicates,
+/// so nothing acts twice).
+pub async fn handle_each(
+    runner: &Runner,
+    deliveries: impl IntoIterator<Item = (Delivery, Span)>,
+) -> Result<Value, Error> {
+    let mut reports: Vec<Report> = Vec::new();
+    let mut errors: Vec<String> = Vec::new();
+    for (delivery, span) in deliveries {
+        match runner.handle(&delivery).instrument(span).await {
+            Ok(r) => reports.push(r),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
     if !errors.is_empty() {
         return Err(errors.join("; ").into());
     }
