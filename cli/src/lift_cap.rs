@@ -27,8 +27,7 @@ use capstan_store::Store;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::init::Session;
-use crate::status::{fetch_policy, read_policy, table_error};
+use crate::status::{policy_and_session, table_error};
 
 /// How `lift-cap` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -94,19 +93,8 @@ pub async fn run(request: &Request) -> ExitCode {
     }
     let who = format!("cli:{user}");
     let source = request.policy.as_str();
-    let file_text = match read_policy(source, "lift a cap") {
-        Ok(text) => text,
-        Err(code) => return code,
-    };
-    let session = match Session::connect().await {
-        Ok(s) => s,
-        Err(message) => {
-            eprintln!("capstan: {message}");
-            return ExitCode::from(1);
-        }
-    };
-    let policy = match fetch_policy(source, file_text, &session, "lift a cap").await {
-        Ok(p) => p,
+    let (policy, session) = match policy_and_session(source, "lift a cap").await {
+        Ok(both) => both,
         Err(code) => return code,
     };
 

@@ -57,19 +57,8 @@ pub async fn run(source: &str, table: &str, format: Format, now: Option<&str>) -
         },
     };
     // A policy file is checked before any AWS call: a typo costs no round trip.
-    let file_text = match read_policy(source, "see the status") {
-        Ok(text) => text,
-        Err(code) => return code,
-    };
-    let session = match Session::connect().await {
-        Ok(s) => s,
-        Err(message) => {
-            eprintln!("capstan: {message}");
-            return ExitCode::from(1);
-        }
-    };
-    let policy = match fetch_policy(source, file_text, &session, "see the status").await {
-        Ok(p) => p,
+    let (policy, session) = match policy_and_session(source, "see the status").await {
+        Ok(both) => both,
         Err(code) => return code,
     };
     let store = Store::new(session.dynamodb.clone(), table);
@@ -136,6 +125,22 @@ pub(crate) async fn fetch_policy(
         (None, None) => unreachable!("a policy that is not in SSM was read from its file"),
     };
     load(source, &text, to)
+}
+
+/// The policy, checked before any AWS call when it is a file ([`read_policy`]), and an AWS
+/// session: what every AWS subcommand starts with. Exit code 2 for a bad policy, 1 when AWS
+/// cannot be reached or the SSM parameter fetched; `to` says what the policy is for.
+pub(crate) async fn policy_and_session(
+    source: &str,
+    to: &str,
+) -> Result<(Policy, Session), ExitCode> {
+    let file_text = read_policy(source, to)?;
+    let session = Session::connect().await.map_err(|message| {
+        eprintln!("capstan: {message}");
+        ExitCode::from(1)
+    })?;
+    let policy = fetch_policy(source, file_text, &session, to).await?;
+    Ok((policy, session))
 }
 
 /// Loads the policy; on problems prints them (`FILE:LINE:COL: message`) and gives exit code 2.
