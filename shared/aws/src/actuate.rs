@@ -6,7 +6,7 @@
 //! | resource | call | what is set |
 //! |---|---|---|
 //! | ECS service without a scalable target | `ecs:UpdateService` | `desiredCount = desired` |
-//! | ECS service with a scalable target | `application-autoscaling:RegisterScalableTarget` | `MinCapacity = clamp(desired, min, max)`, `MaxCapacity = max` |
+//! | ECS service with a scalable target | `application-autoscaling:RegisterScalableTarget` | scale-out: `MinCapacity = clamp(desired, min, max)`; otherwise `MinCapacity = min`; `MaxCapacity = max` |
 //! | Auto Scaling group, bounds unchanged | `autoscaling:SetDesiredCapacity` | `DesiredCapacity` (clamped to the group's bounds), `HonorCooldown = false` |
 //! | Auto Scaling group, new bounds | `autoscaling:UpdateAutoScalingGroup` | `MinSize = min`, `MaxSize = max`, `DesiredCapacity = clamp(desired, min, max)` |
 //!
@@ -15,13 +15,16 @@
 //! them as given.
 //!
 //! **ECS service with a scalable target** ([`Mode::ScalableTarget`]): Capstan never fights
-//! target tracking and never touches `desiredCount` of such a service. Instead its desired count
-//! becomes the *floor* Application Auto Scaling holds: the scalable target's `MinCapacity` is set
-//! to the desired count (kept within `min`..`max`) and `MaxCapacity` to `max`. AWS raises the
-//! service's desired count to at least the new minimum at once; target tracking keeps working
-//! above it and, when load drops, scales in down to it (not below). So a Capstan scale-in on a
-//! managed service lowers the floor and lets target tracking take the service down; it does not
-//! remove tasks itself. [`Applied::desired`] and [`Applied::min`] are the new `MinCapacity`.
+//! target tracking and never touches `desiredCount` of such a service. Instead it moves the
+//! bounds Application Auto Scaling holds. A *scale-out* (a desired count above the service's
+//! live one) becomes the scalable target's `MinCapacity` (kept within `min`..`max`): AWS raises
+//! the service to it at once, and target tracking keeps working above it. Anything else (a
+//! scale-in, new bounds, a schedule tick) sets `MinCapacity` to Capstan's `min` and leaves the
+//! count to target tracking within the bounds: a Capstan scale-in lowers the floor and lets
+//! target tracking take the service down, it does not remove tasks itself, and the next tick
+//! after a scale-out hands the service back to target tracking (the floor returns to `min`).
+//! `MaxCapacity` is always `max`. [`Applied::desired`] and [`Applied::min`] are the new
+//! `MinCapacity`.
 //!
 //! **Auto Scaling group** ([`Mode::Group`]): when `min`/`max` equal the group's live
 //! `MinSize`/`MaxSize`, one `SetDesiredCapacity` (ignoring the group's cooldown: Capstan has its
@@ -131,7 +134,11 @@ pub async fn apply(
             }
         }
         Resource::Ecs { cluster, service } => {
-            let floor = clamp(to.desired, to.min, to.max);
+            let floor = if to.desired > live.desired {
+                clamp(to.desired, to.min, to.max)
+            } else {
+                clamp(to.min, to.min, to.max)
+            };
             let mut calls = Vec::new();
             if live.min != Some(floor) || live.max != Some(to.max) {
                 c.aas
@@ -151,7 +158,9 @@ pub async fn apply(
                 desired: floor,
                 min: floor,
                 max: to.max,
-                clamped: clamp_note(to.desired, floor, "the target's", to.min, to.max),
+                clamped: (to.desired > live.desired)
+                    .then(|| clamp_note(to.desired, floor, "the target's", to.min, to.max))
+                    .flatten(),
                 calls,
             }
         }

@@ -328,6 +328,26 @@ async fn managed_ecs_service_gets_a_new_floor_not_a_desired_count() {
     .await
     .expect("nothing to do");
     assert!(applied.calls.is_empty());
+
+    // Not a scale-out (a scale-in, or a tick with the count unchanged): the floor goes back to
+    // Capstan's min and target tracking decides the count within the bounds.
+    let release = mock!(aws_sdk_applicationautoscaling::Client::register_scalable_target)
+        .match_requests(|r| r.min_capacity() == Some(2) && r.max_capacity() == Some(10))
+        .then_output(|| RegisterScalableTargetOutput::builder().build());
+    let c = clients(&[], &[], &[&release]);
+    let pinned = live(7, Some(7), Some(10), true);
+    for to in [cap(7, 2, 10), cap(5, 2, 10)] {
+        let applied = apply(&c, &api(), &pinned, to).await.expect("register");
+        assert_eq!((applied.desired, applied.min, applied.max), (2, 2, 10));
+        assert_eq!(applied.clamped, None);
+    }
+    assert_eq!(release.num_calls(), 2);
+    // ...and when the floor already is min, nothing to do.
+    let applied = apply(&c, &api(), &live(7, Some(2), Some(10), true), cap(7, 2, 10))
+        .await
+        .expect("nothing to do");
+    assert!(applied.calls.is_empty());
+    assert_eq!(release.num_calls(), 2);
     assert_eq!(register_max.num_calls(), 1);
 }
 

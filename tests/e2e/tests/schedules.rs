@@ -1169,3 +1169,38 @@ async fn malformed_requests_are_errors_naming_the_field_and_change_nothing() {
     assert_eq!(w.desired("api-service").await, 4);
     assert_eq!(w.desired("frontend-service").await, 2);
 }
+
+#[tokio::test]
+async fn after_a_scale_out_on_a_managed_service_the_next_tick_hands_it_back_to_target_tracking() {
+    // ai has a scalable target (2..30): Capstan scales it out by raising MinCapacity, and
+    // never sets its desired count.
+    let w = World::new().await;
+    // The first tick settles the day (business hours, missed occurrences); then all is quiet.
+    w.tick(t("2026-11-24T09:50:00Z")).await;
+    drain(&w).await;
+    quiet(&w, t("2026-11-24T09:55:00Z")).await;
+    w.at(t("2026-11-24T10:00:00Z"));
+    let r = w
+        .deliver(eventbridge(
+            "ai-queue-deep",
+            "ALARM",
+            t("2026-11-24T10:00:00Z"),
+            Some(50.0),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(w.scalable("ai-service").await, (4, 30), "{r:#}");
+    drain(&w).await;
+    // AWS raises the service's count to the new minimum at once (moto does not: play it).
+    operator_sets(&w, "ai-service", 4).await;
+
+    // The next tick lowers the floor back to ai's min, once: target tracking governs the
+    // count within 2..30 again (AWS keeps the tasks it has until target tracking scales in).
+    let r = w.tick(t("2026-11-24T10:05:00Z")).await;
+    assert_eq!(changes(&r).len(), 1, "{r:#}");
+    assert_eq!(w.scalable("ai-service").await, (2, 30));
+    assert_eq!(drain(&w).await.len(), 1, "one notification");
+    // Then ticks are quiet: no flapping, no notification every five minutes.
+    quiet_ticks(&w, "2026-11-24T10:10:00Z", "2026-11-24T10:30:00Z", 5).await;
+    assert_eq!(w.scalable("ai-service").await, (2, 30));
+}
