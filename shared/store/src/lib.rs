@@ -17,7 +17,7 @@
 //! [`CommitError::Duplicate`] (someone already handled this signal for this target).
 #![warn(missing_docs)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration as StdDuration;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
@@ -26,17 +26,22 @@ use aws_sdk_dynamodb::types::{
     Put, ScalarAttributeType, TableStatus, TimeToLiveSpecification, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
-use capstan_aws::AwsError;
+use capstan_aws::{AwsError, ErrorKind};
 use capstan_policy::decision::Capacity;
 use capstan_policy::model::Event;
 use capstan_policy::state::{BudgetCap, TargetState};
 use chrono::{DateTime, Duration, Utc};
+use futures_util::{stream, StreamExt};
 use serde::{Deserialize, Serialize};
 
 /// How long an idempotency key is kept: longer than any AWS redelivery.
 pub const IDEMPOTENCY_TTL: Duration = Duration::days(7);
 /// How long action log entries are kept.
 pub const LOG_TTL: Duration = Duration::days(90);
+/// Keys per `BatchGetItem` call (the API's limit).
+pub const BATCH_GET_KEYS: usize = 100;
+/// Most `BatchGetItem` calls [`Store::load_targets`] has in flight at once.
+pub const MAX_CONCURRENT_READS: usize = 8;
 
 /// A failed state-table operation.
 #[derive(Debug, thiserror::Error)]
@@ -300,50 +305,81 @@ impl Store {
         Ok(created)
     }
 
-    /// The records of `instances` (absent ones are missing from the map), read with
-    /// `BatchGetItem` (100 keys a call, unprocessed keys retried), strongly consistent.
+    /// The records of `instances` (absent ones are missing from the map), strongly consistent.
+    ///
+    /// `BatchGetItem` takes [`BATCH_GET_KEYS`] keys a call: the calls for more run side by side
+    /// (at most [`MAX_CONCURRENT_READS`] at a time), so 500 instances cost one round trip, not
+    /// five. Keys DynamoDB leaves unprocessed (throttling) are asked again with back-off; keys
+    /// still unprocessed after that fail the read, with a transient error: a missing record
+    /// would read as a target never seen (its history and occurrence marks forgotten).
     pub async fn load_targets(
         &self,
         instances: &[String],
     ) -> Result<BTreeMap<String, TargetRecord>, StoreError> {
+        let unique: BTreeSet<&String> = instances.iter().collect();
+        let unique: Vec<&String> = unique.into_iter().collect();
+        let mut batches = stream::iter(unique.chunks(BATCH_GET_KEYS))
+            .map(|chunk| self.load_batch(chunk))
+            .buffer_unordered(MAX_CONCURRENT_READS);
         let mut out = BTreeMap::new();
-        for chunk in instances.chunks(100) {
-            let mut keys = KeysAndAttributes::builder().consistent_read(true);
-            for inst in chunk {
-                keys = keys.keys(HashMap::from([
-                    ("pk".to_string(), s(target_pk(inst))),
-                    ("sk".to_string(), s("state")),
-                ]));
-            }
-            let mut request =
-                HashMap::from([(self.table.clone(), keys.build().expect("keys are set"))]);
-            for attempt in 0..8u32 {
-                let resp = self
-                    .client
-                    .batch_get_item()
-                    .set_request_items(Some(request.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("dynamodb:BatchGetItem", e))?;
-                for item in resp
-                    .responses()
-                    .and_then(|r| r.get(&self.table))
-                    .into_iter()
-                    .flatten()
-                {
-                    let (inst, rec) = decode_target(item)?;
-                    out.insert(inst, rec);
-                }
-                match resp.unprocessed_keys() {
-                    Some(u) if !u.is_empty() => {
-                        request = u.clone();
-                        tokio::time::sleep(StdDuration::from_millis(50 << attempt.min(5))).await;
-                    }
-                    _ => break,
-                }
-            }
+        while let Some(found) = batches.next().await {
+            out.extend(found?);
         }
         Ok(out)
+    }
+
+    /// One `BatchGetItem` of at most [`BATCH_GET_KEYS`] records, unprocessed keys asked again.
+    async fn load_batch(
+        &self,
+        chunk: &[&String],
+    ) -> Result<Vec<(String, TargetRecord)>, StoreError> {
+        const OP: &str = "dynamodb:BatchGetItem";
+        const ATTEMPTS: u32 = 8;
+        let mut keys = KeysAndAttributes::builder().consistent_read(true);
+        for inst in chunk {
+            keys = keys.keys(HashMap::from([
+                ("pk".to_string(), s(target_pk(inst))),
+                ("sk".to_string(), s("state")),
+            ]));
+        }
+        let mut request =
+            HashMap::from([(self.table.clone(), keys.build().expect("keys are set"))]);
+        let mut out = Vec::with_capacity(chunk.len());
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(StdDuration::from_millis(50 << (attempt - 1).min(5))).await;
+            }
+            let resp = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(request))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk(OP, e))?;
+            for item in resp
+                .responses()
+                .and_then(|r| r.get(&self.table))
+                .into_iter()
+                .flatten()
+            {
+                out.push(decode_target(item)?);
+            }
+            match resp.unprocessed_keys {
+                Some(u) if u.values().any(|k| !k.keys().is_empty()) => request = u,
+                _ => return Ok(out),
+            }
+        }
+        let left = request.values().map(|k| k.keys().len()).sum::<usize>();
+        Err(AwsError::new(
+            OP,
+            ErrorKind::Transient,
+            None,
+            format!(
+                "{left} of {} keys still unprocessed after {ATTEMPTS} attempts",
+                chunk.len()
+            ),
+        )
+        .into())
     }
 
     /// Every target record in the table (a scan: for status, not for the hot path).
@@ -746,6 +782,41 @@ mod tests {
         let back: TargetRecord = serde_json::from_str(&doc).unwrap();
         assert_eq!(back.version, 0);
         assert_eq!(back.state, rec.state);
+    }
+
+    #[tokio::test]
+    async fn load_targets_reads_every_batch_of_keys() {
+        let moto = capstan_moto::Moto::start().await;
+        let store = Store::new(Client::new(&moto.sdk_config().await), "capstan-state");
+        store.create_table().await.unwrap();
+        let now = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        // Three batches: 100, 100 and 50 keys.
+        let names: Vec<String> = (0..250).map(|i| format!("svc-{i:03}")).collect();
+        for (i, name) in names.iter().enumerate() {
+            let desired = u32::try_from(i).unwrap();
+            let rec = TargetRecord::new(TargetState::new(name, desired, 0, 1000), now);
+            let commit = Commit {
+                record: Some((name.clone(), rec)),
+                ..Commit::default()
+            };
+            store.commit(&commit, now).await.unwrap();
+        }
+        let mut asked = names.clone();
+        asked.push("never-written".to_string());
+        asked.push(names[7].clone());
+        let got = store.load_targets(&asked).await.unwrap();
+        assert_eq!(
+            got.len(),
+            names.len(),
+            "absent ones are left out, duplicates read once"
+        );
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(got[name].state.desired, u32::try_from(i).unwrap(), "{name}");
+            assert_eq!(got[name].version, 1, "{name}");
+        }
+        assert!(store.load_targets(&[]).await.unwrap().is_empty());
     }
 
     #[test]
