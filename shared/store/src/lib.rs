@@ -316,11 +316,15 @@ impl Store {
         &self,
         instances: &[String],
     ) -> Result<BTreeMap<String, TargetRecord>, StoreError> {
-        let unique: BTreeSet<&String> = instances.iter().collect();
-        let unique: Vec<&String> = unique.into_iter().collect();
-        let mut batches = stream::iter(unique.chunks(BATCH_GET_KEYS))
-            .map(|chunk| self.load_batch(chunk))
-            .buffer_unordered(MAX_CONCURRENT_READS);
+        let unique: BTreeSet<&str> = instances.iter().map(String::as_str).collect();
+        let unique: Vec<&str> = unique.into_iter().collect();
+        // The futures are built in a plain loop: a closure in the stream combinator trips the
+        // compiler's higher-ranked lifetime check for the callers' `Send` futures.
+        let mut batches = Vec::new();
+        for chunk in unique.chunks(BATCH_GET_KEYS) {
+            batches.push(self.load_batch(chunk));
+        }
+        let mut batches = stream::iter(batches).buffer_unordered(MAX_CONCURRENT_READS);
         let mut out = BTreeMap::new();
         while let Some(found) = batches.next().await {
             out.extend(found?);
@@ -329,10 +333,7 @@ impl Store {
     }
 
     /// One `BatchGetItem` of at most [`BATCH_GET_KEYS`] records, unprocessed keys asked again.
-    async fn load_batch(
-        &self,
-        chunk: &[&String],
-    ) -> Result<Vec<(String, TargetRecord)>, StoreError> {
+    async fn load_batch(&self, chunk: &[&str]) -> Result<Vec<(String, TargetRecord)>, StoreError> {
         const OP: &str = "dynamodb:BatchGetItem";
         const ATTEMPTS: u32 = 8;
         let mut keys = KeysAndAttributes::builder().consistent_read(true);
