@@ -954,3 +954,48 @@ fn concerned_targets_are_those_of_the_matching_rules() {
         None
     );
 }
+
+#[test]
+fn a_missed_occurrence_is_one_notice_naming_every_target() {
+    let text = common::POLICY.replace(
+        "[schedules.nightly]\ntargets = [\"ai\"]",
+        "[schedules.nightly]\ntargets = [\"ai\", \"web\"]",
+    );
+    assert_ne!(
+        text,
+        common::POLICY,
+        "the test policy has the nightly schedule"
+    );
+    let p = capstan_policy::load(&text).expect("the variant loads");
+    let s = State::at_floor(&p);
+    // First tick of the day at 09:00: the 02:00 occurrence is far older than the catch-up
+    // window, for both targets.
+    let d = decide(&p, &tick(), &s, at("2026-11-24T09:00:00Z"));
+    let missed: Vec<_> = d
+        .notices
+        .iter()
+        .filter(|n| n.text.contains("missed occurrence of nightly"))
+        .collect();
+    assert_eq!(missed.len(), 1, "{:?}", d.notices);
+    assert!(
+        missed[0].text.ends_with("(2 targets: ai, web)"),
+        "{}",
+        missed[0].text
+    );
+    assert_eq!(missed[0].target, None);
+    // A schedule with one target keeps its notice as it was.
+    let d = decide(
+        &policy(),
+        &tick(),
+        &State::at_floor(&policy()),
+        at("2026-11-24T09:00:00Z"),
+    );
+    let one: Vec<_> = d
+        .notices
+        .iter()
+        .filter(|n| n.text.contains("missed occurrence of nightly"))
+        .collect();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].target.as_deref(), Some("ai"));
+    assert!(one[0].text.ends_with("not applied"), "{}", one[0].text);
+}

@@ -518,13 +518,24 @@ impl Runner {
             Err(CommitError::Conflict) => unreachable!("a commit without a record cannot conflict"),
             Err(CommitError::Store(e)) => return Err(store_retry(e)),
         }
-        for n in &decision.notices {
-            report.notices.push(n.text.clone());
-            let note = notice::for_notice(decision, n);
-            if !self.publish(&note).await {
-                report.notify_failures += 1;
-            }
+        // Published side by side (bounded): a tick may carry many notices.
+        let notes: Vec<_> = decision
+            .notices
+            .iter()
+            .map(|n| notice::for_notice(decision, n))
+            .collect();
+        let mut work = Vec::new();
+        for note in &notes {
+            work.push(self.publish(note));
         }
+        let published: Vec<bool> = stream::iter(work)
+            .buffered(TARGET_CONCURRENCY)
+            .collect()
+            .await;
+        report
+            .notices
+            .extend(decision.notices.iter().map(|n| n.text.clone()));
+        report.notify_failures += published.iter().filter(|ok| !**ok).count();
         Ok(())
     }
 

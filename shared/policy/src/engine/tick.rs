@@ -43,6 +43,40 @@ pub(super) fn on_tick(
         let decision = tick_target(policy, tick, target, inst, ts, state, now, d);
         d.targets.push(decision);
     }
+    merge_missed(d);
+}
+
+/// One notice per missed occurrence, naming every target it missed, rather than one per
+/// target: a schedule over 150 targets that missed its 02:00 says so once.
+fn merge_missed(d: &mut Decision) {
+    let mut merged: Vec<(Notice, Vec<String>)> = Vec::new();
+    for n in d.notices.drain(..) {
+        match merged
+            .iter_mut()
+            .find(|(m, _)| m.source == n.source && m.text == n.text)
+        {
+            Some((_, targets)) => targets.extend(n.target),
+            None => {
+                let targets = n.target.iter().cloned().collect();
+                merged.push((n, targets));
+            }
+        }
+    }
+    d.notices = merged
+        .into_iter()
+        .map(|(mut n, targets)| {
+            if targets.len() > 1 {
+                const NAMED: usize = 10;
+                let mut list = targets[..targets.len().min(NAMED)].join(", ");
+                if targets.len() > NAMED {
+                    list.push_str(&format!(" and {} more", targets.len() - NAMED));
+                }
+                n.text = format!("{} ({} targets: {list})", n.text, targets.len());
+                n.target = None;
+            }
+            n
+        })
+        .collect();
 }
 
 #[allow(clippy::too_many_arguments)]
