@@ -390,6 +390,27 @@ async fn tick(
     }
 }
 
+/// The longest chain of calls each of which started after the one before it had answered: the
+/// round trips one after another on the critical path (calls that overlap do not add up, as
+/// they do not in `waves`, but a queue of calls that never all overlap does).
+fn longest_chain(calls: &[Call]) -> usize {
+    let mut sorted: Vec<(Instant, Instant)> = calls
+        .iter()
+        .map(|(_, s, e)| (*s, e.unwrap_or(*s)))
+        .collect();
+    sorted.sort();
+    let mut depth: Vec<usize> = Vec::with_capacity(sorted.len());
+    for (i, (start, _)) in sorted.iter().enumerate() {
+        let before = (0..i)
+            .filter(|&j| sorted[j].1 <= *start)
+            .map(|j| depth[j])
+            .max()
+            .unwrap_or(0);
+        depth.push(before + 1);
+    }
+    depth.into_iter().max().unwrap_or(0)
+}
+
 /// Waves with their operations counted and their length.
 fn wave_summary(calls: &[Call]) -> Vec<(BTreeMap<String, usize>, StdDuration)> {
     let mut out: Vec<(BTreeMap<String, usize>, Instant, Instant)> = Vec::new();
@@ -421,7 +442,8 @@ fn print_tick(t: &Tick) {
         t.notices
     );
     println!(
-        "    AWS calls: {total} in {} sequential round trips",
+        "    AWS calls: {total}; {} round trips one after another (longest chain), {} waves of overlapping calls",
+        longest_chain(&t.calls),
         waves.len()
     );
     let origin = t.calls.iter().map(|c| c.1).min();
@@ -459,8 +481,9 @@ fn print_tick(t: &Tick) {
             .filter_map(|c| c.2.map(|end| end - c.1))
             .sum();
         println!(
-            "    first call to last answer {:.0} ms, {:.0} ms of it in waves; {:.1} calls in flight on average",
+            "    first call to last answer {:.0} ms ({:.0} ms of the wall time outside it), {:.0} ms of it in waves; {:.1} calls in flight on average",
             ms(last - first),
+            ms(t.wall.saturating_sub(last - first)),
             ms(busy),
             in_flight.as_secs_f64() / (last - first).as_secs_f64().max(1e-9)
         );
