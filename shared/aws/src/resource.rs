@@ -4,7 +4,8 @@
 //! # Batching
 //!
 //! [`describe`] reads any number of resources in as few calls as the APIs allow, and runs the
-//! calls concurrently (at most [`MAX_CONCURRENT_CALLS`] at a time):
+//! calls concurrently (at most [`MAX_CONCURRENT_CALLS`] at a time per API, the three APIs side
+//! by side):
 //!
 //! - `ecs:DescribeServices`: 10 services per call, per cluster;
 //! - `application-autoscaling:DescribeScalableTargets`: 50 ECS services per call (all clusters
@@ -48,7 +49,8 @@ pub const ECS_DESCRIBE_BATCH: usize = 10;
 pub const AAS_DESCRIBE_BATCH: usize = 50;
 /// Group names per `autoscaling:DescribeAutoScalingGroups` call (the API's page limit).
 pub const ASG_DESCRIBE_BATCH: usize = 100;
-/// Most AWS calls [`describe`] and [`resolve`] have in flight at once.
+/// Most calls to one API [`describe`] has in flight at once (it calls up to three APIs side by
+/// side), and most calls [`resolve`] has in flight at once.
 pub const MAX_CONCURRENT_CALLS: usize = 8;
 
 /// The ECS service dimension Application Auto Scaling scales.
@@ -193,13 +195,6 @@ pub fn describe_calls(resources: &[Resource]) -> usize {
     plan(resources).len()
 }
 
-/// What one call found.
-enum Found {
-    Services(Vec<(Resource, Live)>),
-    Targets(Vec<(String, u32, u32)>),
-    Groups(Vec<(Resource, Live)>),
-}
-
 /// Reads the live capacity of `resources` in batched, concurrent calls (see the module docs).
 /// Resources AWS does not know are absent from the result.
 pub async fn describe(
@@ -208,43 +203,39 @@ pub async fn describe(
 ) -> Result<BTreeMap<Resource, Live>, AwsError> {
     let calls = plan(resources);
     tracing::debug!(resources = resources.len(), calls = calls.len(), "describe");
-    let tasks =
-        calls.into_iter().map(|call| {
-            let c = c.clone();
-            async move {
-                match call {
-                    Call::Services { cluster, services } => {
-                        describe_services(&c, &cluster, &services, false)
-                            .await
-                            .map(|found| {
-                                Found::Services(
-                                    found.into_iter().map(|(r, live, _)| (r, live)).collect(),
-                                )
-                            })
-                    }
-                    Call::ScalableTargets { ids } => {
-                        describe_scalable_targets(&c, ids).await.map(Found::Targets)
-                    }
-                    Call::Groups { names } => describe_groups(&c, Some(names), Vec::new())
-                        .await
-                        .map(|found| {
-                            Found::Groups(found.into_iter().map(|(r, live, _)| (r, live)).collect())
-                        }),
-                }
+    // One queue per API: AWS throttles each API on its own, and the few scalable-target and
+    // group calls need not wait behind dozens of `DescribeServices`.
+    let (mut ecs, mut aas, mut asg) = (Vec::new(), Vec::new(), Vec::new());
+    for call in calls {
+        let c = c.clone();
+        match call {
+            Call::Services { cluster, services } => {
+                ecs.push(async move { describe_services(&c, &cluster, &services, false).await })
             }
-        });
-    let mut services = Vec::new();
-    let mut targets = BTreeMap::new();
-    let mut out = BTreeMap::new();
-    for found in run_concurrently(tasks).await? {
-        match found {
-            Found::Services(s) => services.extend(s),
-            Found::Targets(t) => {
-                targets.extend(t.into_iter().map(|(id, min, max)| (id, (min, max))))
+            Call::ScalableTargets { ids } => {
+                aas.push(async move { describe_scalable_targets(&c, ids).await })
             }
-            Found::Groups(g) => out.extend(g),
+            Call::Groups { names } => {
+                asg.push(async move { describe_groups(&c, Some(names), Vec::new()).await })
+            }
         }
     }
+    let (services, targets, groups) = tokio::try_join!(
+        run_concurrently(ecs),
+        run_concurrently(aas),
+        run_concurrently(asg)
+    )?;
+    let targets: BTreeMap<String, (u32, u32)> = targets
+        .into_iter()
+        .flatten()
+        .map(|(id, min, max)| (id, (min, max)))
+        .collect();
+    let mut out: BTreeMap<Resource, Live> = groups
+        .into_iter()
+        .flatten()
+        .map(|(r, live, _)| (r, live))
+        .collect();
+    let services = services.into_iter().flatten().map(|(r, live, _)| (r, live));
     let wanted: BTreeSet<&Resource> = resources.iter().collect();
     for (r, mut live) in services {
         if !wanted.contains(&r) {
