@@ -191,8 +191,16 @@ async fn every_alarm_row_of_the_example_policy() {
         ai: 5,
         ..Seed::default()
     };
+    // A scale-in does not pin the floor at the new count: the floor is ai's min, and target
+    // tracking takes the service down (here the floor already is 2: no call needed).
     let (w, r) = row(seed, "ai-queue-shallow", Some(2.0)).await;
-    assert_eq!(w.scalable("ai-service").await, (4, 30), "{r}");
+    assert_eq!(outcomes(&r), ["ai:changed"]);
+    assert_eq!(w.scalable("ai-service").await, (2, 30), "{r}");
+    assert_eq!(
+        w.desired("ai-service").await,
+        5,
+        "desired is target tracking's"
+    );
 
     // web (an Auto Scaling group).
     let (w, r) = row(Seed::default(), "web-cpu-critical", Some(90.0)).await;
