@@ -5,6 +5,9 @@ use capstan_policy::model::AlarmState;
 use capstan_policy::signal::Signal;
 use chrono::{DateTime, TimeZone, Utc};
 use proptest::prelude::*;
+
+mod common;
+use common::{node_mut, node_paths};
 use serde_json::{json, Value};
 
 macro_rules! fixture {
@@ -572,36 +575,6 @@ fn arb_json() -> impl Strategy<Value = Value> {
             prop::collection::btree_map(arb_key(), inner, 0..6)
                 .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
-    })
-}
-
-/// Every path to a node of `value`, as a list of object keys / array indexes.
-fn node_paths(value: &Value, prefix: &mut Vec<Value>, out: &mut Vec<Vec<Value>>) {
-    out.push(prefix.clone());
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                prefix.push(json!(k));
-                node_paths(v, prefix, out);
-                prefix.pop();
-            }
-        }
-        Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                prefix.push(json!(i));
-                node_paths(v, prefix, out);
-                prefix.pop();
-            }
-        }
-        _ => {}
-    }
-}
-
-fn node_mut<'a>(value: &'a mut Value, path: &[Value]) -> &'a mut Value {
-    path.iter().fold(value, |node, step| match step {
-        Value::String(k) => &mut node[k.as_str()],
-        Value::Number(i) => &mut node[i.as_u64().unwrap() as usize],
-        _ => unreachable!(),
     })
 }
 
