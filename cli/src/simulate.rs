@@ -330,7 +330,12 @@ fn aws_line(line: &Map<String, Value>) -> Result<Payload, String> {
             capstan_events::Parsed::Ignored { why } => return Ok(Payload::Ignored(why)),
         },
         Kind::Schedule => {
-            let request = capstan_events::parse_schedule_event(payload).map_err(invalid)?;
+            // The line's `at` is the replay's clock; without one, the payload's own moment.
+            let request = match at {
+                Some(now) => capstan_events::parse_schedule_event(payload, now),
+                None => capstan_events::parse_schedule_replay(payload),
+            }
+            .map_err(invalid)?;
             vec![(request.at, request.signal())]
         }
         Kind::Budget => capstan_events::parse_budget_event(payload)

@@ -40,7 +40,7 @@ impl Function for Handler {
     /// Errors: a payload that is not a schedule request (names the field; nothing is
     /// changed), or a transient failure that a retry may fix.
     async fn handle(&self, payload: Value) -> Result<Value, Error> {
-        let request = parse_schedule_event(&payload).map_err(|e| {
+        let request = parse_schedule_event(&payload, self.runner.now()).map_err(|e| {
             warn!(error = %e, "malformed schedule request: nothing changed");
             format!("malformed schedule request: {e}")
         })?;

@@ -55,7 +55,10 @@
 //! requests `apply` (a named schedule now), `add-event` and `cancel-event`. It gives a
 //! [`ScheduleRequest`] with the moment it is for and an idempotency key. Nothing is a tick by
 //! default: an unknown shape, action or field is an [`EventError`] naming the field, down into
-//! the event of an `add-event` (`event.targets.api.floor`).
+//! the event of an `add-event` (`event.targets.api.floor`). The moment is checked against the
+//! handler's clock: more than [`MAX_CLOCK_SKEW`] ahead of it or older than [`MAX_REQUEST_AGE`]
+//! (the schedule's retry window in the template) is an error naming `time` or
+//! `scheduled_time`.
 //!
 //! # Budget alerts
 //!
@@ -72,8 +75,9 @@ mod schedule;
 
 pub use budget::{parse_budget_event, parse_budget_text, BudgetDelivery, BudgetTextError};
 pub use schedule::{
-    parse_schedule_event, ScheduleKind, ScheduleRequest, ScheduleVia, DEFAULT_REQUESTER,
-    SCHEDULED_EVENT_DETAIL_TYPE, SCHEDULE_SOURCE,
+    parse_schedule_event, parse_schedule_replay, ScheduleKind, ScheduleRequest, ScheduleVia,
+    DEFAULT_REQUESTER, INVOKE_MAX_EVENT_AGE, MAX_CLOCK_SKEW, MAX_REQUEST_AGE,
+    SCHEDULED_EVENT_DETAIL_TYPE, SCHEDULER_MAX_EVENT_AGE, SCHEDULE_SOURCE,
 };
 
 use std::fmt;

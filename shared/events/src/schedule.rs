@@ -6,7 +6,7 @@ use std::fmt;
 
 use capstan_policy::model::Event;
 use capstan_policy::signal::{EventRequest, EventSignal, Signal, TickSignal, TimedSignal};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -22,6 +22,27 @@ pub const SCHEDULED_EVENT_DETAIL_TYPE: &str = "Scheduled Event";
 pub const DEFAULT_REQUESTER: &str = "invoke";
 
 const ACTIONS: &str = "tick, apply, add-event or cancel-event";
+
+/// How far ahead of the handler's clock a request's time may be: the clock skew allowed
+/// between whoever stamped the request (EventBridge Scheduler, an EventBridge rule, an
+/// operator's machine) and the function's clock. Five minutes is generous for AWS's
+/// NTP-synchronised clocks and far short of the next tick of the day.
+pub const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
+
+/// The tick schedule's own delivery retries: `RetryPolicy.MaximumEventAgeInSeconds` of the
+/// `Tick` schedule of `ScheduleHandlerFunction` in `infra/template.yaml` (60 s).
+pub const SCHEDULER_MAX_EVENT_AGE: Duration = Duration::seconds(60);
+
+/// Lambda's asynchronous retries of a failed invocation: `EventInvokeConfig.MaximumEventAgeInSeconds`
+/// of `ScheduleHandlerFunction` in `infra/template.yaml` (240 s).
+pub const INVOKE_MAX_EVENT_AGE: Duration = Duration::seconds(240);
+
+/// The oldest a request's time may be when the handler reads it: the Scheduler's retry window
+/// ([`SCHEDULER_MAX_EVENT_AGE`]) followed by Lambda's ([`INVOKE_MAX_EVENT_AGE`]), 5 minutes in
+/// all. Anything older is not a retry AWS would deliver; it is refused. Keep it in step with
+/// the template.
+pub const MAX_REQUEST_AGE: Duration =
+    Duration::seconds(SCHEDULER_MAX_EVENT_AGE.num_seconds() + INVOKE_MAX_EVENT_AGE.num_seconds());
 
 /// What the schedule handler was asked to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,11 +169,21 @@ pub enum ScheduleKind {
 /// raising a floor or ceiling, `release_step` not 0); whether its targets exist is for the
 /// handler, which has the policy.
 ///
+/// The request's time (`time`, `scheduled_time`) is not trusted: anyone who may invoke the
+/// function chooses it, and a tick stamped in 2099 would make every real tick after it look
+/// stale. `now` is the handler's clock; a time more than [`MAX_CLOCK_SKEW`] after it, or more
+/// than [`MAX_REQUEST_AGE`] (the retry window of the template's schedule) before it, is an
+/// error naming the field, e.g. `scheduled_time: 2099-01-01T00:00:00Z is 72 years in the
+/// future (...); more than 5m of clock skew, ...`. Both limits themselves are accepted. A
+/// request without a time is for `now` and has nothing to check.
+///
 /// ```
 /// use capstan_events::{parse_schedule_event, ScheduleKind, ScheduleVia};
+/// use chrono::{TimeZone, Utc};
 ///
+/// let now = Utc.with_ymd_and_hms(2026, 11, 23, 8, 6, 0).unwrap();
 /// let input = serde_json::json!({"action": "tick", "scheduled_time": "2026-11-23T08:05:00Z"});
-/// let request = parse_schedule_event(&input)?;
+/// let request = parse_schedule_event(&input, now)?;
 /// assert_eq!(request.kind, ScheduleKind::Tick);
 /// assert_eq!(request.via, ScheduleVia::Input);
 /// assert_eq!(request.key, "tick:2026-11-23T08:05:00Z");
@@ -168,17 +199,105 @@ pub enum ScheduleKind {
 ///         "targets": {"api": {"floor": "+2", "ceiling": "25"}}
 ///     }
 /// });
-/// let ScheduleKind::AddEvent { name, event, by } = parse_schedule_event(&add)?.kind else {
+/// let ScheduleKind::AddEvent { name, event, by } = parse_schedule_event(&add, now)?.kind else {
 ///     panic!("an add-event request");
 /// };
 /// assert_eq!((name.as_str(), by.as_str()), ("launch", "alice"));
 /// assert_eq!(event.targets["api"].floor.map(|f| f.to_string()), Some("+2".to_string()));
 ///
 /// let bad = serde_json::json!({"action": "tick", "scheduled_time": "tomorrow"});
-/// assert_eq!(parse_schedule_event(&bad).unwrap_err().path, "scheduled_time");
+/// assert_eq!(parse_schedule_event(&bad, now).unwrap_err().path, "scheduled_time");
+///
+/// let future = serde_json::json!({"action": "tick", "scheduled_time": "2099-01-01T00:00:00Z"});
+/// let error = parse_schedule_event(&future, now).unwrap_err();
+/// assert_eq!(error.path, "scheduled_time");
+/// assert!(error.message.starts_with("2099-01-01T00:00:00Z is 72 years in the future"));
 /// # Ok::<(), capstan_events::EventError>(())
 /// ```
-pub fn parse_schedule_event(payload: &Value) -> Result<ScheduleRequest, EventError> {
+pub fn parse_schedule_event(
+    payload: &Value,
+    now: DateTime<Utc>,
+) -> Result<ScheduleRequest, EventError> {
+    let (request, field) = read(payload)?;
+    if let (Some(at), Some(field)) = (request.at, field) {
+        check_time(field, at, now)?;
+    }
+    Ok(request)
+}
+
+/// Reads a payload as [`parse_schedule_event`] does, taking the moment the payload carries as
+/// "now", so that its time is never refused: for replaying what AWS delivered (`capstan
+/// simulate` without a replay time), never for a function, where anyone who may invoke it
+/// chooses the time.
+pub fn parse_schedule_replay(payload: &Value) -> Result<ScheduleRequest, EventError> {
+    read(payload).map(|(request, _)| request)
+}
+
+/// Refuses a request time further ahead of `now` than [`MAX_CLOCK_SKEW`] or older than
+/// [`MAX_REQUEST_AGE`]; both limits themselves are accepted.
+fn check_time(field: &str, at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), EventError> {
+    let written = at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+    let clock = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let ahead = at.signed_duration_since(now);
+    if ahead > MAX_CLOCK_SKEW {
+        return Err(EventError::new(
+            field,
+            format!(
+                "{written} is {} in the future (the clock says {clock}); more than {} of clock \
+                 skew, so it is refused and nothing is written",
+                span(ahead),
+                span(MAX_CLOCK_SKEW)
+            ),
+        ));
+    }
+    let age = now.signed_duration_since(at);
+    if age > MAX_REQUEST_AGE {
+        return Err(EventError::new(
+            field,
+            format!(
+                "{written} is {} old (the clock says {clock}); AWS retries a schedule request \
+                 for at most {} (EventBridge Scheduler {}, then Lambda {}), so it is refused and \
+                 nothing is written",
+                span(age),
+                span(MAX_REQUEST_AGE),
+                span(SCHEDULER_MAX_EVENT_AGE),
+                span(INVOKE_MAX_EVENT_AGE)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A length in its largest whole unit: `73 years`, `2 days`, `9m`, `30s`, `1m 30s`.
+fn span(d: Duration) -> String {
+    const DAY: i64 = 24 * 60 * 60;
+    let secs = d.num_seconds();
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    if secs >= 365 * DAY {
+        plural(secs / (365 * DAY), "year")
+    } else if secs >= DAY {
+        plural(secs / DAY, "day")
+    } else if secs >= 3600 {
+        let (h, m) = (secs / 3600, secs % 3600 / 60);
+        if m == 0 {
+            format!("{h}h")
+        } else {
+            format!("{h}h {m}m")
+        }
+    } else if secs >= 60 {
+        let (m, s) = (secs / 60, secs % 60);
+        if s == 0 {
+            format!("{m}m")
+        } else {
+            format!("{m}m {s}s")
+        }
+    } else {
+        format!("{secs}s")
+    }
+}
+
+/// The request, and the field its time came from (`time`, `scheduled_time`), if any.
+fn read(payload: &Value) -> Result<(ScheduleRequest, Option<&'static str>), EventError> {
     let Value::Object(map) = payload else {
         return Err(EventError::new(
             "",
@@ -194,10 +313,10 @@ pub fn parse_schedule_event(payload: &Value) -> Result<ScheduleRequest, EventErr
         path: String::new(),
     };
     if map.contains_key("action") {
-        return input(&root);
+        return input(&root).map(|r| (r, Some("scheduled_time")));
     }
     if map.contains_key("source") || map.contains_key("detail-type") {
-        return envelope(&root);
+        return envelope(&root).map(|r| (r, Some("time")));
     }
     if map.contains_key("Records") {
         return Err(EventError::new(
@@ -440,11 +559,11 @@ mod tests {
     use serde_json::json;
 
     fn parse(payload: Value) -> ScheduleRequest {
-        parse_schedule_event(&payload).unwrap_or_else(|e| panic!("{payload}: {e}"))
+        parse_schedule_replay(&payload).unwrap_or_else(|e| panic!("{payload}: {e}"))
     }
 
     fn error(payload: Value) -> EventError {
-        match parse_schedule_event(&payload) {
+        match parse_schedule_replay(&payload) {
             Err(e) => e,
             Ok(request) => panic!("expected an error for {payload}, got {request:?}"),
         }

@@ -1,7 +1,8 @@
 //! Schedule-handler payloads, from the fixtures in `tests/fixtures/aws-events/`.
 
 use capstan_events::{
-    parse_schedule_event, EventError, ScheduleKind, ScheduleRequest, ScheduleVia, DEFAULT_REQUESTER,
+    parse_schedule_event, parse_schedule_replay, EventError, ScheduleKind, ScheduleRequest,
+    ScheduleVia, DEFAULT_REQUESTER,
 };
 use capstan_policy::model::Amount;
 use capstan_policy::signal::{EventRequest, EventSignal, Signal, TickSignal};
@@ -70,11 +71,11 @@ fn load(text: &str) -> Value {
 }
 
 fn parse(payload: &Value) -> ScheduleRequest {
-    parse_schedule_event(payload).unwrap_or_else(|e| panic!("{payload}: {e}"))
+    parse_schedule_replay(payload).unwrap_or_else(|e| panic!("{payload}: {e}"))
 }
 
 fn error(payload: &Value) -> EventError {
-    match parse_schedule_event(payload) {
+    match parse_schedule_replay(payload) {
         Err(e) => e,
         Ok(request) => panic!("expected an error for {payload}, got {request:?}"),
     }
@@ -368,6 +369,137 @@ fn bad_events_name_the_path_inside() {
     assert!(e.message.contains("not after the start"), "{e}");
 }
 
+// ---- request times against the clock ----
+
+/// The fixtures' moment: 2026-11-23 08:00:00Z.
+fn eight() -> DateTime<Utc> {
+    utc(2026, 11, 23, 8, 0)
+}
+
+fn tick_at(field: &str, at: DateTime<Utc>) -> Value {
+    let at = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    match field {
+        "time" => {
+            let mut envelope = load(RULE);
+            envelope["time"] = json!(at);
+            envelope
+        }
+        _ => json!({"action": "tick", "scheduled_time": at}),
+    }
+}
+
+#[test]
+fn a_request_time_within_the_window_is_accepted_up_to_both_limits() {
+    use capstan_events::{MAX_CLOCK_SKEW, MAX_REQUEST_AGE};
+    assert_eq!(MAX_CLOCK_SKEW, chrono::Duration::minutes(5));
+    // The template's Scheduler retry window (60 s) and Lambda's async one (240 s).
+    assert_eq!(MAX_REQUEST_AGE, chrono::Duration::seconds(300));
+    for field in ["time", "scheduled_time"] {
+        for now in [
+            eight(),
+            eight() - MAX_CLOCK_SKEW, // the request exactly at the skew limit ahead
+            eight() + MAX_REQUEST_AGE, // exactly as old as a retry can be
+            eight() + chrono::Duration::minutes(3),
+        ] {
+            let request = parse_schedule_event(&tick_at(field, eight()), now)
+                .unwrap_or_else(|e| panic!("{field} at {now}: {e}"));
+            assert_eq!(request.at, Some(eight()));
+            assert_eq!(request.key, "tick:2026-11-23T08:00:00Z");
+        }
+    }
+    // Every fixture, read at its own moment, is accepted by both readers alike.
+    for fixture in SCHEDULE_FIXTURES {
+        let payload = load(fixture);
+        let replayed = parse(&payload);
+        let now = replayed.at.unwrap_or_else(eight);
+        assert_eq!(parse_schedule_event(&payload, now).unwrap(), replayed);
+    }
+}
+
+#[test]
+fn a_request_time_past_the_skew_limit_is_refused_naming_the_field() {
+    let second = chrono::Duration::seconds(1);
+    for field in ["time", "scheduled_time"] {
+        // One second beyond the limit.
+        let now = eight() - capstan_events::MAX_CLOCK_SKEW - second;
+        let e = parse_schedule_event(&tick_at(field, eight()), now).unwrap_err();
+        assert_eq!(e.path, field);
+        assert_eq!(
+            e.message,
+            "2026-11-23T08:00:00Z is 5m 1s in the future (the clock says 2026-11-23T07:54:59Z); \
+             more than 5m of clock skew, so it is refused and nothing is written"
+        );
+    }
+    // The tick of the issue: stamped in 2099, it would make every real tick after it stale.
+    let payload = json!({"action": "tick", "scheduled_time": "2099-01-01T00:00:00Z"});
+    let e = parse_schedule_event(&payload, eight()).unwrap_err();
+    assert_eq!(e.path, "scheduled_time");
+    assert!(
+        e.to_string().starts_with(
+            "scheduled_time: 2099-01-01T00:00:00Z is 72 years in the future (the clock says \
+             2026-11-23T08:00:00Z); more than 5m of clock skew"
+        ),
+        "{e}"
+    );
+    // An explicit apply with a time is checked the same way.
+    let apply =
+        json!({"action": "apply", "schedule": "night", "scheduled_time": "2026-11-24T08:00:00Z"});
+    let e = parse_schedule_event(&apply, eight()).unwrap_err();
+    assert_eq!(e.path, "scheduled_time");
+    assert!(
+        e.message
+            .starts_with("2026-11-24T08:00:00Z is 1 day in the future"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_request_older_than_the_retry_window_is_refused_naming_the_field() {
+    let second = chrono::Duration::seconds(1);
+    for field in ["time", "scheduled_time"] {
+        let now = eight() + capstan_events::MAX_REQUEST_AGE + second;
+        let e = parse_schedule_event(&tick_at(field, eight()), now).unwrap_err();
+        assert_eq!(e.path, field);
+        assert_eq!(
+            e.message,
+            "2026-11-23T08:00:00Z is 5m 1s old (the clock says 2026-11-23T08:05:01Z); AWS \
+             retries a schedule request for at most 5m (EventBridge Scheduler 1m, then Lambda \
+             4m), so it is refused and nothing is written"
+        );
+    }
+    // An ancient tick.
+    let payload = json!({"action": "tick", "scheduled_time": "1970-01-01T00:00:00Z"});
+    let e = parse_schedule_event(&payload, eight()).unwrap_err();
+    assert_eq!(e.path, "scheduled_time");
+    assert!(
+        e.message
+            .starts_with("1970-01-01T00:00:00Z is 56 years old"),
+        "{e}"
+    );
+    let apply = load(APPLY); // 02:00, six hours before eight
+    let e = parse_schedule_event(&apply, eight()).unwrap_err();
+    assert_eq!(e.path, "scheduled_time");
+    assert!(
+        e.message.starts_with("2026-11-23T02:00:00Z is 6h old"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_request_without_a_time_is_for_now_whatever_the_clock() {
+    for payload in [
+        json!({"action": "tick"}),
+        json!({"action": "apply", "schedule": "night"}),
+        load(ADD_EVENT),
+        load(CANCEL_EVENT),
+    ] {
+        for now in [utc(1999, 1, 1, 0, 0), eight(), utc(2099, 1, 1, 0, 0)] {
+            let request = parse_schedule_event(&payload, now).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(request.at, None);
+        }
+    }
+}
+
 // ---- no payload makes the parser panic ----
 
 fn arb_string() -> impl Strategy<Value = String> {
@@ -425,7 +557,7 @@ fn arb_json() -> impl Strategy<Value = Value> {
 }
 
 fn check_invariants(payload: &Value) {
-    let Ok(request) = parse_schedule_event(payload) else {
+    let Ok(request) = parse_schedule_replay(payload) else {
         return;
     };
     let prefix = match &request.kind {
@@ -441,7 +573,7 @@ fn check_invariants(payload: &Value) {
         ScheduleKind::CancelEvent { name, .. } => format!("event-cancel:{name}"),
     };
     assert!(request.key.starts_with(&prefix), "{request:?}");
-    assert_eq!(parse_schedule_event(payload).unwrap().key, request.key);
+    assert_eq!(parse_schedule_replay(payload).unwrap().key, request.key);
 }
 
 proptest! {
