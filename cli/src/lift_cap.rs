@@ -128,6 +128,7 @@ pub async fn run(request: &Request) -> ExitCode {
         table: request.table.clone(),
         topic_arn: request.topic_arn.clone(),
         dry_run: false,
+        sns_topics: Vec::new(),
     };
     let sdk = capstan_aws::load_config(capstan_aws::Timeouts::default()).await;
     let runner =

@@ -322,13 +322,17 @@ fn aws_line(line: &Map<String, Value>) -> Result<Payload, String> {
         format!("{path}: {} (read as {})", e.message, kind.a_what())
     };
     let timed: Vec<(Option<DateTime<Utc>>, Signal)> = match kind {
-        Kind::Alarm => match capstan_events::parse_alarm_event(payload).map_err(invalid)? {
-            capstan_events::Parsed::Alarms(alarms) => alarms
-                .into_iter()
-                .map(|a| (Some(a.changed_at), Signal::Alarm(a.signal)))
-                .collect(),
-            capstan_events::Parsed::Ignored { why } => return Ok(Payload::Ignored(why)),
-        },
+        Kind::Alarm => {
+            match capstan_events::parse_alarm_event(payload, &capstan_events::AcceptedTopics::any())
+                .map_err(invalid)?
+            {
+                capstan_events::Parsed::Alarms(alarms) => alarms
+                    .into_iter()
+                    .map(|a| (Some(a.changed_at), Signal::Alarm(a.signal)))
+                    .collect(),
+                capstan_events::Parsed::Ignored { why } => return Ok(Payload::Ignored(why)),
+            }
+        }
         Kind::Schedule => {
             // The line's `at` is the replay's clock; without one, the payload's own moment.
             let request = match at {
@@ -338,11 +342,13 @@ fn aws_line(line: &Map<String, Value>) -> Result<Payload, String> {
             .map_err(invalid)?;
             vec![(request.at, request.signal())]
         }
-        Kind::Budget => capstan_events::parse_budget_event(payload)
-            .map_err(invalid)?
-            .into_iter()
-            .map(|b| (Some(b.sent_at), Signal::Budget(b.signal)))
-            .collect(),
+        Kind::Budget => {
+            capstan_events::parse_budget_event(payload, &capstan_events::AcceptedTopics::any())
+                .map_err(invalid)?
+                .into_iter()
+                .map(|b| (Some(b.sent_at), Signal::Budget(b.signal)))
+                .collect()
+        }
     };
     timed
         .into_iter()

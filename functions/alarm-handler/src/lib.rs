@@ -6,7 +6,7 @@
 //! loaded once per container.
 #![warn(missing_docs)]
 
-use capstan_events::{parse_alarm_event, Parsed};
+use capstan_events::{parse_alarm_event, AcceptedTopics, Parsed};
 use capstan_function::{handle_each, Error, Function};
 use capstan_policy::Signal;
 use capstan_runner::{Delivery, Runner};
@@ -32,7 +32,7 @@ impl Function for Handler {
     /// Errors: a payload that is not an alarm (names the field that is wrong; nothing is
     /// changed), or a transient failure that a retry may fix.
     async fn handle(&self, payload: Value) -> Result<Value, Error> {
-        let deliveries = match parse_alarm_event(&payload) {
+        let deliveries = match parse_alarm_event(&payload, &AcceptedTopics::any()) {
             Ok(Parsed::Alarms(d)) => d,
             Ok(Parsed::Ignored { why }) => {
                 info!(why = %why, "event ignored");

@@ -13,7 +13,7 @@
 //! targets are never touched by a budget rule (the engine's rule).
 #![warn(missing_docs)]
 
-use capstan_events::parse_budget_event;
+use capstan_events::{parse_budget_event, AcceptedTopics};
 use capstan_function::{handle_each, Error, Function};
 use capstan_policy::Signal;
 use capstan_runner::{Delivery, Runner};
@@ -38,7 +38,7 @@ impl Function for Handler {
     /// Errors: a payload that is not a budget alert (names the record and line; nothing is
     /// changed), or a transient failure that a retry may fix.
     async fn handle(&self, payload: Value) -> Result<Value, Error> {
-        let deliveries = parse_budget_event(&payload).map_err(|e| {
+        let deliveries = parse_budget_event(&payload, &AcceptedTopics::any()).map_err(|e| {
             warn!(error = %e, "not a budget alert: nothing changed");
             format!("not an AWS Budgets alert: {e}")
         })?;

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::json::{self, as_obj, element, kind, Obj};
-use crate::EventError;
+use crate::{AcceptedTopics, EventError};
 
 /// One AWS Budgets alert found in an SNS payload.
 #[derive(Debug, Clone, PartialEq)]
@@ -374,8 +374,11 @@ const NOT_SNS: &str = "not an SNS delivery: AWS Budgets alerts arrive as SNS Rec
 /// `Records[0].Sns.Message: line "Alert Type: SOMETIMES": expected ACTUAL or FORECASTED` or
 /// `Records[0].Sns.Message: no "Budget Name:" line: not an AWS Budgets notification`.
 ///
+/// Records are accepted only from `topics` ([`AcceptedTopics::any`]: every topic): another
+/// topic is an error naming `Records[i].Sns.TopicArn`, checked before the message is read.
+///
 /// ```
-/// use capstan_events::parse_budget_event;
+/// use capstan_events::{parse_budget_event, AcceptedTopics};
 ///
 /// let payload = serde_json::json!({"Records": [{
 ///     "EventSource": "aws:sns",
@@ -387,7 +390,7 @@ const NOT_SNS: &str = "not an SNS delivery: AWS Budgets alerts arrive as SNS Rec
 ///                     Alert Threshold: > 100.00%\nFORECASTED Amount: $5,611.90\n"
 ///     }
 /// }]});
-/// let deliveries = parse_budget_event(&payload)?;
+/// let deliveries = parse_budget_event(&payload, &AcceptedTopics::any())?;
 /// assert_eq!(deliveries[0].key, "budget:AI-Service-Monthly:FORECASTED:100:2026-11");
 /// assert_eq!(deliveries[0].signal.amount, Some(5611.9));
 ///
@@ -396,11 +399,14 @@ const NOT_SNS: &str = "not an SNS delivery: AWS Budgets alerts arrive as SNS Rec
 ///     "Sns": {"MessageId": "m", "Timestamp": "2026-11-23T06:14:09Z",
 ///             "Message": "{\"AlarmName\":\"api-cpu-high\",\"NewStateValue\":\"ALARM\"}"}
 /// }]});
-/// let error = parse_budget_event(&alarm).unwrap_err();
+/// let error = parse_budget_event(&alarm, &AcceptedTopics::any()).unwrap_err();
 /// assert_eq!(error.path, "Records[0].Sns.Message");
 /// # Ok::<(), capstan_events::EventError>(())
 /// ```
-pub fn parse_budget_event(payload: &Value) -> Result<Vec<BudgetDelivery>, EventError> {
+pub fn parse_budget_event(
+    payload: &Value,
+    topics: &AcceptedTopics,
+) -> Result<Vec<BudgetDelivery>, EventError> {
     let Value::Object(map) = payload else {
         return Err(EventError::new(
             "",
@@ -415,11 +421,11 @@ pub fn parse_budget_event(payload: &Value) -> Result<Vec<BudgetDelivery>, EventE
     records
         .iter()
         .enumerate()
-        .map(|(i, record)| budget_record(&as_obj(record, element("Records", i))?))
+        .map(|(i, record)| budget_record(&as_obj(record, element("Records", i))?, topics))
         .collect()
 }
 
-fn budget_record(record: &Obj<'_>) -> Result<BudgetDelivery, EventError> {
+fn budget_record(record: &Obj<'_>, topics: &AcceptedTopics) -> Result<BudgetDelivery, EventError> {
     let source = record.str("EventSource")?;
     if source != "aws:sns" {
         return Err(EventError::new(
@@ -428,6 +434,7 @@ fn budget_record(record: &Obj<'_>) -> Result<BudgetDelivery, EventError> {
         ));
     }
     let sns = record.obj("Sns")?;
+    topics.check(&sns)?;
     let text = sns.str("Message")?;
     let mut signal =
         parse_budget_text(text).map_err(|e| EventError::new(sns.path_of("Message"), e.message))?;

@@ -23,7 +23,7 @@
 //! same key.
 //!
 //! ```
-//! use capstan_events::{parse_alarm_event, Parsed, Via};
+//! use capstan_events::{parse_alarm_event, AcceptedTopics, Parsed, Via};
 //! use capstan_policy::model::AlarmState;
 //!
 //! let payload = serde_json::json!({
@@ -39,7 +39,9 @@
 //!         "previousState": {"value": "OK", "timestamp": "2026-11-23T09:02:15.490+0000"}
 //!     }
 //! });
-//! let Parsed::Alarms(deliveries) = parse_alarm_event(&payload)? else { panic!("an alarm") };
+//! let Parsed::Alarms(deliveries) = parse_alarm_event(&payload, &AcceptedTopics::any())? else {
+//!     panic!("an alarm")
+//! };
 //! assert_eq!(deliveries[0].signal.state, AlarmState::Alarm);
 //! assert_eq!(deliveries[0].signal.value, Some(78.1));
 //! assert_eq!(deliveries[0].via, Via::LambdaAction);
@@ -60,6 +62,12 @@
 //! (the schedule's retry window in the template) is an error naming `time` or
 //! `scheduled_time`.
 //!
+//! # SNS topics
+//!
+//! SNS deliveries (alarm notifications, budget alerts) are accepted only from the topics the
+//! function is configured with ([`AcceptedTopics`]): a record from another topic is an
+//! [`EventError`] naming `Records[i].Sns.TopicArn`, and nothing of the payload is acted on.
+//!
 //! # Budget alerts
 //!
 //! AWS Budgets publishes plain text, not JSON, to SNS. [`parse_budget_event`] reads the SNS
@@ -72,6 +80,9 @@ mod budget;
 mod datapoint;
 mod json;
 mod schedule;
+mod topics;
+
+pub use topics::AcceptedTopics;
 
 pub use budget::{parse_budget_event, parse_budget_text, BudgetDelivery, BudgetTextError};
 pub use schedule::{
@@ -188,7 +199,12 @@ const NOT_AN_ALARM: &str = "not a CloudWatch alarm payload: expected an EventBri
 
 /// Finds the alarm transitions in a payload delivered by EventBridge, a Lambda alarm action or
 /// SNS. See the [crate documentation](crate) for the accepted shapes.
-pub fn parse_alarm_event(payload: &Value) -> Result<Parsed, EventError> {
+///
+/// SNS records are accepted only from `topics`: a record from another topic (or without
+/// `TopicArn` when the list is not empty) is an error naming `Records[i].Sns.TopicArn`, checked
+/// before the message is read, and nothing of the payload is acted on.
+/// [`AcceptedTopics::any`] accepts every topic.
+pub fn parse_alarm_event(payload: &Value, topics: &AcceptedTopics) -> Result<Parsed, EventError> {
     let Value::Object(map) = payload else {
         return Err(EventError::new(
             "",
@@ -200,7 +216,7 @@ pub fn parse_alarm_event(payload: &Value) -> Result<Parsed, EventError> {
         path: String::new(),
     };
     if map.contains_key("Records") {
-        return parse_sns(&root);
+        return parse_sns(&root, topics);
     }
     if map.contains_key("source") {
         return parse_cloudwatch(&root, None);
@@ -312,8 +328,8 @@ fn alarm_data(data: &Obj<'_>, arn: &str, via: Via) -> Result<AlarmDelivery, Even
     Ok(delivery(signal, arn, changed, via))
 }
 
-/// An SNS event: every record must be an alarm notification.
-fn parse_sns(root: &Obj<'_>) -> Result<Parsed, EventError> {
+/// An SNS event: every record must be an alarm notification from an accepted topic.
+fn parse_sns(root: &Obj<'_>, topics: &AcceptedTopics) -> Result<Parsed, EventError> {
     let records = json::sns_records(root, "")?;
     let mut alarms = Vec::new();
     let mut ignored = Vec::new();
@@ -327,6 +343,7 @@ fn parse_sns(root: &Obj<'_>) -> Result<Parsed, EventError> {
             ));
         }
         let sns = record.obj("Sns")?;
+        topics.check(&sns)?;
         let message_path = sns.path_of("Message");
         let text = sns.str("Message")?;
         let message: Value = serde_json::from_str(text).map_err(|e| {

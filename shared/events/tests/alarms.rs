@@ -1,6 +1,6 @@
 //! Every CloudWatch alarm delivery shape, from the fixtures in `tests/fixtures/aws-events/`.
 
-use capstan_events::{parse_alarm_event, AlarmDelivery, EventError, Parsed, Via};
+use capstan_events::{parse_alarm_event, AcceptedTopics, AlarmDelivery, EventError, Parsed, Via};
 use capstan_policy::model::AlarmState;
 use capstan_policy::signal::Signal;
 use chrono::{DateTime, TimeZone, Utc};
@@ -35,7 +35,7 @@ fn load(text: &str) -> Value {
 }
 
 fn alarms(payload: &Value) -> Vec<AlarmDelivery> {
-    match parse_alarm_event(payload) {
+    match parse_alarm_event(payload, &AcceptedTopics::any()) {
         Ok(Parsed::Alarms(found)) => found,
         other => panic!("expected alarms, got {other:?}"),
     }
@@ -48,7 +48,7 @@ fn only_alarm(payload: &Value) -> AlarmDelivery {
 }
 
 fn error(payload: &Value) -> EventError {
-    match parse_alarm_event(payload) {
+    match parse_alarm_event(payload, &AcceptedTopics::any()) {
         Err(e) => e,
         Ok(parsed) => panic!("expected an error, got {parsed:?}"),
     }
@@ -93,7 +93,7 @@ fn eventbridge_state_change() {
 
 #[test]
 fn eventbridge_configuration_change_is_ignored() {
-    match parse_alarm_event(&load(CONFIG_CHANGE)) {
+    match parse_alarm_event(&load(CONFIG_CHANGE), &AcceptedTopics::any()) {
         Ok(Parsed::Ignored { why }) => {
             assert!(
                 why.contains("\"CloudWatch Alarm Configuration Change\""),
@@ -306,7 +306,10 @@ fn eventbridge_event_published_to_sns_is_read_as_eventbridge_via_sns() {
     assert_eq!(d.signal.value, Some(91.7));
     assert_eq!(d.via, Via::Sns);
 
-    match parse_alarm_event(&with_sns_message(load(SNS_SINGLE), &load(CONFIG_CHANGE))) {
+    match parse_alarm_event(
+        &with_sns_message(load(SNS_SINGLE), &load(CONFIG_CHANGE)),
+        &AcceptedTopics::any(),
+    ) {
         Ok(Parsed::Ignored { why }) => {
             assert!(why.starts_with("Records[0].Sns.Message: "), "{why}");
             assert!(why.contains("Configuration Change"), "{why}");
@@ -490,6 +493,95 @@ fn bad_records_are_named() {
     );
 }
 
+/// The topic of the SNS fixtures.
+const ALARM_TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:capstan-alarms";
+const OTHER_TOPIC: &str = "arn:aws:sns:us-east-1:210987654321:someone-elses-topic";
+
+#[test]
+fn sns_records_are_read_only_from_accepted_topics() {
+    let accepted = AcceptedTopics::only([ALARM_TOPIC]);
+    for fixture in [SNS_SINGLE, SNS_MATH] {
+        let payload = load(fixture);
+        let Ok(Parsed::Alarms(found)) = parse_alarm_event(&payload, &accepted) else {
+            panic!("the configured topic is accepted")
+        };
+        assert_eq!(
+            found,
+            alarms(&payload),
+            "the same deliveries as with any topic"
+        );
+    }
+    // Two accepted topics, the fixture's second.
+    let two = AcceptedTopics::from(&[OTHER_TOPIC.to_string(), ALARM_TOPIC.to_string()][..]);
+    assert!(parse_alarm_event(&load(SNS_SINGLE), &two).is_ok());
+    // The EventBridge event published to SNS goes through the same check.
+    let nested = with_sns_message(load(SNS_SINGLE), &load(EVENTBRIDGE));
+    assert!(parse_alarm_event(&nested, &accepted).is_ok());
+    // Payloads that are not SNS have no topic to check.
+    for fixture in [EVENTBRIDGE, LAMBDA_ACTION, COMPOSITE] {
+        assert!(parse_alarm_event(&load(fixture), &accepted).is_ok());
+    }
+}
+
+#[test]
+fn a_record_from_another_topic_is_an_error_naming_its_topic_arn() {
+    let accepted = AcceptedTopics::only([ALARM_TOPIC]);
+    let mut payload = load(SNS_SINGLE);
+    payload["Records"][0]["Sns"]["TopicArn"] = json!(OTHER_TOPIC);
+    let e = parse_alarm_event(&payload, &accepted).unwrap_err();
+    assert_eq!(e.path, "Records[0].Sns.TopicArn");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "Records[0].Sns.TopicArn: {OTHER_TOPIC} is not a topic this function accepts (it \
+             accepts {ALARM_TOPIC})"
+        )
+    );
+    // Nothing of the message is quoted.
+    let message = payload["Records"][0]["Sns"]["Message"].as_str().unwrap();
+    let name: Value = serde_json::from_str(message).unwrap();
+    assert!(
+        !e.message.contains(name["AlarmName"].as_str().unwrap()),
+        "{e}"
+    );
+    // Any topic accepts it.
+    assert!(parse_alarm_event(&payload, &AcceptedTopics::any()).is_ok());
+
+    // One foreign record among good ones fails the whole payload, naming that record.
+    let mut batch = load(SNS_SINGLE);
+    let mut foreign = batch["Records"][0].clone();
+    foreign["Sns"]["TopicArn"] = json!(OTHER_TOPIC);
+    batch["Records"].as_array_mut().unwrap().push(foreign);
+    assert_eq!(
+        parse_alarm_event(&batch, &accepted).unwrap_err().path,
+        "Records[1].Sns.TopicArn"
+    );
+
+    // The topic is checked before the message: a foreign record with a message that is not
+    // an alarm is refused for its topic, not its message.
+    let mut junk = payload.clone();
+    junk["Records"][0]["Sns"]["Message"] = json!("secret text");
+    let e = parse_alarm_event(&junk, &accepted).unwrap_err();
+    assert_eq!(e.path, "Records[0].Sns.TopicArn");
+    assert!(!e.message.contains("secret"), "{e}");
+
+    // Without `TopicArn` (or null), a configured function refuses the record.
+    for missing in [Value::Null, json!(7)] {
+        let mut payload = load(SNS_SINGLE);
+        if missing.is_null() {
+            payload["Records"][0]["Sns"]
+                .as_object_mut()
+                .unwrap()
+                .remove("TopicArn");
+        } else {
+            payload["Records"][0]["Sns"]["TopicArn"] = missing;
+        }
+        let e = parse_alarm_event(&payload, &accepted).unwrap_err();
+        assert_eq!(e.path, "Records[0].Sns.TopicArn", "{e}");
+        assert!(parse_alarm_event(&payload, &AcceptedTopics::any()).is_ok());
+    }
+}
+
 #[test]
 fn not_an_alarm_payload_says_what_was_expected() {
     for payload in [json!([1, 2]), json!("ALARM"), json!(3), Value::Null] {
@@ -610,11 +702,21 @@ fn encode(mut payload: Value) -> Value {
 }
 
 fn check_invariants(payload: &Value) {
-    if let Ok(Parsed::Alarms(found)) = parse_alarm_event(payload) {
+    if let Ok(Parsed::Alarms(found)) = parse_alarm_event(payload, &AcceptedTopics::any()) {
         assert!(!found.is_empty());
         for d in found {
             assert!(d.key.starts_with(&format!("alarm:{}:", d.alarm_arn)));
             assert!(!d.signal.name.trim().is_empty());
+        }
+    }
+    // With the alarm topic configured, an SNS payload is read only when every record comes
+    // from it.
+    let only = AcceptedTopics::only([ALARM_TOPIC]);
+    if parse_alarm_event(payload, &only).is_ok() {
+        if let Some(records) = payload.get("Records").and_then(Value::as_array) {
+            for record in records {
+                assert_eq!(record["Sns"]["TopicArn"], ALARM_TOPIC, "{payload}");
+            }
         }
     }
 }

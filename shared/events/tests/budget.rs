@@ -1,6 +1,8 @@
 //! AWS Budgets alerts through SNS, from the fixtures in `tests/fixtures/aws-events/`.
 
-use capstan_events::{parse_budget_event, parse_budget_text, BudgetDelivery, EventError};
+use capstan_events::{
+    parse_budget_event, parse_budget_text, AcceptedTopics, BudgetDelivery, EventError,
+};
 use capstan_policy::model::AlertType;
 use capstan_policy::signal::Signal;
 use chrono::{DateTime, TimeZone, Utc};
@@ -29,7 +31,7 @@ fn load(text: &str) -> Value {
 }
 
 fn deliveries(payload: &Value) -> Vec<BudgetDelivery> {
-    parse_budget_event(payload).unwrap_or_else(|e| panic!("{e}"))
+    parse_budget_event(payload, &AcceptedTopics::any()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn only(payload: &Value) -> BudgetDelivery {
@@ -39,7 +41,7 @@ fn only(payload: &Value) -> BudgetDelivery {
 }
 
 fn error(payload: &Value) -> EventError {
-    match parse_budget_event(payload) {
+    match parse_budget_event(payload, &AcceptedTopics::any()) {
         Err(e) => e,
         Ok(found) => panic!("expected an error, got {found:?}"),
     }
@@ -286,11 +288,61 @@ fn payloads_without_sns_records_are_refused() {
         assert!(e.message.contains("not an SNS delivery"), "{e}");
     }
     for payload in [json!(null), json!([]), json!("Budget Name: x"), json!({})] {
-        assert!(parse_budget_event(&payload).is_err(), "{payload}");
+        assert!(
+            parse_budget_event(&payload, &AcceptedTopics::any()).is_err(),
+            "{payload}"
+        );
     }
     assert_eq!(error(&json!({"Records": []})).path, "Records");
     assert_eq!(error(&json!({"Records": {}})).path, "Records");
     assert_eq!(error(&json!({"Records": [1]})).path, "Records[0]");
+}
+
+/// The topic of the budget fixtures.
+const BUDGET_TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:capstan-budgets";
+const OTHER_TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:capstan-alarms";
+
+#[test]
+fn alerts_are_read_only_from_accepted_topics() {
+    let accepted = AcceptedTopics::from(&vec![BUDGET_TOPIC.to_string()]);
+    for fixture in BUDGET_FIXTURES {
+        let payload = load(fixture);
+        assert_eq!(
+            parse_budget_event(&payload, &accepted).unwrap(),
+            deliveries(&payload)
+        );
+    }
+    let mut payload = load(ACTUAL_80);
+    payload["Records"][0]["Sns"]["TopicArn"] = json!(OTHER_TOPIC);
+    let e = parse_budget_event(&payload, &accepted).unwrap_err();
+    assert_eq!(e.path, "Records[0].Sns.TopicArn");
+    assert_eq!(
+        e.message,
+        format!("{OTHER_TOPIC} is not a topic this function accepts (it accepts {BUDGET_TOPIC})")
+    );
+    // Never a word of the message (which names the budget and the account's spend).
+    assert!(!e.message.contains("AI-Service-Monthly"), "{e}");
+    assert!(!e.message.contains("4,102.37"), "{e}");
+    assert_eq!(deliveries(&payload).len(), 1, "any topic accepts it");
+
+    // A foreign second record refuses the whole payload.
+    let mut batch = load(ACTUAL_80);
+    let mut foreign = load(FORECASTED_100)["Records"][0].clone();
+    foreign["Sns"]["TopicArn"] = json!(OTHER_TOPIC);
+    batch["Records"].as_array_mut().unwrap().push(foreign);
+    assert_eq!(
+        parse_budget_event(&batch, &accepted).unwrap_err().path,
+        "Records[1].Sns.TopicArn"
+    );
+
+    // No `TopicArn`: refused when topics are configured.
+    let mut bare = load(ACTUAL_80);
+    bare["Records"][0]["Sns"]
+        .as_object_mut()
+        .unwrap()
+        .remove("TopicArn");
+    let e = parse_budget_event(&bare, &accepted).unwrap_err();
+    assert_eq!(e.to_string(), "Records[0].Sns.TopicArn: missing");
 }
 
 #[test]
@@ -401,12 +453,17 @@ fn check_text(text: &str) {
 }
 
 fn check_payload(payload: &Value) {
-    if let Ok(found) = parse_budget_event(payload) {
+    if let Ok(found) = parse_budget_event(payload, &AcceptedTopics::any()) {
         assert!(!found.is_empty());
         for d in found {
             let prefix = format!("budget:{}:{}:", d.signal.budget, d.signal.alert_type);
             assert!(d.key.starts_with(&prefix), "{}", d.key);
             assert!(d.key.ends_with(&d.sent_at.format(":%Y-%m").to_string()));
+        }
+    }
+    if parse_budget_event(payload, &AcceptedTopics::only([BUDGET_TOPIC])).is_ok() {
+        for record in payload["Records"].as_array().unwrap() {
+            assert_eq!(record["Sns"]["TopicArn"], BUDGET_TOPIC, "{payload}");
         }
     }
 }

@@ -27,6 +27,10 @@ pub struct Config {
     pub topic_arn: Option<String>,
     /// `CAPSTAN_DRY_RUN`: `true` makes every target dry-run, whatever the policy says.
     pub dry_run: bool,
+    /// `CAPSTAN_SNS_TOPIC_ARNS`: the SNS topics whose deliveries the function accepts
+    /// (comma-separated topic ARNs; the template sets the topics it subscribes the function
+    /// to). Empty (unset): any topic.
+    pub sns_topics: Vec<String>,
 }
 
 /// A setting that is missing or malformed.
@@ -71,13 +75,63 @@ impl Config {
                 })
             }
         };
+        let sns_topics = match get("CAPSTAN_SNS_TOPIC_ARNS") {
+            None => Vec::new(),
+            Some(list) => sns_topic_arns(&list)?,
+        };
         Ok(Config {
             policy: get("CAPSTAN_POLICY").ok_or(ConfigError::Missing("CAPSTAN_POLICY"))?,
             table: get("CAPSTAN_TABLE").ok_or(ConfigError::Missing("CAPSTAN_TABLE"))?,
             topic_arn: get("CAPSTAN_TOPIC_ARN"),
             dry_run,
+            sns_topics,
         })
     }
+}
+
+/// The comma-separated topic ARNs of `CAPSTAN_SNS_TOPIC_ARNS` (blanks around commas ignored).
+fn sns_topic_arns(list: &str) -> Result<Vec<String>, ConfigError> {
+    let mut arns = Vec::new();
+    for arn in list.split(',').map(str::trim) {
+        if !is_sns_topic_arn(arn) {
+            return Err(ConfigError::Invalid {
+                name: "CAPSTAN_SNS_TOPIC_ARNS",
+                value: list.to_string(),
+                expected: "expected SNS topic ARNs separated by commas, each like \
+                           arn:aws:sns:us-east-1:123456789012:capstan-alarms",
+            });
+        }
+        if !arns.iter().any(|a| a == arn) {
+            arns.push(arn.to_string());
+        }
+    }
+    Ok(arns)
+}
+
+/// `arn:<partition>:sns:<region>:<12-digit account>:<topic>`, the topic name of 1 to 256
+/// letters, digits, `-` and `_` (a FIFO topic's ending in `.fifo`).
+fn is_sns_topic_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.split(':').collect();
+    let [prefix, partition, service, region, account, name] = parts[..] else {
+        return false;
+    };
+    let name = name.strip_suffix(".fifo").unwrap_or(name);
+    prefix == "arn"
+        && partition.starts_with("aws")
+        && partition
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c == '-')
+        && service == "sns"
+        && !region.is_empty()
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && account.len() == 12
+        && account.chars().all(|c| c.is_ascii_digit())
+        && (1..=256).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// Reads and validates the policy named by `source` (a path, or `ssm:<name>`).
@@ -241,6 +295,60 @@ mod tests {
             Some("arn:aws:sns:us-east-1:123456789012:capstan")
         );
         assert!(c.dry_run);
+        assert!(c.sns_topics.is_empty(), "unset: any topic");
+    }
+
+    #[test]
+    fn config_reads_the_accepted_sns_topics() {
+        let base = [("CAPSTAN_POLICY", "p"), ("CAPSTAN_TABLE", "t")];
+        let with = |value: &str| {
+            let mut pairs = base.to_vec();
+            pairs.push(("CAPSTAN_SNS_TOPIC_ARNS", value));
+            Config::from_env(env(&pairs))
+        };
+        let c = with(
+            "arn:aws:sns:us-east-1:123456789012:capstan-alarms , \
+             arn:aws-us-gov:sns:us-gov-west-1:123456789012:budgets.fifo,\
+             arn:aws:sns:us-east-1:123456789012:capstan-alarms",
+        )
+        .unwrap();
+        assert_eq!(
+            c.sns_topics,
+            [
+                "arn:aws:sns:us-east-1:123456789012:capstan-alarms",
+                "arn:aws-us-gov:sns:us-gov-west-1:123456789012:budgets.fifo"
+            ]
+        );
+        assert_eq!(with("  ").unwrap().sns_topics, Vec::<String>::new());
+        for bad in [
+            "capstan-alarms",
+            "arn:aws:sns:us-east-1:123456789012:capstan-alarms,",
+            "arn:aws:sqs:us-east-1:123456789012:capstan-alarms",
+            "arn:aws:sns:us-east-1:1234:capstan-alarms",
+            "arn:aws:sns::123456789012:capstan-alarms",
+            "arn:aws:sns:us-east-1:123456789012:",
+            "arn:aws:sns:us-east-1:123456789012:a/b",
+            "arn:aws:sns:us-east-1:123456789012:capstan-alarms:sub-id",
+            "arn:aws:cloudwatch:us-east-1:123456789012:alarm:api-cpu-high",
+        ] {
+            let e = with(bad).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    ConfigError::Invalid {
+                        name: "CAPSTAN_SNS_TOPIC_ARNS",
+                        ..
+                    }
+                ),
+                "{bad}: {e}"
+            );
+            assert!(
+                e.to_string().starts_with(&format!(
+                    "environment variable CAPSTAN_SNS_TOPIC_ARNS is {bad:?}"
+                )),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -66,6 +66,7 @@ async fn main() {
         table: "capstan-state".into(),
         topic_arn: Some(topic_arn),
         dry_run: false,
+        sns_topics: Vec::new(),
     };
     let handler = Handler::new(
         capstan_function::runner_with_clients(

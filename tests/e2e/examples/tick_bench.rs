@@ -534,6 +534,7 @@ async fn run(n: usize) -> (Vec<Tick>, (StdDuration, StdDuration)) {
         table: "capstan-state".into(),
         topic_arn: Some(topic_arn),
         dry_run: false,
+        sns_topics: Vec::new(),
     };
     let handler = Handler::new(
         capstan_function::runner_with_clients(

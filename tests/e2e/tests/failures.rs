@@ -98,6 +98,7 @@ async fn failing_handler(
         table: TABLE.to_string(),
         topic_arn: Some(w.topic_arn.clone()),
         dry_run: false,
+        sns_topics: Vec::new(),
     };
     let handler = Handler::new(
         capstan_function::runner_with_clients(

@@ -126,6 +126,7 @@ impl World {
             table: TABLE.to_string(),
             topic_arn: seed.topic.then(|| topic_arn.clone()),
             dry_run: seed.dry_run,
+            sns_topics: Vec::new(),
         };
         let runner =
             capstan_function::runner_with_config("e2e", &config, &sdk, Arc::new(clock.clone()))
