@@ -22,7 +22,7 @@ use capstan_function::Config;
 use capstan_policy::signal::{CommandSignal, Signal};
 use capstan_policy::state::BudgetCap;
 use capstan_policy::Policy;
-use capstan_runner::{Delivery, Report, SystemClock};
+use capstan_runner::{Delivery, Report, ResultOutcome, SystemClock};
 use capstan_store::Store;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -179,7 +179,7 @@ pub async fn run(request: &Request) -> ExitCode {
     let failed = report
         .results
         .iter()
-        .filter(|r| r.outcome == "failed")
+        .filter(|r| r.outcome == ResultOutcome::Failed)
         .count();
 
     // The verdict: the last line of the text report; with `--format json`, on stderr when
@@ -259,10 +259,9 @@ fn unknown_budget(policy: &Policy, budget: &str) -> String {
 
 /// Why nothing was lifted, in one line: the engine's refusal, else its notices.
 fn why_not(report: &Report) -> String {
-    let refusal = report
-        .results
-        .iter()
-        .find(|r| r.reason.is_some() && r.outcome != "changed" && !r.explanation.is_empty());
+    let refusal = report.results.iter().find(|r| {
+        r.reason.is_some() && r.outcome != ResultOutcome::Changed && !r.explanation.is_empty()
+    });
     let said = match refusal {
         Some(r) => r.explanation.clone(),
         None if !report.notices.is_empty() => report.notices.join("; "),
@@ -286,8 +285,10 @@ fn render(budget: &str, who: &str, topic: &Option<String>, report: &Report) -> S
         .unwrap_or(0);
     for r in &report.results {
         let outcome = match &r.reason {
-            Some(reason) if r.outcome != "changed" => format!("{} ({reason})", r.outcome),
-            _ => r.outcome.clone(),
+            Some(reason) if r.outcome != ResultOutcome::Changed => {
+                format!("{} ({reason})", r.outcome)
+            }
+            _ => r.outcome.to_string(),
         };
         let _ = write!(out, "  {:<width$}  {outcome}", r.target);
         match (&r.from, &r.to) {
@@ -352,7 +353,7 @@ fn capitalize(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use capstan_runner::TargetResult;
+    use capstan_runner::{ResultOutcome, TargetResult};
 
     fn policy() -> Policy {
         capstan_policy::load(include_str!("../../capstan.example.toml")).unwrap()
@@ -364,18 +365,12 @@ mod tests {
         reason: Option<&str>,
         explanation: &str,
     ) -> TargetResult {
-        TargetResult {
-            target: target.to_string(),
-            source: "command:cli:ana".to_string(),
-            outcome: outcome.to_string(),
-            reason: reason.map(str::to_string),
-            from: None,
-            to: None,
-            applied: None,
-            explanation: explanation.to_string(),
-            error: None,
-            notify_failed: false,
-        }
+        let outcome: ResultOutcome =
+            serde_json::from_value(serde_json::json!(outcome)).expect("an outcome word");
+        let mut r = TargetResult::new(target, "command:cli:ana", outcome);
+        r.reason = reason.map(str::to_string);
+        r.explanation = explanation.to_string();
+        r
     }
 
     #[test]

@@ -303,6 +303,10 @@ async fn status_shows_the_last_actions_a_running_cooldown_and_a_missing_group() 
             min: 4,
             max: 20,
         },
+        attempt: "a1".to_string(),
+        deadline: None,
+        plan: None,
+        prior: None,
     });
     record.last_error = Some("sns:Publish failed (AuthorizationError): not allowed".to_string());
     let commit = Commit {

@@ -10,6 +10,7 @@ use capstan_events::{parse_alarm_event, AcceptedTopics, Parsed};
 use capstan_function::{handle_each, Error, Function};
 use capstan_policy::Signal;
 use capstan_runner::{Delivery, Runner};
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use tracing::{info, info_span, warn};
 
@@ -31,7 +32,11 @@ impl Function for Handler {
     ///
     /// Errors: a payload that is not an alarm (names the field that is wrong; nothing is
     /// changed), or a transient failure that a retry may fix.
-    async fn handle(&self, payload: Value) -> Result<Value, Error> {
+    fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
+    async fn handle_by(&self, payload: Value, deadline: DateTime<Utc>) -> Result<Value, Error> {
         let deliveries = match parse_alarm_event(&payload, &AcceptedTopics::any()) {
             Ok(Parsed::Alarms(d)) => d,
             Ok(Parsed::Ignored { why }) => {
@@ -58,13 +63,6 @@ impl Function for Handler {
             };
             (delivery, span)
         });
-        handle_each(&self.runner, each).await
-    }
-}
-
-impl Handler {
-    /// The runner (for status and tests).
-    pub fn runner(&self) -> &Runner {
-        &self.runner
+        handle_each(&self.runner, each, deadline).await
     }
 }

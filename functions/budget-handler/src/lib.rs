@@ -17,6 +17,7 @@ use capstan_events::{parse_budget_event, AcceptedTopics};
 use capstan_function::{handle_each, Error, Function};
 use capstan_policy::Signal;
 use capstan_runner::{Delivery, Runner};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tracing::{info_span, warn};
 
@@ -37,7 +38,11 @@ impl Function for Handler {
     ///
     /// Errors: a payload that is not a budget alert (names the record and line; nothing is
     /// changed), or a transient failure that a retry may fix.
-    async fn handle(&self, payload: Value) -> Result<Value, Error> {
+    fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
+    async fn handle_by(&self, payload: Value, deadline: DateTime<Utc>) -> Result<Value, Error> {
         let deliveries = parse_budget_event(&payload, &AcceptedTopics::any()).map_err(|e| {
             warn!(error = %e, "not a budget alert: nothing changed");
             format!("not an AWS Budgets alert: {e}")
@@ -58,13 +63,6 @@ impl Function for Handler {
             };
             (delivery, span)
         });
-        handle_each(&self.runner, each).await
-    }
-}
-
-impl Handler {
-    /// The runner (for status and tests).
-    pub fn runner(&self) -> &Runner {
-        &self.runner
+        handle_each(&self.runner, each, deadline).await
     }
 }

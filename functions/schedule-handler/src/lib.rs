@@ -19,6 +19,7 @@
 use capstan_events::parse_schedule_event;
 use capstan_function::{handle_each, Error, Function};
 use capstan_runner::{Delivery, Runner};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tracing::{info_span, warn};
 
@@ -39,7 +40,11 @@ impl Function for Handler {
     ///
     /// Errors: a payload that is not a schedule request (names the field; nothing is
     /// changed), or a transient failure that a retry may fix.
-    async fn handle(&self, payload: Value) -> Result<Value, Error> {
+    fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
+    async fn handle_by(&self, payload: Value, deadline: DateTime<Utc>) -> Result<Value, Error> {
         let request = parse_schedule_event(&payload, self.runner.now()).map_err(|e| {
             warn!(error = %e, "malformed schedule request: nothing changed");
             format!("malformed schedule request: {e}")
@@ -63,13 +68,6 @@ impl Function for Handler {
             key,
             at: Some(at),
         };
-        handle_each(&self.runner, [(delivery, span)]).await
-    }
-}
-
-impl Handler {
-    /// The runner (for status and tests).
-    pub fn runner(&self) -> &Runner {
-        &self.runner
+        handle_each(&self.runner, [(delivery, span)], deadline).await
     }
 }

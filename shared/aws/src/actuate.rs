@@ -37,7 +37,7 @@
 
 use aws_sdk_applicationautoscaling::types::ServiceNamespace;
 use capstan_policy::decision::Capacity;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Clients;
 use crate::error::AwsError;
@@ -53,7 +53,7 @@ pub const SET_DESIRED_CAPACITY: &str = "autoscaling:SetDesiredCapacity";
 pub const UPDATE_AUTO_SCALING_GROUP: &str = "autoscaling:UpdateAutoScalingGroup";
 
 /// How capacity was changed (see the module docs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// ECS `UpdateService` with a new `desiredCount`.
@@ -102,116 +102,254 @@ fn aws_int(v: u32) -> i32 {
     i32::try_from(v).unwrap_or(i32::MAX)
 }
 
-/// Sets `to` on `r`, given its `live` state from [`crate::resource::describe`]. See the module
-/// docs for what each kind of resource gets.
+/// The one AWS call a [`Plan`] makes, with the absolute values it sets. Every call sets values,
+/// never adds to them: making it twice leaves AWS as making it once, so an intent that a retry
+/// finds unfinished can simply be made again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "call", rename_all = "kebab-case")]
+pub enum Call {
+    /// `ecs:UpdateService` with `desiredCount`.
+    UpdateService {
+        /// The desired count.
+        desired: u32,
+    },
+    /// `application-autoscaling:RegisterScalableTarget` with `MinCapacity`/`MaxCapacity`.
+    RegisterScalableTarget {
+        /// `MinCapacity`.
+        min: u32,
+        /// `MaxCapacity`.
+        max: u32,
+    },
+    /// `autoscaling:SetDesiredCapacity` (`HonorCooldown = false`).
+    SetDesiredCapacity {
+        /// `DesiredCapacity`.
+        desired: u32,
+    },
+    /// `autoscaling:UpdateAutoScalingGroup` with `MinSize`, `MaxSize` and `DesiredCapacity`.
+    UpdateAutoScalingGroup {
+        /// `MinSize`.
+        min: u32,
+        /// `MaxSize`.
+        max: u32,
+        /// `DesiredCapacity`.
+        desired: u32,
+    },
+}
+
+impl Call {
+    /// The call's IAM action name.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Call::UpdateService { .. } => UPDATE_SERVICE,
+            Call::RegisterScalableTarget { .. } => REGISTER_SCALABLE_TARGET,
+            Call::SetDesiredCapacity { .. } => SET_DESIRED_CAPACITY,
+            Call::UpdateAutoScalingGroup { .. } => UPDATE_AUTO_SCALING_GROUP,
+        }
+    }
+}
+
+/// What [`apply`] will do to a resource, decided before any call is made: the resource, the call
+/// (none when AWS already shows the capacity) and what will then be in force. A plan is pure data:
+/// the runner stores it in the target's record as the intent a retry completes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The resource.
+    pub resource: Resource,
+    /// How capacity is changed.
+    pub mode: Mode,
+    /// The call to make; `None` when AWS already shows the capacity.
+    pub call: Option<Call>,
+    /// The desired capacity asked of AWS (for a managed ECS service: the new `MinCapacity`).
+    pub desired: u32,
+    /// The minimum in force afterwards (Capstan's own for an unmanaged ECS service).
+    pub min: u32,
+    /// The maximum in force afterwards (Capstan's own for an unmanaged ECS service).
+    pub max: u32,
+    /// Why `desired` differs from the decided one, when it does.
+    pub clamped: Option<String>,
+}
+
+impl Plan {
+    /// True when `live` already shows what the plan sets: its call was made (by this attempt, an
+    /// earlier one whose answer was lost, or anyone else), or was never needed.
+    pub fn shown_by(&self, live: &Live) -> bool {
+        match &self.call {
+            None => true,
+            Some(Call::UpdateService { desired }) | Some(Call::SetDesiredCapacity { desired }) => {
+                live.desired == *desired
+            }
+            Some(Call::RegisterScalableTarget { min, max }) => {
+                live.min == Some(*min) && live.max == Some(*max)
+            }
+            Some(Call::UpdateAutoScalingGroup { min, max, desired }) => {
+                live.min == Some(*min) && live.max == Some(*max) && live.desired == *desired
+            }
+        }
+    }
+
+    /// What carrying the plan out did: `made` is false when the call was not made (it was not
+    /// needed, or AWS already showed it).
+    pub fn applied(&self, made: bool) -> Applied {
+        Applied {
+            mode: self.mode,
+            desired: self.desired,
+            min: self.min,
+            max: self.max,
+            clamped: self.clamped.clone(),
+            calls: self
+                .call
+                .iter()
+                .filter(|_| made)
+                .map(Call::action)
+                .collect(),
+        }
+    }
+}
+
+/// Decides how to set `to` on `r`, given its `live` state from [`crate::resource::describe`];
+/// no call is made. See the module docs for what each kind of resource gets.
+pub fn plan(r: &Resource, live: &Live, to: Capacity) -> Plan {
+    match r {
+        Resource::Ecs { .. } if !live.managed => Plan {
+            resource: r.clone(),
+            mode: Mode::DesiredCount,
+            call: (live.desired != to.desired).then_some(Call::UpdateService {
+                desired: to.desired,
+            }),
+            desired: to.desired,
+            min: to.min,
+            max: to.max,
+            clamped: None,
+        },
+        Resource::Ecs { .. } => {
+            let scale_out = to.desired > live.desired;
+            let floor = if scale_out {
+                clamp(to.desired, to.min, to.max)
+            } else {
+                clamp(to.min, to.min, to.max)
+            };
+            Plan {
+                resource: r.clone(),
+                mode: Mode::ScalableTarget,
+                call: (live.min != Some(floor) || live.max != Some(to.max)).then_some(
+                    Call::RegisterScalableTarget {
+                        min: floor,
+                        max: to.max,
+                    },
+                ),
+                desired: floor,
+                min: floor,
+                max: to.max,
+                clamped: scale_out
+                    .then(|| clamp_note(to.desired, floor, "the target's", to.min, to.max))
+                    .flatten(),
+            }
+        }
+        Resource::Asg { .. } => match (live.min, live.max) {
+            (Some(min), Some(max)) if min == to.min && max == to.max => {
+                let desired = clamp(to.desired, min, max);
+                Plan {
+                    resource: r.clone(),
+                    mode: Mode::Group,
+                    call: (live.desired != desired).then_some(Call::SetDesiredCapacity { desired }),
+                    desired,
+                    min,
+                    max,
+                    clamped: clamp_note(to.desired, desired, "the group's", min, max),
+                }
+            }
+            _ => {
+                let desired = clamp(to.desired, to.min, to.max);
+                Plan {
+                    resource: r.clone(),
+                    mode: Mode::Group,
+                    call: Some(Call::UpdateAutoScalingGroup {
+                        min: to.min,
+                        max: to.max,
+                        desired,
+                    }),
+                    desired,
+                    min: to.min,
+                    max: to.max,
+                    clamped: clamp_note(to.desired, desired, "the group's", to.min, to.max),
+                }
+            }
+        },
+    }
+}
+
+/// Sets `to` on `r`, given its `live` state from [`crate::resource::describe`]: [`plan`], then
+/// [`execute`]. See the module docs for what each kind of resource gets.
 pub async fn apply(
     c: &Clients,
     r: &Resource,
     live: &Live,
     to: Capacity,
 ) -> Result<Applied, AwsError> {
-    let applied = match r {
-        Resource::Ecs { cluster, service } if !live.managed => {
-            let mut calls = Vec::new();
-            if live.desired != to.desired {
-                c.ecs
-                    .update_service()
-                    .cluster(cluster)
-                    .service(service)
-                    .desired_count(aws_int(to.desired))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk(UPDATE_SERVICE, e))?;
-                calls.push(UPDATE_SERVICE);
-            }
-            Applied {
-                mode: Mode::DesiredCount,
-                desired: to.desired,
-                min: to.min,
-                max: to.max,
-                clamped: None,
-                calls,
-            }
-        }
-        Resource::Ecs { cluster, service } => {
-            let floor = if to.desired > live.desired {
-                clamp(to.desired, to.min, to.max)
-            } else {
-                clamp(to.min, to.min, to.max)
-            };
-            let mut calls = Vec::new();
-            if live.min != Some(floor) || live.max != Some(to.max) {
-                c.aas
-                    .register_scalable_target()
-                    .service_namespace(ServiceNamespace::Ecs)
-                    .resource_id(ecs_resource_id(cluster, service))
-                    .scalable_dimension(ECS_DIMENSION)
-                    .min_capacity(aws_int(floor))
-                    .max_capacity(aws_int(to.max))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk(REGISTER_SCALABLE_TARGET, e))?;
-                calls.push(REGISTER_SCALABLE_TARGET);
-            }
-            Applied {
-                mode: Mode::ScalableTarget,
-                desired: floor,
-                min: floor,
-                max: to.max,
-                clamped: (to.desired > live.desired)
-                    .then(|| clamp_note(to.desired, floor, "the target's", to.min, to.max))
-                    .flatten(),
-                calls,
-            }
-        }
-        Resource::Asg { group } => match (live.min, live.max) {
-            (Some(min), Some(max)) if min == to.min && max == to.max => {
-                let desired = clamp(to.desired, min, max);
-                let mut calls = Vec::new();
-                if live.desired != desired {
-                    c.autoscaling
-                        .set_desired_capacity()
-                        .auto_scaling_group_name(group)
-                        .desired_capacity(aws_int(desired))
-                        .honor_cooldown(false)
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk(SET_DESIRED_CAPACITY, e))?;
-                    calls.push(SET_DESIRED_CAPACITY);
-                }
-                Applied {
-                    mode: Mode::Group,
-                    desired,
-                    min,
-                    max,
-                    clamped: clamp_note(to.desired, desired, "the group's", min, max),
-                    calls,
-                }
-            }
-            _ => {
-                let desired = clamp(to.desired, to.min, to.max);
-                c.autoscaling
-                    .update_auto_scaling_group()
-                    .auto_scaling_group_name(group)
-                    .min_size(aws_int(to.min))
-                    .max_size(aws_int(to.max))
-                    .desired_capacity(aws_int(desired))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk(UPDATE_AUTO_SCALING_GROUP, e))?;
-                Applied {
-                    mode: Mode::Group,
-                    desired,
-                    min: to.min,
-                    max: to.max,
-                    clamped: clamp_note(to.desired, desired, "the group's", to.min, to.max),
-                    calls: vec![UPDATE_AUTO_SCALING_GROUP],
-                }
-            }
-        },
+    execute(c, &plan(r, live, to)).await
+}
+
+/// Makes the plan's call, if it has one. Safe to repeat: the call sets absolute values.
+pub async fn execute(c: &Clients, p: &Plan) -> Result<Applied, AwsError> {
+    let Some(call) = &p.call else {
+        return Ok(p.applied(false));
     };
+    match (&p.resource, call) {
+        (Resource::Ecs { cluster, service }, Call::UpdateService { desired }) => {
+            c.ecs
+                .update_service()
+                .cluster(cluster)
+                .service(service)
+                .desired_count(aws_int(*desired))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk(UPDATE_SERVICE, e))?;
+        }
+        (Resource::Ecs { cluster, service }, Call::RegisterScalableTarget { min, max }) => {
+            c.aas
+                .register_scalable_target()
+                .service_namespace(ServiceNamespace::Ecs)
+                .resource_id(ecs_resource_id(cluster, service))
+                .scalable_dimension(ECS_DIMENSION)
+                .min_capacity(aws_int(*min))
+                .max_capacity(aws_int(*max))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk(REGISTER_SCALABLE_TARGET, e))?;
+        }
+        (Resource::Asg { group }, Call::SetDesiredCapacity { desired }) => {
+            c.autoscaling
+                .set_desired_capacity()
+                .auto_scaling_group_name(group)
+                .desired_capacity(aws_int(*desired))
+                .honor_cooldown(false)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk(SET_DESIRED_CAPACITY, e))?;
+        }
+        (Resource::Asg { group }, Call::UpdateAutoScalingGroup { min, max, desired }) => {
+            c.autoscaling
+                .update_auto_scaling_group()
+                .auto_scaling_group_name(group)
+                .min_size(aws_int(*min))
+                .max_size(aws_int(*max))
+                .desired_capacity(aws_int(*desired))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk(UPDATE_AUTO_SCALING_GROUP, e))?;
+        }
+        (r, call) => {
+            return Err(AwsError::new(
+                call.action(),
+                crate::error::ErrorKind::Invalid,
+                None,
+                format!("a {} call does not apply to {}", call.action(), r.label()),
+            ))
+        }
+    }
+    let applied = p.applied(true);
     tracing::debug!(
-        resource = %r,
+        resource = %p.resource,
         mode = ?applied.mode,
         desired = applied.desired,
         min = applied.min,

@@ -40,7 +40,7 @@ pub mod resource;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use actuate::{apply, Applied, Mode};
+pub use actuate::{apply, execute, plan, Applied, Call, Mode, Plan};
 pub use config::{fetch_parameter, load_config, Clients, Timeouts};
 pub use error::{AwsError, ErrorKind};
 pub use notify::{parse_message, Notification, Notifier};

@@ -31,7 +31,7 @@
 //! `Subject`, `Message` and `MessageAttributes` (`{"target": {"Type": "String", "Value": ...}}`).
 
 use aws_sdk_sns::types::MessageAttributeValue;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{AwsError, ErrorKind};
 
@@ -43,7 +43,7 @@ pub const MAX_SUBJECT: usize = 99;
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
 /// One notification.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
     /// One line for a mail subject; made SNS-safe on publishing (see the module docs).
     pub subject: String,
@@ -57,6 +57,12 @@ pub struct Notification {
     pub action: String,
     /// `changed`, `suppressed`, `failed`, `dry-run` or `notice` (message attribute `outcome`).
     pub outcome: String,
+    /// The same for every publication of this notification (message attribute `dedup`): a
+    /// retry that completes an intent whose first publication was not confirmed may publish it
+    /// again, and a subscriber drops the second by this id. On a FIFO topic (`.fifo`) it is also
+    /// the `MessageDeduplicationId`, so SNS itself drops the repeat within its 5-minute window.
+    #[serde(default)]
+    pub dedup: String,
 }
 
 impl Notification {
@@ -110,9 +116,25 @@ impl Notification {
             ("target", self.target.as_str()),
             ("action", self.action.as_str()),
             ("outcome", self.outcome.as_str()),
+            ("dedup", self.dedup.as_str()),
         ]
         .into_iter()
         .filter(|(_, v)| !v.is_empty())
+    }
+}
+
+/// SNS FIFO deduplication ids are at most 128 characters of `[A-Za-z0-9!-/:-@[-`{-~]` (ASCII
+/// punctuation and alphanumerics): keep the id when it fits, else a hash of it.
+fn fifo_dedup_id(dedup: &str) -> String {
+    let fits =
+        !dedup.is_empty() && dedup.len() <= 128 && dedup.bytes().all(|b| b.is_ascii_graphic());
+    if fits {
+        dedup.to_string()
+    } else {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        dedup.hash(&mut h);
+        format!("h{:016x}{:08x}", h.finish(), dedup.len())
     }
 }
 
@@ -173,6 +195,13 @@ impl Notifier {
                 })?;
             req = req.message_attributes(name, attr);
         }
+        if self.topic_arn.ends_with(".fifo") {
+            // One group per target keeps each target's messages in order; the dedup id makes a
+            // republication after a lost answer a no-op.
+            req = req
+                .message_group_id(if n.target.is_empty() { "*" } else { &n.target })
+                .message_deduplication_id(fifo_dedup_id(&n.dedup));
+        }
         let out = req.send().await.map_err(|e| AwsError::from_sdk(OP, e))?;
         Ok(out.message_id.unwrap_or_default())
     }
@@ -191,6 +220,7 @@ mod tests {
             target: "api".into(),
             action: "scale-out".into(),
             outcome: "changed".into(),
+            dedup: String::new(),
         }
     }
 

@@ -36,7 +36,7 @@ use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace}
 use aws_sdk_autoscaling::types::{Filter, LifecycleState};
 use aws_sdk_ecs::types::ServiceField;
 use capstan_policy::model::{Target, TargetKind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -57,7 +57,7 @@ pub const MAX_CONCURRENT_CALLS: usize = 8;
 pub(crate) const ECS_DIMENSION: ScalableDimension = ScalableDimension::EcsServiceDesiredCount;
 
 /// One AWS resource Capstan can scale.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Resource {
     /// An ECS service, by cluster name and service name.
@@ -120,7 +120,7 @@ pub(crate) fn ecs_resource_id(cluster: &str, service: &str) -> String {
 }
 
 /// The live capacity of a resource.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Live {
     /// Desired count / desired capacity.
     pub desired: u32,

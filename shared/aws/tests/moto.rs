@@ -299,6 +299,7 @@ async fn notifier_publishes_text_json_and_attributes() {
         target: "api".into(),
         action: "scale-out".into(),
         outcome: "changed".into(),
+        dedup: "alarm:x:2026-11-23T10:00:00Z/api".into(),
     };
     let id = notifier.publish(&n).await.expect("publish");
     assert!(!id.is_empty());
@@ -318,7 +319,7 @@ async fn notifier_publishes_text_json_and_attributes() {
         "{message}"
     );
     assert_eq!(capstan_body(m), body);
-    let attrs: BTreeMap<&str, Option<&str>> = ["target", "action", "outcome"]
+    let attrs: BTreeMap<&str, Option<&str>> = ["target", "action", "outcome", "dedup"]
         .into_iter()
         .map(|k| (k, message_attribute(m, k)))
         .collect();
@@ -326,6 +327,7 @@ async fn notifier_publishes_text_json_and_attributes() {
         attrs,
         BTreeMap::from([
             ("target", Some("api")),
+            ("dedup", Some("alarm:x:2026-11-23T10:00:00Z/api")),
             ("action", Some("scale-out")),
             ("outcome", Some("changed")),
         ])

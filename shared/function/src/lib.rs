@@ -13,6 +13,7 @@ use capstan_aws::{Clients, Notifier, Timeouts};
 use capstan_policy::Policy;
 use capstan_runner::{Clock, Delivery, Report, Runner, SystemClock};
 use capstan_store::Store;
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use tracing::{info, Instrument, Span};
 
@@ -167,25 +168,49 @@ pub trait Function: Clone + Send + Sync + 'static {
     /// The handler around a runner.
     fn new(runner: Runner) -> Self;
 
-    /// Handles one event: the function's response, or an error that makes Lambda retry.
-    fn handle(&self, payload: Value) -> impl Future<Output = Result<Value, Error>> + Send;
+    /// The runner.
+    fn runner(&self) -> &Runner;
+
+    /// Handles one event within `deadline` (the Lambda context's): the function's response, or
+    /// an error that makes Lambda retry.
+    fn handle_by(
+        &self,
+        payload: Value,
+        deadline: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Value, Error>> + Send;
+
+    /// Handles one event, allowing itself [`capstan_runner::DEFAULT_BUDGET`] (tests, tools).
+    fn handle(&self, payload: Value) -> impl Future<Output = Result<Value, Error>> + Send {
+        let deadline = self.runner().now() + capstan_runner::DEFAULT_BUDGET;
+        self.handle_by(payload, deadline)
+    }
 }
 
 /// The error a handler returns to the Lambda runtime.
 pub type Error = lambda_runtime::Error;
 
 /// What every function's `main` does: JSON logs, the handler built once per container from
-/// the environment, then the Lambda runtime loop.
+/// the environment, then the Lambda runtime loop. Each invocation is handled within its
+/// context's deadline.
 pub async fn serve<F: Function>() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let handler = F::new(runner_from_env(F::NAME).await?);
     lambda_runtime::run(lambda_runtime::service_fn(
         |event: lambda_runtime::LambdaEvent<Value>| {
             let handler = handler.clone();
-            async move { handler.handle(event.payload).await }
+            async move {
+                let deadline = lambda_deadline(event.context.deadline)
+                    .unwrap_or_else(|| handler.runner().now() + capstan_runner::DEFAULT_BUDGET);
+                handler.handle_by(event.payload, deadline).await
+            }
         },
     ))
     .await
+}
+
+/// The Lambda context's deadline (milliseconds since the epoch) as a time.
+fn lambda_deadline(millis: u64) -> Option<DateTime<Utc>> {
+    DateTime::<Utc>::from_timestamp_millis(i64::try_from(millis).ok()?)
 }
 
 /// Builds the runner from the environment: SDK configuration (the standard variables,
@@ -241,18 +266,19 @@ pub async fn runner_with_clients(
     Ok(Runner::new(policy, clients, store, notifier, clock))
 }
 
-/// Handles every delivery of one event, each in its log span, and answers with their reports,
-/// or with the error that makes Lambda retry the event: every delivery is handled even when
-/// one fails, then any failure fails the invocation (on the retry the others are duplicates,
-/// so nothing acts twice).
+/// Handles every delivery of one event within `deadline`, each in its log span, and answers
+/// with their reports, or with the error that makes Lambda retry the event: every delivery is
+/// handled even when one fails, then any failure fails the invocation (on the retry the others
+/// are duplicates, answered with their stored results, so nothing acts twice).
 pub async fn handle_each(
     runner: &Runner,
     deliveries: impl IntoIterator<Item = (Delivery, Span)>,
+    deadline: DateTime<Utc>,
 ) -> Result<Value, Error> {
     let mut reports: Vec<Report> = Vec::new();
     let mut errors: Vec<String> = Vec::new();
     for (delivery, span) in deliveries {
-        match runner.handle(&delivery).instrument(span).await {
+        match runner.handle_by(&delivery, deadline).instrument(span).await {
             Ok(r) => reports.push(r),
             Err(e) => errors.push(e.to_string()),
         }

@@ -85,6 +85,9 @@ pub enum Reason {
     NoMatchingStep,
     /// The rule needs the alarm's value and the signal has none.
     NoDatapoint,
+    /// The alarm's value cannot size anything: negative for a size-from-metric rule, or not a
+    /// finite number (the explanation quotes it).
+    BadDatapoint,
     /// The command's sender may not do this.
     NotAllowed {
         /// What was missing.
@@ -127,6 +130,7 @@ impl Reason {
             Reason::UnknownBudget => "unknown-budget",
             Reason::NoMatchingStep => "no-matching-step",
             Reason::NoDatapoint => "no-datapoint",
+            Reason::BadDatapoint => "bad-datapoint",
             Reason::NotAllowed { .. } => "not-allowed",
             Reason::NeedsConfirmation { .. } => "needs-confirmation",
             Reason::BadCommand { .. } => "bad-command",

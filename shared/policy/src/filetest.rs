@@ -90,7 +90,7 @@ pub fn test_state(policy: &Policy, test: &PolicyTest) -> Result<State, Vec<Strin
                 .history
                 .iter()
                 .map(|h| ActionRecord {
-                    at: at - h.ago.chrono(),
+                    at: h.ago.before(at),
                     source: h.source.clone().unwrap_or_else(|| TEST_SOURCE.to_string()),
                     from: h.from,
                     to: h.to,
@@ -106,7 +106,7 @@ pub fn test_state(policy: &Policy, test: &PolicyTest) -> Result<State, Vec<Strin
             ts.max = given.max.unwrap_or(target.ceiling);
             ts.history = history;
             ts.pause = given.paused_for.map(|d| Pause {
-                until: at + d.chrono(),
+                until: d.after(at),
                 by: TEST_SOURCE.to_string(),
                 pin: None,
             });

@@ -28,8 +28,9 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
 use crate::model::{
-    Action, AlarmRule, BudgetAction, BudgetRule, Criticality, Event, Grant, HolidaySpec, Policy,
-    PolicyTest, Schedule, Settings, SlackAccess, Target, TargetKind,
+    Action, AlarmRule, Amount, BudgetAction, BudgetRule, Criticality, Dur, Event, Grant,
+    HolidaySpec, Policy, PolicyTest, Schedule, Settings, SlackAccess, Target, TargetKind,
+    MAX_COUNT, MAX_DURATION, MAX_PERCENT,
 };
 use crate::signal::Signal;
 
@@ -1159,10 +1160,23 @@ fn event_problems_at(policy: &Policy, known: &[&str], base: &Path, e: &Event) ->
                 "add `floor = \"+N\"` and/or `ceiling = \"+N%\"`",
             );
         }
+        for (field, amount) in [("floor", up.floor), ("ceiling", up.ceiling)] {
+            if let Some(why) = amount.and_then(Amount::out_of_bounds) {
+                problem(
+                    tp.key(field),
+                    false,
+                    format!("`{tp}.{field}`: {why}"),
+                    "write a count of at most 100000, a change of at most 100000 either way, or a percent of at most 1000% either way",
+                );
+            }
+        }
         let Some(t) = policy.targets.get(tname) else {
             continue;
         };
-        let ceiling = up.ceiling.map_or(t.ceiling, |a| a.apply(t.ceiling));
+        // The uplift only raises: the ceiling in force is never below the target's own.
+        let ceiling = up
+            .ceiling
+            .map_or(t.ceiling, |a| a.apply(t.ceiling).max(t.ceiling));
         if up.ceiling.is_some() && ceiling > t.ceiling && !e.exceed_ceiling {
             problem(
                 tp.key("ceiling"),
@@ -1175,18 +1189,69 @@ fn event_problems_at(policy: &Policy, known: &[&str], base: &Path, e: &Event) ->
             );
         }
         if let Some(f) = up.floor {
-            let floor = f.apply(t.floor);
-            if floor > ceiling {
-                problem(
+            // A relative uplift applies to the floor in force, which a period may hold above
+            // the target's own: the raised floor is checked from each (without
+            // `exceed_ceiling` the engine stops it at the hard ceiling, so it never lifts the
+            // ceiling past it; this reports the uplift that would be stopped).
+            let limit = if e.exceed_ceiling {
+                ceiling
+            } else {
+                ceiling.min(t.ceiling)
+            };
+            let worst = floor_bases(policy, tname, t)
+                .into_iter()
+                .map(|(base, period)| (f.apply(base), base, period))
+                .filter(|(floor, _, _)| *floor > limit)
+                .max_by_key(|(floor, _, period)| (*floor, period.is_none()));
+            match worst {
+                Some((floor, _, None)) => problem(
                     tp.key("floor"),
                     false,
-                    format!("`{tp}.floor` raises the floor to {floor}, above the ceiling ({ceiling}) during the event"),
+                    format!("`{tp}.floor` raises the floor to {floor}, above the ceiling ({limit}) during the event"),
                     "raise the ceiling in the uplift too (with `exceed_ceiling = true` above the hard ceiling) or lower the floor",
-                );
+                ),
+                Some((floor, base, Some(period))) => problem(
+                    tp.key("floor"),
+                    false,
+                    format!("`{tp}.floor` raises the floor to {floor} from the floor {base} of period `schedules.{period}`, above the ceiling ({limit}) during the event"),
+                    "a relative uplift (`+N`, `+N%`) applies to the floor in force: write an absolute floor, lower the uplift, or raise the ceiling in the uplift too (with `exceed_ceiling = true` above the hard ceiling)",
+                ),
+                None => {}
             }
         }
     }
+    if let Some(lead) = e.lead.filter(|l| *l > MAX_DURATION) {
+        problem(
+            base.key("lead"),
+            false,
+            format!("`{base}.lead` is {lead}: longer than 366 days"),
+            "write a lead of at most 366 days",
+        );
+    }
+    if let Some(step) = e.release_step.filter(|s| *s > MAX_COUNT) {
+        problem(
+            base.key("release_step"),
+            false,
+            format!("`{base}.release_step` is {step}: more than {MAX_COUNT}"),
+            "write a step of at most 100000",
+        );
+    }
     out
+}
+
+/// The floors an event's uplift on target `name` can apply to: the target's own, and the
+/// floor of each period on it (with the period's name).
+fn floor_bases<'p>(policy: &'p Policy, name: &str, t: &Target) -> Vec<(u32, Option<&'p str>)> {
+    let mut bases = vec![(t.floor, None)];
+    for (sname, s) in &policy.schedules {
+        if s.is_occurrence() || !s.targets.iter().any(|x| x == name) {
+            continue;
+        }
+        if let Some(floor) = s.floor {
+            bases.push((floor, Some(sname.as_str())));
+        }
+    }
+    bases
 }
 
 impl Loader<'_> {

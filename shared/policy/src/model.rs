@@ -431,17 +431,58 @@ pub enum Amount {
 }
 
 impl Amount {
-    /// Applies the amount to `base`, never going below zero.
+    /// Applies the amount to `base`, never going below zero nor above `u32::MAX`: a change or
+    /// percent near the limits of its type saturates, it never wraps or panics.
     pub fn apply(self, base: u32) -> u32 {
         match self {
             Amount::Absolute(n) => n,
-            Amount::Delta(d) => (base as i64 + d).max(0) as u32,
+            Amount::Delta(d) => i64::from(base)
+                .saturating_add(d)
+                .clamp(0, i64::from(u32::MAX)) as u32,
             Amount::Percent(p) => {
-                let v = (base as f64 * (1.0 + p as f64 / 100.0)).ceil();
+                let v = (f64::from(base) * (1.0 + p as f64 / 100.0)).ceil();
+                // `as` saturates: below 0 gives 0, above u32::MAX gives u32::MAX.
                 v.max(0.0) as u32
             }
         }
     }
+
+    /// What is wrong with the amount for a policy, if anything: a count or change beyond
+    /// [`MAX_COUNT`], a percent beyond [`MAX_PERCENT`] either way.
+    pub fn out_of_bounds(self) -> Option<String> {
+        match self {
+            Amount::Absolute(n) if n > MAX_COUNT => Some(format!("{n} is more than {MAX_COUNT}")),
+            Amount::Delta(d) if d.unsigned_abs() > u64::from(MAX_COUNT) => Some(format!(
+                "a change of {d:+} is more than {MAX_COUNT} either way"
+            )),
+            Amount::Percent(p) if p.unsigned_abs() > MAX_PERCENT.unsigned_abs() => Some(format!(
+                "a change of {p:+}% is more than {MAX_PERCENT}% either way"
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// The largest count a policy may write (floors, ceilings, steps, counts of actions, amounts):
+/// far above any real fleet, far below the limits of the arithmetic.
+pub const MAX_COUNT: u32 = 100_000;
+
+/// The largest percent change a policy may write, either way (`+1000%` is eleven times).
+pub const MAX_PERCENT: i64 = 1000;
+
+/// The longest duration a policy may write (cooldowns, guards, leads, pauses, catch-up): 366
+/// days.
+pub const MAX_DURATION: Dur = Dur::from_secs(366 * 24 * 60 * 60);
+
+/// `t + d`, or the last instant chrono represents when that overflows: a huge cooldown, pause
+/// or lead never panics.
+pub fn later(t: DateTime<Utc>, d: chrono::Duration) -> DateTime<Utc> {
+    t.checked_add_signed(d).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `t - d`, or the first instant chrono represents when that overflows.
+pub fn earlier(t: DateTime<Utc>, d: chrono::Duration) -> DateTime<Utc> {
+    t.checked_sub_signed(d).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 /// Which kind of budget alert a rule listens to.
@@ -545,6 +586,9 @@ pub enum Verb {
     Undo,
     /// Lift a budget cap early.
     LiftCap,
+    /// Add a run-time event with `exceed_ceiling = true`, raising bounds past a target's hard
+    /// ceiling (the audited override).
+    ExceedCeiling,
 }
 
 impl fmt::Display for Verb {
@@ -557,6 +601,7 @@ impl fmt::Display for Verb {
             Verb::Resume => "resume",
             Verb::Undo => "undo",
             Verb::LiftCap => "lift-cap",
+            Verb::ExceedCeiling => "exceed-ceiling",
         })
     }
 }
@@ -716,9 +761,19 @@ impl Dur {
     pub const fn from_secs(secs: u64) -> Dur {
         Dur(std::time::Duration::from_secs(secs))
     }
-    /// The same length as a chrono duration.
+    /// The same length as a chrono duration (`chrono::Duration::MAX` when it is longer).
     pub fn chrono(self) -> chrono::Duration {
         chrono::Duration::from_std(self.0).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// This long after `t`, saturating at the last instant chrono represents.
+    pub fn after(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        later(t, self.chrono())
+    }
+
+    /// This long before `t`, saturating at the first instant chrono represents.
+    pub fn before(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        earlier(t, self.chrono())
     }
 }
 

@@ -97,7 +97,7 @@ impl TargetState {
 
     /// Actions in the hour up to `now`.
     pub fn actions_in_hour(&self, now: DateTime<Utc>) -> usize {
-        let since = now - chrono::Duration::hours(1);
+        let since = crate::model::earlier(now, chrono::Duration::hours(1));
         self.history
             .iter()
             .filter(|a| a.at > since && a.at <= now)

@@ -34,8 +34,13 @@ fn promo() -> Event {
 }
 
 fn add(name: &str, e: Event) -> Signal {
+    add_as("ops", name, e)
+}
+
+/// An add-event signal from `by` (an event with `exceed_ceiling` needs a granted user).
+fn add_as(by: &str, name: &str, e: Event) -> Signal {
     Signal::Event(EventSignal {
-        by: "ops".into(),
+        by: by.into(),
         request: EventRequest::Add {
             name: name.into(),
             event: e,
@@ -363,7 +368,7 @@ fn every_check_of_the_policy_file_refuses_a_run_time_event() {
         r#"{"start": "2026-12-05T14:00:00Z", "end": "2026-12-05T18:00:00Z", "exceed_ceiling": true, "targets": {"api": {"ceiling": "+50%"}}}"#,
     );
     assert!(event_problems(&p, "ok", &e).is_empty());
-    let d = decide(&p, &add("ok", e), &s, now);
+    let d = decide(&p, &add_as("cli:ops", "ok", e), &s, now);
     assert_eq!(d.ops.len(), 1);
     assert!(d.notices[0]
         .text
@@ -462,7 +467,7 @@ fn cancelling_a_raised_ceiling_clamps_desired_into_it() {
         r#"{"start": "2026-12-05T14:00:00Z", "end": "2026-12-05T18:00:00Z", "exceed_ceiling": true,
             "targets": {"api": {"floor": 6, "ceiling": 25}}}"#,
     );
-    decide(&p, &add("big", e), &s, now).apply(&mut s);
+    decide(&p, &add_as("cli:ops", "big", e), &s, now).apply(&mut s);
     s.targets.get_mut("api").unwrap().desired = 24;
     let d = decide(&p, &cancel("big"), &s, now);
     assert_eq!(

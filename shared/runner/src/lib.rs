@@ -1,54 +1,87 @@
-//! Carries out Capstan's decisions on AWS, once, on the record.
+//! Carries out Capstan's decisions on AWS, exactly once, on the record.
 //!
-//! For one signal (an alarm transition, later a tick, a budget alert or a command), the
-//! [`Runner`]:
+//! For one signal (an alarm transition, a tick, a budget alert or a command) the [`Runner`]:
 //!
 //! 1. finds the targets the signal can concern and their AWS resources;
 //! 2. reads, concurrently, their records from the state table, the budget caps and run-time
 //!    events, and their live capacity from AWS (batched);
 //! 3. asks the policy engine for a decision;
-//! 4. per target, commits the decision in one DynamoDB transaction: the signal's idempotency
-//!    key (absent: else it is a duplicate and nothing happens) and the target record (at the
-//!    version read: else another writer won, and the runner re-reads and decides again);
-//! 5. carries a change out on AWS, then publishes what happened (action, suppression or
-//!    failure) and clears the record's pending mark.
+//! 4. per target, commits the decision in one DynamoDB transaction: the signal's *receipt* for
+//!    the target, new (else the signal was handled before: the stored result is the answer),
+//!    *in progress* until a deadline, with the notifications to publish; and the target record
+//!    at the version read, holding the change as an *intent*: the plan of one AWS call with
+//!    absolute values;
+//! 5. makes the call, publishes, and marks the receipt done as it clears the intent.
 //!
-//! A change is committed before it is made, as a *pending* action: a concurrent decider on the
-//! same target sees the capacity it asks for even before AWS shows it, so bounds, cooldowns and
-//! rate limits hold under concurrency. A pending mark older than the lease is ignored.
+//! # Exactly once
 //!
-//! Failures: a transient AWS failure (throttling, 5xx, timeouts, after the SDK's own retries)
-//! undoes the record, forgets the idempotency key and fails the invocation so that Lambda
-//! retries it; a permanent one (access denied, validation) is recorded and announced, and the
-//! invocation succeeds (a retry would fail the same way). A failed notification is recorded
-//! and never repeats or undoes an action.
+//! The receipt is written before any side effect, like an idempotency record of Powertools
+//! for AWS Lambda, but it is not the end of the story: the intent says what the side effect
+//! *is*, and every call sets absolute values, so whoever finds an intent whose owner is gone
+//! (past its deadline: the owner's Lambda deadline plus a margin) completes it: it reads live
+//! capacity, makes the call again unless AWS already shows it, publishes and finishes. Hence:
+//!
+//! - a duplicate delivery gets the stored result; a concurrent one waits for the owner, and
+//!   fails as [`RunError::InProgress`] if the owner is still at work (Lambda retries later);
+//! - an invocation killed at any point leaves an intent that the retry (or the next signal on
+//!   that target) completes, once;
+//! - a call that AWS applied but whose answer was lost is recognised by reading live capacity,
+//!   and never made relative to the new count;
+//! - a commit that landed but whose answer was lost is recognised as this attempt's own (its
+//!   receipt names the attempt; real DynamoDB also honours the transaction's token);
+//! - a transient failure leaves the intent, released at once for the retry to complete; a
+//!   permanent one (access denied, validation) restores the record as it was before (history,
+//!   occurrence marks) and is announced once;
+//! - an intent older than [`MAX_INTENT_AGE`] (Lambda's longest retry window in the template) is
+//!   not completed any more but undone and announced: capacity decided long ago is stale.
+//!
+//! While a target holds a live intent, nothing else is decided for it: other signals wait and
+//! read again, so decisions build on each other in order. Notifications carry a `dedup` id: a
+//! retry that completes an intent whose publication was not confirmed may publish it again
+//! (at least once; on an SNS FIFO topic, exactly once).
+//!
+//! The runner talks to AWS only through the [`ports`]; [`memory`] has in-memory adapters with
+//! programmable faults.
 #![warn(missing_docs)]
 
+mod intent;
+pub mod memory;
 mod metrics;
 mod notice;
+pub mod ports;
+mod report;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use capstan_aws::{AwsError, Clients, Live, Notifier, Resource};
-use capstan_policy::decision::{Capacity, Decision, Outcome, Reason, StateOp, TargetDecision};
+use capstan_policy::decision::{Outcome, Reason, StateOp, TargetDecision};
 use capstan_policy::engine::{concerned_targets, NO_TARGET};
 use capstan_policy::model::{Policy, Target};
 use capstan_policy::signal::Signal;
 use capstan_policy::state::{State, TargetState};
-use capstan_store::{
-    Commit, CommitError, Idempotency, LogEntry, Pending, Store, StoreError, TargetRecord,
-};
+use capstan_store::{Store, StoreError, TargetRecord};
 use chrono::{DateTime, Duration, Utc};
 use futures_util::{stream, StreamExt};
-use serde::Serialize;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 pub use metrics::emf_line;
+pub use ports::{AwsFleet, Fleet, Publisher, StateTable};
+pub use report::{Report, ResultOutcome, RunError, TargetResult};
 
 /// How many targets one invocation commits and acts on at once.
 pub const TARGET_CONCURRENCY: usize = 8;
+/// How long after its owner's deadline an intent or receipt is certainly abandoned by it.
+pub const DEADLINE_MARGIN: Duration = Duration::seconds(10);
+/// No target is started with less time left than this before the invocation's deadline: a
+/// target takes about four round trips, and its intent must be committed well before.
+pub const START_RESERVE: Duration = Duration::seconds(3);
+/// The oldest intent a retry still completes: the template's `MaximumEventAgeInSeconds`.
+pub const MAX_INTENT_AGE: Duration = Duration::minutes(15);
+/// The time [`Runner::handle`] allows itself, when no deadline is given.
+pub const DEFAULT_BUDGET: Duration = Duration::seconds(30);
 
 /// The source of "now". Production uses [`SystemClock`]; tests pin the moment.
 pub trait Clock: Send + Sync {
@@ -76,6 +109,44 @@ impl Clock for FixedClock {
     }
 }
 
+/// Where attempt ids come from: one per handling of a delivery, unique among every attempt
+/// that may meet in the state table. Injected, so that tests are deterministic.
+pub trait Ids: Send + Sync {
+    /// A new attempt id.
+    fn attempt(&self) -> String;
+}
+
+/// Attempt ids from the process's random hash keys, the clock and a counter: unique across
+/// containers without a random-number crate.
+#[derive(Debug, Default)]
+pub struct RandomIds {
+    counter: AtomicU64,
+}
+
+impl Ids for RandomIds {
+    fn attempt(&self) -> String {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let keys = std::collections::hash_map::RandomState::new();
+        let mut h = keys.build_hasher();
+        (n, Utc::now().timestamp_nanos_opt(), std::process::id()).hash(&mut h);
+        let mut h2 = keys.build_hasher();
+        (h.finish(), n).hash(&mut h2);
+        format!("{:016x}{:016x}", h.finish(), h2.finish())
+    }
+}
+
+/// Attempt ids `a1`, `a2`, ... (tests).
+#[derive(Debug, Default)]
+pub struct SequentialIds {
+    counter: AtomicU64,
+}
+
+impl Ids for SequentialIds {
+    fn attempt(&self) -> String {
+        format!("a{}", self.counter.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+}
+
 /// A signal to handle, with the key that makes redeliveries of it act once.
 #[derive(Debug, Clone)]
 pub struct Delivery {
@@ -89,84 +160,50 @@ pub struct Delivery {
     pub at: Option<DateTime<Utc>>,
 }
 
-/// What came of one target (or of the signal as a whole, for target `*`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TargetResult {
-    /// The target instance, or `*`.
-    pub target: String,
-    /// What asked (`rule:api-cpu-high`...).
-    pub source: String,
-    /// `changed`, `suppressed`, `dry-run`, `failed`, `duplicate`, `ignored`.
-    pub outcome: String,
-    /// The suppression's reason code, when suppressed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// Capacity before a change.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub from: Option<Capacity>,
-    /// Capacity after a change.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub to: Option<Capacity>,
-    /// What was done on AWS (`ecs:UpdateService desired 5`), or why not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub applied: Option<String>,
-    /// The engine's explanation.
-    pub explanation: String,
-    /// The failure, when it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// True when the notification about this result could not be published.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub notify_failed: bool,
+/// The adapters a runner acts through.
+#[derive(Clone)]
+pub struct Ports {
+    /// The state table.
+    pub table: Arc<dyn StateTable>,
+    /// The resources.
+    pub fleet: Arc<dyn Fleet>,
+    /// Where notifications go (none: they are only logged).
+    pub publisher: Option<Arc<dyn Publisher>>,
 }
-
-/// Everything that came of one delivery: the function's response and its log.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
-pub struct Report {
-    /// The signal in one line.
-    pub signal: String,
-    /// The idempotency key.
-    pub key: String,
-    /// Per target (and `*`).
-    pub results: Vec<TargetResult>,
-    /// Messages for people that were published (or would have been, without a topic).
-    pub notices: Vec<String>,
-    /// Notifications that could not be published.
-    pub notify_failures: usize,
-    /// How many times a lost race made the runner read and decide again.
-    pub retries: u32,
-}
-
-/// A failure the invocation must report, so that Lambda retries it (and, in the end, sends
-/// it to the dead-letter queue).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct RunError(pub String);
 
 /// Carries decisions out. Cheap to clone; build one per container and reuse it.
 #[derive(Clone)]
 pub struct Runner {
     policy: Arc<Policy>,
-    clients: Clients,
-    store: Store,
-    notifier: Option<Notifier>,
+    ports: Ports,
     clock: Arc<dyn Clock>,
-    lease: Duration,
+    ids: Arc<dyn Ids>,
     max_rounds: u32,
     metrics: bool,
 }
 
 /// One target instance: which policy target, which AWS resource.
 #[derive(Debug, Clone)]
-struct Instance {
-    name: String,
-    target: String,
-    resource: Resource,
+pub(crate) struct Instance {
+    pub(crate) name: String,
+    pub(crate) target: String,
+    pub(crate) resource: Resource,
+}
+
+/// One handling of a delivery: who is acting, and until when.
+pub(crate) struct Attempt<'a> {
+    pub(crate) delivery: &'a Delivery,
+    /// This attempt's id, written into every receipt and intent it owns.
+    pub(crate) id: String,
+    /// The invocation's deadline.
+    pub(crate) deadline: DateTime<Utc>,
+    /// The deadline of what this attempt commits: after it, others may take over.
+    pub(crate) intent_deadline: DateTime<Utc>,
 }
 
 impl Runner {
-    /// A runner for `policy`, acting through `clients`, recording in `store`, telling people
-    /// through `notifier` (none: notifications are only logged).
+    /// A runner for `policy` on AWS: acting through `clients`, recording in `store`, telling
+    /// people through `notifier` (none: notifications are only logged).
     pub fn new(
         policy: Policy,
         clients: Clients,
@@ -174,16 +211,33 @@ impl Runner {
         notifier: Option<Notifier>,
         clock: Arc<dyn Clock>,
     ) -> Runner {
+        Runner::with_ports(
+            policy,
+            Ports {
+                table: Arc::new(store),
+                fleet: Arc::new(AwsFleet(clients)),
+                publisher: notifier.map(|n| Arc::new(n) as Arc<dyn Publisher>),
+            },
+            clock,
+        )
+    }
+
+    /// A runner for `policy` acting through `ports`.
+    pub fn with_ports(policy: Policy, ports: Ports, clock: Arc<dyn Clock>) -> Runner {
         Runner {
             policy: Arc::new(policy),
-            clients,
-            store,
-            notifier,
+            ports,
             clock,
-            lease: Duration::seconds(60),
+            ids: Arc::new(RandomIds::default()),
             max_rounds: 12,
             metrics: true,
         }
+    }
+
+    /// Takes attempt ids from `ids` (tests: [`SequentialIds`]).
+    pub fn with_ids(mut self, ids: Arc<dyn Ids>) -> Runner {
+        self.ids = ids;
+        self
     }
 
     /// Turns the CloudWatch metric lines (Embedded Metric Format, written to standard output
@@ -194,7 +248,7 @@ impl Runner {
     }
 
     /// Writes one metric line, when metrics are on.
-    fn metric(&self, name: &str, value: f64, target: &str, outcome: &str) {
+    pub(crate) fn metric(&self, name: &str, value: f64, target: &str, outcome: &str) {
         if self.metrics {
             println!("{}", emf_line(name, value, target, outcome));
         }
@@ -211,34 +265,70 @@ impl Runner {
     }
 
     /// The state table.
-    pub fn store(&self) -> &Store {
-        &self.store
+    pub fn store(&self) -> &dyn StateTable {
+        self.ports.table.as_ref()
     }
 
-    /// Handles one delivery end to end. `Err` only when a retry of the whole invocation may
-    /// succeed; everything else, failures included, is in the report (and published).
+    pub(crate) fn table(&self) -> &dyn StateTable {
+        self.ports.table.as_ref()
+    }
+
+    pub(crate) fn fleet(&self) -> &dyn Fleet {
+        self.ports.fleet.as_ref()
+    }
+
+    /// Handles one delivery end to end, allowing itself [`DEFAULT_BUDGET`].
     pub async fn handle(&self, delivery: &Delivery) -> Result<Report, RunError> {
+        let deadline = self.clock.now() + DEFAULT_BUDGET;
+        self.handle_by(delivery, deadline).await
+    }
+
+    /// Handles one delivery end to end, within `deadline` (the Lambda context's). `Err` only
+    /// when a retry of the whole invocation may succeed; everything else, failures included,
+    /// is in the report (and published).
+    pub async fn handle_by(
+        &self,
+        delivery: &Delivery,
+        deadline: DateTime<Utc>,
+    ) -> Result<Report, RunError> {
         let now = self.clock.now();
+        let attempt = Attempt {
+            delivery,
+            id: self.ids.attempt(),
+            deadline,
+            intent_deadline: deadline + DEADLINE_MARGIN,
+        };
         let at = delivery.at.unwrap_or(now);
         let mut report = Report {
             signal: delivery.signal.summary(),
             key: delivery.key.clone(),
             ..Report::default()
         };
-        let instances = self
-            .instances(&delivery.signal)
-            .await
-            .map_err(retry_or_report)?;
+        let instances = match self.instances(&delivery.signal).await {
+            Ok(i) => i,
+            Err(e) if e.is_retryable() => return Err(RunError::Transient(e.to_string())),
+            Err(e) => {
+                let r = self
+                    .announce_failure(&attempt, "cannot find the targets", e.to_string())
+                    .await?;
+                report.results.push(r);
+                return Ok(report);
+            }
+        };
         let known: BTreeSet<String> = instances.iter().map(|i| i.name.clone()).collect();
         let mut open = known.clone();
         let mut global_done = false;
-        let mut retryable: Vec<String> = Vec::new();
+        let mut busy: BTreeMap<String, String> = BTreeMap::new();
 
         for round in 0..self.max_rounds {
             if round > 0 {
                 report.retries += 1;
                 tokio::time::sleep(backoff(&delivery.key, round)).await;
             }
+            if self.clock.now() + START_RESERVE >= deadline {
+                return Err(out_of_time(&open));
+            }
+            busy.clear();
             let names: Vec<String> = open.iter().cloned().collect();
             let resources: Vec<Resource> = instances
                 .iter()
@@ -246,38 +336,102 @@ impl Runner {
                 .map(|i| i.resource.clone())
                 .collect();
             let (records, global, live) = tokio::join!(
-                self.store.load_targets(&names),
-                self.store.load_global(),
-                capstan_aws::describe(&self.clients, &resources),
+                self.table().load_targets(&names),
+                self.table().load_global(),
+                self.fleet().describe(&resources),
             );
-            let records = records.map_err(store_retry)?;
-            let global = global.map_err(store_retry)?;
-            let live = live.map_err(|e| RunError(e.to_string()))?;
+            let read = records
+                .map_err(|e| ("the state table", store_error(e)))
+                .and_then(|r| {
+                    global
+                        .map(|g| (r, g))
+                        .map_err(|e| ("the state table", store_error(e)))
+                })
+                .and_then(|(r, g)| {
+                    live.map(|l| (r, g, l))
+                        .map_err(|e| ("live capacity", (e.is_retryable(), e.to_string())))
+                });
+            let (records, global, live) = match read {
+                Ok(x) => x,
+                Err((_, (true, e))) => return Err(RunError::Transient(e)),
+                Err((what, (false, e))) => {
+                    let r = self
+                        .announce_failure(&attempt, &format!("cannot read {what}"), e)
+                        .await?;
+                    report.results.push(r);
+                    return Ok(report);
+                }
+            };
+            let now = self.clock.now();
 
             let mut state = State {
                 targets: BTreeMap::new(),
                 caps: global.caps,
                 events: global.events,
             };
-            let round_instances: Vec<&Instance> = instances
+            let mut recover = Vec::new();
+            let reading: Vec<&Instance> = instances
                 .iter()
                 .filter(|i| open.contains(&i.name))
                 .collect();
-            for inst in round_instances {
-                if let Some(r) = stale_tick(delivery, inst, records.get(&inst.name)) {
+            for inst in reading {
+                let rec = records.get(&inst.name);
+                if let Some(r) = stale_tick(delivery, inst, rec) {
                     open.remove(&inst.name);
                     report.results.push(r);
                     continue;
                 }
                 let Some(l) = live.get(&inst.resource) else {
                     open.remove(&inst.name);
-                    let r = self.missing(delivery, inst, now, &mut report).await;
+                    let r = self.missing(&attempt, inst).await?;
                     report.results.push(r);
                     continue;
                 };
+                if let Some(p) = rec.and_then(|r| r.pending.as_ref()) {
+                    if p.live_at(now) {
+                        // Its owner may still be at work: wait for it, then decide on top.
+                        info!(target = %inst.name, key = %p.key, "target busy: waiting for its intent");
+                        busy.insert(inst.name.clone(), p.key.clone());
+                    } else {
+                        recover.push((inst, rec.cloned().expect("a record holds the intent"), l));
+                    }
+                    continue;
+                }
                 let target = &self.policy.targets[&inst.target];
-                let ts = self.target_state(target, inst, records.get(&inst.name), l, now);
+                let ts = target_state(target, inst, rec, l);
                 state.targets.insert(inst.name.clone(), ts);
+            }
+
+            // Intents whose owners are gone are completed first, side by side.
+            if !recover.is_empty() {
+                let mut work = Vec::new();
+                for (inst, rec, l) in &recover {
+                    work.push(self.recover(&attempt, inst, rec.clone(), l));
+                }
+                let done: Vec<_> = stream::iter(work)
+                    .buffer_unordered(TARGET_CONCURRENCY)
+                    .collect()
+                    .await;
+                for (name, outcome) in done {
+                    match outcome {
+                        intent::Recovered::Done { key, results } => {
+                            if key == delivery.key {
+                                // This very signal's intent: what it did is this delivery's result.
+                                open.remove(&name);
+                                report.results.extend(results);
+                            } else {
+                                report.recovered.extend(results);
+                            }
+                        }
+                        intent::Recovered::Busy => {
+                            busy.insert(name, String::new());
+                        }
+                        intent::Recovered::Failed(r) => {
+                            open.remove(&name);
+                            report.results.push(*r);
+                        }
+                    }
+                }
             }
 
             let decision = capstan_policy::decide(&self.policy, &delivery.signal, &state, at);
@@ -290,76 +444,93 @@ impl Runner {
             );
             if !global_done {
                 global_done = true;
-                self.handle_global(delivery, &decision, &known, now, &mut report)
+                self.handle_global(&attempt, &decision, &known, &mut report)
                     .await?;
             }
+
             let mut conflicted = Vec::new();
-            // Targets are independent: commit and act on several at once (in order of the
-            // report), bounded so that a tick over hundreds of targets stays within AWS's
-            // request rates.
-            // (The futures are built in a plain loop: stream combinators with closures here
-            // trip the compiler's higher-ranked lifetime check for `Send` futures.)
+            // Targets are independent: commit and act on several at once, bounded so that a tick
+            // over hundreds of targets stays within AWS's request rates. A target that needs
+            // nothing is settled here and holds no slot.
             let mut work = Vec::new();
             for inst in &instances {
                 let Some(ts) = state.targets.get(&inst.name) else {
                     continue;
                 };
+                let mine: Vec<&TargetDecision> = decision
+                    .targets
+                    .iter()
+                    .filter(|t| t.target == inst.name)
+                    .collect();
+                let ops: Vec<&StateOp> = decision
+                    .ops
+                    .iter()
+                    .filter(|op| op_target(op) == Some(inst.name.as_str()))
+                    .collect();
+                if let Some(results) = quiet(delivery, &mine, &ops) {
+                    open.remove(&inst.name);
+                    report.results.extend(results);
+                    continue;
+                }
                 let rec = records
                     .get(&inst.name)
                     .cloned()
                     .unwrap_or_else(|| TargetRecord::new(ts.clone(), now));
-                let (decision, state, live) = (&decision, &state, &live);
+                let (decision, attempt) = (&decision, &attempt);
+                let l = &live[&inst.resource];
                 work.push(async move {
                     let step = self
-                        .handle_target(delivery, decision, state, inst, rec, live, now)
+                        .handle_target(attempt, decision, inst, ts, rec, l, mine, ops)
                         .await;
                     (inst, step)
                 });
             }
-            let steps: Vec<(&Instance, Step)> = stream::iter(work)
-                .buffered(TARGET_CONCURRENCY)
+            let mut steps: Vec<(&Instance, intent::Step)> = stream::iter(work)
+                .buffer_unordered(TARGET_CONCURRENCY)
                 .collect()
                 .await;
+            // In the order of the policy's targets, whatever order they finished in.
+            steps.sort_by_key(|(inst, _)| instances.iter().position(|i| i.name == inst.name));
             for (inst, step) in steps {
                 match step {
-                    Step::Done(results) => {
-                        for r in results {
-                            if r.outcome == "failed-retryable" {
-                                retryable.push(format!(
-                                    "{}: {}",
-                                    r.target,
-                                    r.error.clone().unwrap_or_default()
-                                ));
-                            }
-                            report.results.push(r);
-                        }
+                    intent::Step::Done(results) => {
+                        report.results.extend(results);
                         open.remove(&inst.name);
                     }
-                    Step::Conflict => conflicted.push(inst.name.clone()),
+                    intent::Step::Conflict => conflicted.push(inst.name.clone()),
+                    intent::Step::Busy(key) => {
+                        busy.insert(inst.name.clone(), key);
+                    }
+                    intent::Step::OutOfTime => {}
                 }
             }
-            if conflicted.is_empty() {
+            if open.is_empty() {
                 break;
             }
             if round + 1 == self.max_rounds {
-                return Err(RunError(format!(
+                if !busy.is_empty() {
+                    return Err(in_progress(&busy));
+                }
+                return Err(RunError::Transient(format!(
                     "gave up after {} rounds of concurrent writes on {}",
                     self.max_rounds,
-                    conflicted.join(", ")
+                    open.iter().cloned().collect::<Vec<_>>().join(", ")
                 )));
+            }
+            if conflicted.is_empty() && busy.is_empty() {
+                // Nothing to wait for: what is left was cut by the deadline.
+                return Err(out_of_time(&open));
             }
         }
         report.notify_failures += report.results.iter().filter(|r| r.notify_failed).count();
-        for r in &mut report.results {
-            if r.outcome == "failed-retryable" {
-                r.outcome = "failed".to_string();
-            }
-        }
-        if !retryable.is_empty() {
-            return Err(RunError(format!(
-                "transient failure, the invocation will be retried: {}",
-                retryable.join("; ")
-            )));
+        let retry: Vec<String> = report
+            .results
+            .iter()
+            .filter(|r| r.retryable)
+            .map(|r| format!("{}: {}", r.target, r.error.clone().unwrap_or_default()))
+            .collect();
+        if !retry.is_empty() {
+            return Err(RunError::Transient(retry.join("; ")));
         }
         Ok(report)
     }
@@ -382,7 +553,7 @@ impl Runner {
                     resource,
                 }),
                 None => {
-                    for resource in capstan_aws::resolve(&self.clients, target).await? {
+                    for resource in self.fleet().resolve(target).await? {
                         let id = match &resource {
                             Resource::Ecs { service, .. } => service.clone(),
                             Resource::Asg { group } => group.clone(),
@@ -399,529 +570,89 @@ impl Runner {
         Ok(out)
     }
 
-    /// The engine's view of an instance: Capstan's record, AWS's live numbers, and a fresh
-    /// pending action over both.
-    fn target_state(
-        &self,
-        target: &Target,
-        inst: &Instance,
-        rec: Option<&TargetRecord>,
-        live: &Live,
-        now: DateTime<Utc>,
-    ) -> TargetState {
-        let mut ts = match rec {
-            Some(r) => r.state.clone(),
-            None => TargetState::new(&inst.target, live.desired, target.floor, target.ceiling),
-        };
-        ts.target = inst.target.clone();
-        ts.desired = live.desired;
-        ts.running = live.running;
-        if let (Some(min), Some(max)) = (live.min, live.max) {
-            ts.min = min;
-            ts.max = max;
-        }
-        if let Some(p) = rec.and_then(|r| r.fresh_pending(now, self.lease)) {
-            ts.desired = p.to.desired;
-            ts.min = p.to.min;
-            ts.max = p.to.max;
-        }
-        ts
-    }
-
-    /// Notices and decisions that concern no target, and budget caps: once per signal.
-    async fn handle_global(
-        &self,
-        delivery: &Delivery,
-        decision: &Decision,
-        known: &BTreeSet<String>,
-        now: DateTime<Utc>,
-        report: &mut Report,
-    ) -> Result<(), RunError> {
-        let unscoped: Vec<&TargetDecision> = decision
-            .targets
-            .iter()
-            .filter(|t| !known.contains(&t.target))
-            .collect();
-        let mut caps = Vec::new();
-        let mut lift = Vec::new();
-        let mut events = Vec::new();
-        let mut cancel_events = Vec::new();
-        for op in &decision.ops {
-            match op {
-                StateOp::AddCap(c) => caps.push(c.clone()),
-                StateOp::LiftCap { budget } => lift.push(budget.clone()),
-                StateOp::AddEvent { name, event } => events.push((name.clone(), event.clone())),
-                StateOp::CancelEvent { name } => cancel_events.push(name.clone()),
-                _ => {}
-            }
-        }
-        for t in unscoped {
-            let outcome = match &t.outcome {
-                Outcome::Suppressed { reason } => reason.code(),
-                Outcome::Change { .. } => "changed",
-            };
-            info!(target = %t.target, source = %t.source, outcome, explanation = %t.explanation, "no-op");
-            self.metric("Ignored", 1.0, NO_TARGET, outcome);
-            report.results.push(TargetResult {
-                target: t.target.clone(),
-                source: t.source.clone(),
-                outcome: "ignored".to_string(),
-                reason: Some(outcome.to_string()),
-                from: None,
-                to: None,
-                applied: None,
-                explanation: t.explanation.clone(),
-                error: None,
-                notify_failed: false,
-            });
-        }
-        // Decisions that concern no target (an alarm no rule mentions...) are logged no-ops:
-        // nothing to record, nothing to publish.
-        if decision.notices.is_empty()
-            && caps.is_empty()
-            && lift.is_empty()
-            && events.is_empty()
-            && cancel_events.is_empty()
-        {
-            return Ok(());
-        }
-        let commit = Commit {
-            idempotency: Some(Idempotency {
-                key: delivery.key.clone(),
-                scope: NO_TARGET.to_string(),
-                summary: decision.signal.clone(),
-            }),
-            caps,
-            lift_caps: lift,
-            events,
-            cancel_events,
-            ..Commit::default()
-        };
-        match self.store.commit(&commit, now).await {
-            Ok(()) => {}
-            Err(CommitError::Duplicate) => {
-                info!(key = %delivery.key, "duplicate delivery: notices already handled");
-                report.results.push(TargetResult {
-                    target: NO_TARGET.to_string(),
-                    source: decision.signal.clone(),
-                    outcome: "duplicate".to_string(),
-                    reason: None,
-                    from: None,
-                    to: None,
-                    applied: None,
-                    explanation: "this signal was already handled".to_string(),
-                    error: None,
-                    notify_failed: false,
-                });
-                return Ok(());
-            }
-            Err(CommitError::Conflict) => unreachable!("a commit without a record cannot conflict"),
-            Err(CommitError::Store(e)) => return Err(store_retry(e)),
-        }
-        // Published side by side (bounded): a tick may carry many notices.
-        let notes: Vec<_> = decision
-            .notices
-            .iter()
-            .map(|n| notice::for_notice(decision, n))
-            .collect();
-        let mut work = Vec::new();
-        for note in &notes {
-            work.push(self.publish(note));
-        }
-        let published: Vec<bool> = stream::iter(work)
-            .buffered(TARGET_CONCURRENCY)
-            .collect()
-            .await;
-        report
-            .notices
-            .extend(decision.notices.iter().map(|n| n.text.clone()));
-        report.notify_failures += published.iter().filter(|ok| !**ok).count();
-        Ok(())
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn handle_target(
-        &self,
-        delivery: &Delivery,
-        decision: &Decision,
-        state: &State,
-        inst: &Instance,
-        rec: TargetRecord,
-        live: &BTreeMap<Resource, Live>,
-        now: DateTime<Utc>,
-    ) -> Step {
-        let mine: Vec<&TargetDecision> = decision
-            .targets
-            .iter()
-            .filter(|t| t.target == inst.name)
-            .collect();
-        let ops: Vec<&StateOp> = decision
-            .ops
-            .iter()
-            .filter(|op| op_target(op) == Some(inst.name.as_str()))
-            .collect();
-        if mine.is_empty() && ops.is_empty() {
-            return Step::Done(Vec::new());
-        }
-        // The next state of this instance alone.
-        let only = Decision {
-            at: decision.at,
-            signal: decision.signal.clone(),
-            targets: mine.iter().map(|t| (*t).clone()).collect(),
-            notices: Vec::new(),
-            ops: ops.iter().map(|o| (*o).clone()).collect(),
-        };
-        let mut next_state = state.clone();
-        only.apply(&mut next_state);
-        let next_ts = next_state.targets[&inst.name].clone();
-
-        let change = mine.iter().find_map(|t| match &t.outcome {
-            Outcome::Change { from, to, .. } => Some((*t, *from, *to)),
-            _ => None,
-        });
-        // Level-triggered signals (schedule ticks) and decisions that find everything already
-        // right change nothing and say nothing: no write, no notification, only the log line.
-        // A repeated tick therefore costs reads only.
-        let quiet = change.is_none()
-            && ops.is_empty()
-            && (matches!(delivery.signal, Signal::Tick(_))
-                || mine.iter().all(|t| {
-                    matches!(
-                        t.outcome,
-                        Outcome::Suppressed {
-                            reason: Reason::AlreadyRight
-                        }
-                    )
-                }));
-        if quiet {
-            let results = mine
-                .iter()
-                .map(|t| {
-                    let r = result_of(t);
-                    info!(
-                        target = %inst.name, source = %t.source,
-                        reason = r.reason.as_deref().unwrap_or(""),
-                        explanation = %t.explanation, "nothing to do"
-                    );
-                    r
-                })
-                .collect();
-            return Step::Done(results);
-        }
-        let mut record = rec.clone();
-        record.state = next_ts;
-        record.updated_at = now;
-        if matches!(delivery.signal, Signal::Tick(_)) {
-            record.tick_at = Some(rec.tick_at.map_or(decision.at, |t| t.max(decision.at)));
-        }
-        if let Some((t, from, to)) = change {
-            record.pending = Some(Pending {
-                key: delivery.key.clone(),
-                at: now,
-                source: t.source.clone(),
-                from,
-                to,
-            });
-        }
-        let log: Vec<LogEntry> = mine
-            .iter()
-            .map(|t| log_entry(delivery, decision, t, now))
-            .collect();
-        let write_record = change.is_some() || !ops.is_empty();
-        let commit = Commit {
-            idempotency: Some(Idempotency {
-                key: delivery.key.clone(),
-                scope: inst.name.clone(),
-                summary: mine
-                    .iter()
-                    .map(|t| format!("{} {}", t.source, t.outcome.kind()))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            }),
-            record: write_record.then(|| (inst.name.clone(), record.clone())),
-            log,
-            ..Commit::default()
-        };
-        match self.store.commit(&commit, now).await {
-            Ok(()) => {}
-            Err(CommitError::Conflict) => {
-                info!(target = %inst.name, key = %delivery.key, "lost a race: reading again");
-                return Step::Conflict;
-            }
-            Err(CommitError::Duplicate) => {
-                info!(target = %inst.name, key = %delivery.key, "duplicate delivery: nothing to do");
-                self.metric("Duplicates", 1.0, &inst.name, "duplicate");
-                return Step::Done(vec![TargetResult {
-                    target: inst.name.clone(),
-                    source: mine.first().map(|t| t.source.clone()).unwrap_or_default(),
-                    outcome: "duplicate".to_string(),
-                    reason: None,
-                    from: None,
-                    to: None,
-                    applied: None,
-                    explanation: format!("{} was already handled for {}", delivery.key, inst.name),
-                    error: None,
-                    notify_failed: false,
-                }]);
-            }
-            Err(CommitError::Store(e)) => {
-                let retry = e.is_retryable();
-                error!(target = %inst.name, error = %e, "state table write failed");
-                return Step::Done(vec![failure(
-                    inst,
-                    mine.first().map(|t| t.source.as_str()).unwrap_or(""),
-                    format!("state table: {e}"),
-                    retry,
-                )]);
-            }
-        }
-
-        let mut results = Vec::new();
-        for t in &mine {
-            let mut result = result_of(t);
-            match &t.outcome {
-                Outcome::Change { from, to, .. } => {
-                    let l = &live[&inst.resource];
-                    match capstan_aws::apply(&self.clients, &inst.resource, l, *to).await {
-                        Ok(applied) => {
-                            result.applied =
-                                Some(notice::describe_applied(&inst.resource, &applied));
-                            info!(
-                                target = %inst.name, source = %t.source, from = %from, to = %to,
-                                applied = result.applied.as_deref().unwrap_or(""), "changed"
-                            );
-                            self.metric("Actions", 1.0, &inst.name, "changed");
-                            // Publish and clear the pending mark side by side; a failed
-                            // notification is recorded afterwards (and never undoes the action).
-                            let note = notice::for_result(decision, &result);
-                            let mut done = record.clone();
-                            done.version = rec.version + 1;
-                            done.pending = None;
-                            let (published, ()) = tokio::join!(
-                                self.publish(&note),
-                                self.finalize(&inst.name, done, &delivery.key, now)
-                            );
-                            result.notify_failed = !published;
-                            if !published {
-                                self.note_error(&inst.name, &delivery.key, now).await;
-                            }
-                        }
-                        Err(e) => {
-                            let retry = e.is_retryable();
-                            error!(target = %inst.name, error = %e, retryable = retry, "AWS refused the change");
-                            self.metric("Failures", 1.0, &inst.name, "failed");
-                            self.undo(&inst.name, &t.source, &delivery.key, &e, decision.at, now)
-                                .await;
-                            if retry {
-                                if let Err(fe) = self.store.forget(&delivery.key, &inst.name).await
-                                {
-                                    error!(error = %fe, "could not forget the idempotency key");
-                                }
-                            }
-                            result = failure(inst, &t.source, e.to_string(), retry);
-                            result.from = Some(*from);
-                            result.to = Some(*to);
-                            result.explanation = t.explanation.clone();
-                            result.notify_failed =
-                                !self.publish(&notice::for_result(decision, &result)).await;
-                        }
-                    }
-                }
-                Outcome::Suppressed { reason } => {
-                    info!(
-                        target = %inst.name, source = %t.source, reason = reason.code(),
-                        explanation = %t.explanation, "suppressed"
-                    );
-                    let metric = if matches!(reason, Reason::DryRun { .. }) {
-                        "DryRuns"
-                    } else {
-                        "Suppressions"
-                    };
-                    self.metric(metric, 1.0, &inst.name, reason.code());
-                    // A tick that finds a target right has nothing to tell, even when it
-                    // records something (an occurrence that needed no change).
-                    let tell = !(matches!(delivery.signal, Signal::Tick(_))
-                        && matches!(reason, Reason::AlreadyRight));
-                    if tell && !self.publish(&notice::for_result(decision, &result)).await {
-                        result.notify_failed = true;
-                        self.note_error(&inst.name, &delivery.key, now).await;
-                    }
-                }
-            }
-            results.push(result);
-        }
-        Step::Done(results)
-    }
-
-    /// Clears the pending mark of `key` (and records a notification failure), whoever wrote
-    /// the record last.
-    async fn finalize(
-        &self,
-        instance: &str,
-        mut done: TargetRecord,
-        key: &str,
-        now: DateTime<Utc>,
-    ) {
-        for _ in 0..self.max_rounds {
-            let commit = Commit {
-                record: Some((instance.to_string(), done.clone())),
-                ..Commit::default()
-            };
-            match self.store.commit(&commit, now).await {
-                Ok(()) => return,
-                Err(CommitError::Conflict) => {}
-                Err(e) => {
-                    warn!(target = instance, error = %e, "could not clear the pending mark; it expires by itself");
-                    return;
-                }
-            }
-            let Ok(mut records) = self.store.load_targets(&[instance.to_string()]).await else {
-                return;
-            };
-            let Some(mut current) = records.remove(instance) else {
-                return;
-            };
-            if current.pending.as_ref().map(|p| p.key.as_str()) != Some(key) {
-                if done.last_error.is_some() {
-                    current.last_error = done.last_error.clone();
-                } else {
-                    return;
-                }
-            } else {
-                current.pending = None;
-                current.last_error = done.last_error.clone().or(current.last_error);
-            }
-            done = current;
-        }
-    }
-
-    /// Takes a failed change back out of the record: its history entry (decided for
-    /// `decided_at`) and pending mark.
-    #[allow(clippy::too_many_arguments)]
-    async fn undo(
-        &self,
-        instance: &str,
-        source: &str,
-        key: &str,
-        err: &AwsError,
-        decided_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) {
-        for _ in 0..self.max_rounds {
-            let Ok(mut records) = self.store.load_targets(&[instance.to_string()]).await else {
-                return;
-            };
-            let Some(mut current) = records.remove(instance) else {
-                return;
-            };
-            current
-                .state
-                .history
-                .retain(|a| !(a.at == decided_at && a.source == source));
-            if current.pending.as_ref().map(|p| p.key.as_str()) == Some(key) {
-                if let Some(p) = current.pending.take() {
-                    current.state.desired = p.from.desired;
-                    current.state.min = p.from.min;
-                    current.state.max = p.from.max;
-                }
-            }
-            current.last_error = Some(format!("{}: {err}", now.format("%Y-%m-%d %H:%M:%SZ")));
-            current.updated_at = now;
-            let commit = Commit {
-                record: Some((instance.to_string(), current)),
-                ..Commit::default()
-            };
-            match self.store.commit(&commit, now).await {
-                Ok(()) => return,
-                Err(CommitError::Conflict) => continue,
-                Err(e) => {
-                    error!(target = instance, error = %e, "could not undo the failed change in the record");
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Records that a notification about `key` failed.
-    async fn note_error(&self, instance: &str, key: &str, now: DateTime<Utc>) {
-        let Ok(mut records) = self.store.load_targets(&[instance.to_string()]).await else {
-            return;
-        };
-        if let Some(mut current) = records.remove(instance) {
-            current.last_error = Some(format!(
-                "{}: notification failed for {key}",
-                now.format("%Y-%m-%d %H:%M:%SZ")
-            ));
-            self.finalize(instance, current, key, now).await;
-        }
-    }
-
-    /// A target whose AWS resource does not exist: announced once per signal.
-    async fn missing(
-        &self,
-        delivery: &Delivery,
-        inst: &Instance,
-        now: DateTime<Utc>,
-        report: &mut Report,
-    ) -> TargetResult {
-        let mut r = failure(
-            inst,
-            "",
-            format!(
-                "{} does not exist (or Capstan may not see it)",
-                inst.resource.label()
-            ),
-            false,
-        );
-        r.explanation = format!(
-            "cannot decide for {}: {} was not found on AWS",
-            inst.name,
-            inst.resource.label()
-        );
-        let commit = Commit {
-            idempotency: Some(Idempotency {
-                key: delivery.key.clone(),
-                scope: inst.name.clone(),
-                summary: "resource not found".to_string(),
-            }),
-            ..Commit::default()
-        };
-        match self.store.commit(&commit, now).await {
-            Ok(()) => {
-                error!(target = %inst.name, resource = %inst.resource.label(), "resource not found");
-                self.metric("Failures", 1.0, &inst.name, "not-found");
-                let d = Decision {
-                    at: now,
-                    signal: report.signal.clone(),
-                    targets: Vec::new(),
-                    notices: Vec::new(),
-                    ops: Vec::new(),
-                };
-                r.notify_failed = !self.publish(&notice::for_result(&d, &r)).await;
-            }
-            Err(_) => r.outcome = "duplicate".to_string(),
-        }
-        r
-    }
-
-    /// Publishes; false (logged, counted) when it failed or there is no topic.
-    async fn publish(&self, n: &capstan_aws::Notification) -> bool {
-        let Some(notifier) = &self.notifier else {
+    /// Publishes one notification; the error when it failed (logged, counted), `Ok` also when
+    /// there is no topic.
+    pub(crate) async fn publish(&self, n: &capstan_aws::Notification) -> Result<(), AwsError> {
+        let Some(publisher) = &self.ports.publisher else {
             info!(subject = %n.subject, "no topic configured: notification only logged");
-            return true;
+            return Ok(());
         };
-        match notifier.publish(n).await {
+        match publisher.publish(n).await {
             Ok(id) => {
-                info!(subject = %n.subject, message_id = %id, "published");
-                true
+                info!(subject = %n.subject, message_id = %id, dedup = %n.dedup, "published");
+                Ok(())
             }
             Err(e) => {
-                error!(subject = %n.subject, error = %e, "notification failed");
+                warn!(subject = %n.subject, error = %e, "notification failed");
                 self.metric("NotifyFailures", 1.0, &n.target, &n.outcome);
-                false
+                Err(e)
             }
         }
     }
+}
+
+/// The engine's view of an instance: Capstan's record and AWS's live numbers.
+fn target_state(
+    target: &Target,
+    inst: &Instance,
+    rec: Option<&TargetRecord>,
+    live: &Live,
+) -> TargetState {
+    let mut ts = match rec {
+        Some(r) => r.state.clone(),
+        None => TargetState::new(&inst.target, live.desired, target.floor, target.ceiling),
+    };
+    ts.target = inst.target.clone();
+    ts.desired = live.desired;
+    ts.running = live.running;
+    if let (Some(min), Some(max)) = (live.min, live.max) {
+        ts.min = min;
+        ts.max = max;
+    }
+    ts
+}
+
+/// Level-triggered signals (schedule ticks) and decisions that find everything already right
+/// change nothing and say nothing: no write, no notification, only the log line. A repeated
+/// tick therefore costs reads only.
+fn quiet(
+    delivery: &Delivery,
+    mine: &[&TargetDecision],
+    ops: &[&StateOp],
+) -> Option<Vec<TargetResult>> {
+    if mine.is_empty() && ops.is_empty() {
+        return Some(Vec::new());
+    }
+    let change = mine
+        .iter()
+        .any(|t| matches!(t.outcome, Outcome::Change { .. }));
+    let quiet = !change
+        && ops.is_empty()
+        && (matches!(delivery.signal, Signal::Tick(_))
+            || mine.iter().all(|t| {
+                matches!(
+                    t.outcome,
+                    Outcome::Suppressed {
+                        reason: Reason::AlreadyRight
+                    }
+                )
+            }));
+    if !quiet {
+        return None;
+    }
+    Some(
+        mine.iter()
+            .map(|t| {
+                let r = TargetResult::of(t);
+                info!(
+                    target = %t.target, source = %t.source,
+                    reason = r.reason.as_deref().unwrap_or(""),
+                    explanation = %t.explanation, "nothing to do"
+                );
+                r
+            })
+            .collect(),
+    )
 }
 
 /// A tick for a moment older than the newest tick that already wrote this target's record (a
@@ -937,31 +668,18 @@ fn stale_tick(
     };
     let newer = rec.and_then(|r| r.tick_at).filter(|t| *t > at)?;
     info!(target = %inst.name, tick = %at, newer = %newer, "stale tick skipped");
-    Some(TargetResult {
-        target: inst.name.clone(),
-        source: "schedule".to_string(),
-        outcome: "ignored".to_string(),
-        reason: Some("stale-tick".to_string()),
-        from: None,
-        to: None,
-        applied: None,
-        explanation: format!(
-            "tick for {} is older than the tick for {} that already set {}: skipped",
-            at.format("%Y-%m-%d %H:%M:%SZ"),
-            newer.format("%Y-%m-%d %H:%M:%SZ"),
-            inst.name
-        ),
-        error: None,
-        notify_failed: false,
-    })
+    let mut r = TargetResult::new(&inst.name, "schedule", ResultOutcome::Ignored);
+    r.reason = Some("stale-tick".to_string());
+    r.explanation = format!(
+        "tick for {} is older than the tick for {} that already set {}: skipped",
+        at.format("%Y-%m-%d %H:%M:%SZ"),
+        newer.format("%Y-%m-%d %H:%M:%SZ"),
+        inst.name
+    );
+    Some(r)
 }
 
-enum Step {
-    Done(Vec<TargetResult>),
-    Conflict,
-}
-
-fn op_target(op: &StateOp) -> Option<&str> {
+pub(crate) fn op_target(op: &StateOp) -> Option<&str> {
     match op {
         StateOp::Pause { target, .. }
         | StateOp::Resume { target }
@@ -971,85 +689,32 @@ fn op_target(op: &StateOp) -> Option<&str> {
     }
 }
 
-fn result_of(t: &TargetDecision) -> TargetResult {
-    let (outcome, reason, from, to) = match &t.outcome {
-        Outcome::Change { from, to, .. } => ("changed", None, Some(*from), Some(*to)),
-        Outcome::Suppressed {
-            reason: reason @ Reason::DryRun { would },
-        } => (
-            "dry-run",
-            Some(reason.code().to_string()),
-            None,
-            Some(*would),
-        ),
-        Outcome::Suppressed { reason } => {
-            ("suppressed", Some(reason.code().to_string()), None, None)
-        }
-    };
-    TargetResult {
-        target: t.target.clone(),
-        source: t.source.clone(),
-        outcome: outcome.to_string(),
-        reason,
-        from,
-        to,
-        applied: None,
-        explanation: t.explanation.clone(),
-        error: None,
-        notify_failed: false,
-    }
+/// A state-table failure: whether a retry may fix it, and what it was.
+fn store_error(e: StoreError) -> (bool, String) {
+    (e.is_retryable(), format!("state table: {e}"))
 }
 
-fn failure(inst: &Instance, source: &str, error: String, retryable: bool) -> TargetResult {
-    TargetResult {
-        target: inst.name.clone(),
-        source: source.to_string(),
-        outcome: if retryable {
-            "failed-retryable"
-        } else {
-            "failed"
-        }
-        .to_string(),
-        reason: None,
-        from: None,
-        to: None,
-        applied: None,
-        explanation: String::new(),
-        error: Some(error),
-        notify_failed: false,
-    }
+fn out_of_time(open: &BTreeSet<String>) -> RunError {
+    RunError::OutOfTime(open.iter().cloned().collect::<Vec<_>>().join(", "))
 }
 
-fn log_entry(
-    delivery: &Delivery,
-    decision: &Decision,
-    t: &TargetDecision,
-    now: DateTime<Utc>,
-) -> LogEntry {
-    let r = result_of(t);
-    LogEntry {
-        at: now,
-        key: delivery.key.clone(),
-        target: t.target.clone(),
-        source: t.source.clone(),
-        signal: decision.signal.clone(),
-        outcome: match &r.reason {
-            Some(code) => code.clone(),
-            None => r.outcome.clone(),
-        },
-        from: r.from,
-        to: r.to,
-        explanation: t.explanation.clone(),
-    }
+fn in_progress(busy: &BTreeMap<String, String>) -> RunError {
+    RunError::InProgress(
+        busy.iter()
+            .map(|(t, k)| {
+                if k.is_empty() {
+                    t.clone()
+                } else {
+                    format!("{t} (busy with {k})")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
 }
 
-fn retry_or_report(e: AwsError) -> RunError {
-    RunError(e.to_string())
-}
-
-fn store_retry(e: StoreError) -> RunError {
-    RunError(format!("state table: {e}"))
-}
+/// The target `*` of a decision that concerns no target.
+pub(crate) const GLOBAL: &str = NO_TARGET;
 
 /// Exponential backoff with deterministic jitter (from the key and the round), capped.
 fn backoff(key: &str, round: u32) -> std::time::Duration {

@@ -4,7 +4,7 @@ use capstan_aws::{Applied, Mode, Notification, Resource};
 use capstan_policy::decision::{Decision, Notice};
 use serde_json::json;
 
-use crate::TargetResult;
+use crate::{ResultOutcome, TargetResult};
 
 /// What was done on AWS, in one line.
 pub(crate) fn describe_applied(resource: &Resource, a: &Applied) -> String {
@@ -46,16 +46,16 @@ fn action_of(r: &TargetResult) -> &'static str {
 
 /// The notification for a target's result.
 pub(crate) fn for_result(d: &Decision, r: &TargetResult) -> Notification {
-    let headline = match r.outcome.as_str() {
-        "changed" => match (r.from, r.to) {
+    let headline = match r.outcome {
+        ResultOutcome::Changed => match (r.from, r.to) {
             (Some(f), Some(t)) => format!("{} {} -> {}", r.target, f.desired, t.desired),
             _ => format!("{} changed", r.target),
         },
-        "dry-run" => match r.to {
+        ResultOutcome::DryRun => match r.to {
             Some(t) => format!("{} would go to {} (dry run)", r.target, t.desired),
             None => format!("{} dry run", r.target),
         },
-        "suppressed" => format!(
+        ResultOutcome::Suppressed => format!(
             "{} unchanged: {}",
             r.target,
             r.reason.as_deref().unwrap_or("suppressed")
@@ -87,11 +87,8 @@ pub(crate) fn for_result(d: &Decision, r: &TargetResult) -> Notification {
         }),
         target: r.target.clone(),
         action: action_of(r).to_string(),
-        outcome: if r.outcome == "failed-retryable" {
-            "failed".to_string()
-        } else {
-            r.outcome.clone()
-        },
+        outcome: r.outcome.to_string(),
+        dedup: String::new(),
     }
 }
 
@@ -111,5 +108,6 @@ pub(crate) fn for_notice(d: &Decision, n: &Notice) -> Notification {
         target,
         action: "notify".to_string(),
         outcome: "notice".to_string(),
+        dedup: String::new(),
     }
 }

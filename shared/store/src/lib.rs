@@ -7,14 +7,17 @@
 //! | --- | --- | --- |
 //! | `target#<instance>` | `state` | the target record: `version`, `doc` (JSON), and `desired`/`min`/`max`/`pending_key` for people reading the table |
 //! | `target#<instance>` | `action#<time>#<key>` | one entry of the action log (TTL: 90 days) |
-//! | `idem#<key>` | `<scope>` | a signal already handled for a target (scope: the instance, or `*`) (TTL: 7 days) |
+//! | `idem#<key>` | `<scope>` | the [`Receipt`] of a signal for a target (scope: the instance, or `*`): in progress until its deadline, or done with what was done (TTL: 7 days) |
 //! | `global` | `cap#<budget>#<rule>` | a budget cap in force (TTL: a day after it lifts) |
 //! | `global` | `event#<name>` | an event added at run time (TTL: a week after it ends) |
 //!
 //! Writes that decide something go through [`Store::commit`]: one `TransactWriteItems` that
-//! puts the idempotency key only if it is new and the target record only if its version is
-//! the one read. A lost race comes back as [`CommitError::Conflict`] (re-read, re-decide) or
-//! [`CommitError::Duplicate`] (someone already handled this signal for this target).
+//! puts the receipt only if it is new (or, to move it on, only while it names the writer's
+//! attempt) and the target record only if its version is the one read. A lost race comes back
+//! as [`CommitError::Conflict`] (re-read, re-decide) or [`CommitError::Duplicate`] (the receipt
+//! exists, or names another attempt: read it with [`Store::receipt`]). Every transaction
+//! carries a `ClientRequestToken` derived from what it writes, so DynamoDB answers an SDK
+//! retry of a transaction that already committed with success instead of a failed condition.
 #![warn(missing_docs)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -26,13 +29,14 @@ use aws_sdk_dynamodb::types::{
     Put, ScalarAttributeType, TableStatus, TimeToLiveSpecification, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
-use capstan_aws::{AwsError, ErrorKind};
+use capstan_aws::{AwsError, ErrorKind, Notification, Plan};
 use capstan_policy::decision::Capacity;
 use capstan_policy::model::Event;
 use capstan_policy::state::{BudgetCap, TargetState};
 use chrono::{DateTime, Duration, Utc};
 use futures_util::{stream, StreamExt};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// How long an idempotency key is kept: longer than any AWS redelivery.
 pub const IDEMPOTENCY_TTL: Duration = Duration::days(7);
@@ -74,19 +78,33 @@ impl StoreError {
 /// Why a commit did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
-    /// The target record changed since it was read: re-read and decide again.
+    /// The target record changed since it was read, or DynamoDB cancelled the transaction for a
+    /// concurrent one on the same items (`TransactionConflict`): re-read and decide again.
     #[error("the target record changed since it was read")]
     Conflict,
-    /// The idempotency key exists: this signal was already handled for this scope.
-    #[error("this signal was already handled")]
+    /// The receipt's condition failed: it exists already (a new receipt), or it names another
+    /// attempt (moving one on). [`Store::receipt`] tells which.
+    #[error("this signal's receipt exists or belongs to another attempt")]
     Duplicate,
     /// Anything else.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// An action committed but not yet confirmed applied on AWS. While it is fresh, deciders use
-/// its `to` as the target's capacity (AWS may not show it yet).
+/// The record's state before an intent was committed: what an undo restores, so that a change
+/// that never happened holds no cooldown and a schedule occurrence it marked is not lost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prior {
+    /// The engine's view before.
+    pub state: TargetState,
+    /// The newest tick before.
+    pub tick_at: Option<DateTime<Utc>>,
+}
+
+/// An *intent*: a change committed and not yet confirmed done on AWS. While a record holds one,
+/// the target is busy: nothing else is decided for it until the intent is finished, or, once its
+/// deadline has passed (the invocation that wrote it is dead), completed by whoever finds it.
+/// Deciders use its `to` as the target's capacity (AWS may not show it yet).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pending {
     /// The idempotency key of the signal that decided it.
@@ -99,6 +117,31 @@ pub struct Pending {
     pub from: Capacity,
     /// Capacity asked for.
     pub to: Capacity,
+    /// The attempt that owns it (one invocation's handling of the signal).
+    #[serde(default)]
+    pub attempt: String,
+    /// Until when its owner may still be working on it: the owner's Lambda deadline plus a
+    /// margin. `None` in records written before intents had deadlines: `at` plus a minute.
+    #[serde(default)]
+    pub deadline: Option<DateTime<Utc>>,
+    /// The AWS call, with its absolute values, that carries it out.
+    #[serde(default)]
+    pub plan: Option<Plan>,
+    /// The record before the intent, for an undo.
+    #[serde(default)]
+    pub prior: Option<Prior>,
+}
+
+impl Pending {
+    /// The moment after which the intent's owner is certainly gone.
+    pub fn deadline(&self) -> DateTime<Utc> {
+        self.deadline.unwrap_or(self.at + Duration::seconds(60))
+    }
+
+    /// True when its owner may still be working on it at `now`.
+    pub fn live_at(&self, now: DateTime<Utc>) -> bool {
+        now < self.deadline()
+    }
 }
 
 /// Capstan's record of one target instance.
@@ -136,9 +179,9 @@ impl TargetRecord {
         }
     }
 
-    /// The pending action if it is younger than `lease` at `now`.
-    pub fn fresh_pending(&self, now: DateTime<Utc>, lease: Duration) -> Option<&Pending> {
-        self.pending.as_ref().filter(|p| now - p.at < lease)
+    /// The intent if its owner may still be working on it at `now`.
+    pub fn live_pending(&self, now: DateTime<Utc>) -> Option<&Pending> {
+        self.pending.as_ref().filter(|p| p.live_at(now))
     }
 }
 
@@ -176,22 +219,71 @@ pub struct Global {
     pub events: BTreeMap<String, Event>,
 }
 
-/// The idempotency key of a commit.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Idempotency {
-    /// The key (`alarm:<arn>:<timestamp>`...).
+/// Where a signal's handling for one scope stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum ReceiptState {
+    /// An attempt is carrying it out; after `deadline` that attempt is certainly gone, and the
+    /// next delivery completes what it left.
+    InProgress {
+        /// The owner's Lambda deadline plus a margin.
+        deadline: DateTime<Utc>,
+    },
+    /// Finished: what was done is in the receipt.
+    Done,
+}
+
+/// The receipt of a signal for one scope (a target instance, or `*`): the idempotency record.
+/// Like an idempotency record of Powertools for AWS Lambda, it is written *in progress* before
+/// any side effect, with a deadline, and *done* with the result, which duplicates are answered
+/// with; unlike one, what the side effect was (the intent, in the target record) is stored with
+/// it, so that a retry after the deadline completes the work instead of running it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The signal's idempotency key (`alarm:<arn>:<timestamp>`...).
     pub key: String,
     /// The target instance, or `*` for what concerns no target.
     pub scope: String,
+    /// The attempt that wrote it last.
+    pub attempt: String,
+    /// When it was written first.
+    pub at: DateTime<Utc>,
+    /// In progress or done.
+    #[serde(flatten)]
+    pub state: ReceiptState,
     /// A one-line summary of what was decided, for people reading the table.
     pub summary: String,
+    /// The runner's account of what was done (its results), returned to duplicates.
+    #[serde(default)]
+    pub result: serde_json::Value,
+    /// The notifications that tell people: still to publish while in progress.
+    #[serde(default)]
+    pub notices: Vec<Notification>,
+}
+
+impl Receipt {
+    /// True when an attempt may still be working on it at `now`.
+    pub fn live_at(&self, now: DateTime<Utc>) -> bool {
+        matches!(self.state, ReceiptState::InProgress { deadline } if now < deadline)
+    }
+}
+
+/// The condition a receipt is written under.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expect {
+    /// Only if no receipt exists for the key and scope.
+    New,
+    /// Only if the stored receipt names this attempt (moving one's own receipt on, or taking
+    /// over one whose deadline has passed: then the attempt is the one read).
+    Attempt(String),
 }
 
 /// What one commit writes, atomically.
 #[derive(Debug, Clone, Default)]
 pub struct Commit {
-    /// Put only if absent; a present key fails the commit with [`CommitError::Duplicate`].
-    pub idempotency: Option<Idempotency>,
+    /// The receipt, written under its condition; a failed condition fails the commit with
+    /// [`CommitError::Duplicate`].
+    pub receipt: Option<(Receipt, Expect)>,
     /// Put only if the stored version equals `record.version` (absent when 0); the stored
     /// version becomes `record.version + 1`.
     pub record: Option<(String, TargetRecord)>,
@@ -461,33 +553,23 @@ impl Store {
             .collect()
     }
 
-    /// True when the idempotency key exists for `scope`.
-    pub async fn seen(&self, key: &str, scope: &str) -> Result<bool, StoreError> {
+    /// The receipt of `key` for `scope`, if there is one (strongly consistent).
+    pub async fn receipt(&self, key: &str, scope: &str) -> Result<Option<Receipt>, StoreError> {
+        let pk = format!("idem#{key}");
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", s(format!("idem#{key}")))
+            .key("pk", s(&pk))
             .key("sk", s(scope))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("dynamodb:GetItem", e))?;
-        Ok(out.item().is_some())
-    }
-
-    /// Removes an idempotency key, so that a retry of the signal is handled again (after a
-    /// failure that a retry may fix).
-    pub async fn forget(&self, key: &str, scope: &str) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(format!("idem#{key}")))
-            .key("sk", s(scope))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("dynamodb:DeleteItem", e))?;
-        Ok(())
+        match out.item() {
+            None => Ok(None),
+            Some(item) => Ok(Some(parse_doc(&doc_attr(item, &pk, scope)?, &pk, scope)?)),
+        }
     }
 
     /// Writes everything in `commit` in one transaction, or nothing.
@@ -495,19 +577,32 @@ impl Store {
         let mut items: Vec<TransactWriteItem> = Vec::new();
         let mut idem_index = None;
         let mut record_index = None;
-        if let Some(i) = &commit.idempotency {
+        if let Some((r, expect)) = &commit.receipt {
             idem_index = Some(items.len());
-            items.push(put(
-                &self.table,
-                HashMap::from([
-                    ("pk".into(), s(format!("idem#{}", i.key))),
-                    ("sk".into(), s(&i.scope)),
-                    ("at".into(), s(now.to_rfc3339())),
-                    ("summary".into(), s(&i.summary)),
-                    ("expires_at".into(), n(epoch(now + IDEMPOTENCY_TTL))),
-                ]),
-                Some(("attribute_not_exists(pk)", None)),
-            ));
+            let doc = serde_json::to_string(r).expect("a receipt serializes");
+            let mut item = HashMap::from([
+                ("pk".into(), s(format!("idem#{}", r.key))),
+                ("sk".into(), s(&r.scope)),
+                ("attempt".into(), s(&r.attempt)),
+                ("at".into(), s(r.at.to_rfc3339())),
+                ("summary".into(), s(&r.summary)),
+                ("expires_at".into(), n(epoch(now + IDEMPOTENCY_TTL))),
+                ("doc".into(), s(doc)),
+            ]);
+            match &r.state {
+                ReceiptState::InProgress { deadline } => {
+                    item.insert("state".into(), s("in-progress"));
+                    item.insert("deadline".into(), s(deadline.to_rfc3339()));
+                }
+                ReceiptState::Done => {
+                    item.insert("state".into(), s("done"));
+                }
+            }
+            let condition = match expect {
+                Expect::New => Condition::Absent,
+                Expect::Attempt(a) => Condition::Attempt(a.clone()),
+            };
+            items.push(put(&self.table, item, Some(condition)));
         }
         if let Some((inst, rec)) = &commit.record {
             record_index = Some(items.len());
@@ -527,9 +622,9 @@ impl Store {
                 item.insert("pending_key".into(), s(&p.key));
             }
             let condition = if rec.version == 0 {
-                ("attribute_not_exists(pk)", None)
+                Condition::Absent
             } else {
-                ("version = :v", Some(rec.version))
+                Condition::Version(rec.version)
             };
             items.push(put(&self.table, item, Some(condition)));
         }
@@ -621,22 +716,46 @@ impl Store {
         if items.is_empty() {
             return Ok(());
         }
+        // The same transaction always carries the same token: real DynamoDB answers an SDK
+        // retry of one that committed (its first answer lost) with success for 10 minutes,
+        // instead of failing the conditions the first one made false. (moto ignores the token;
+        // the runner also recognises its own receipt, see `CommitError::Duplicate`.)
+        let token = request_token(&items);
         let result = self
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .client_request_token(token)
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
             Err(e) => {
-                let failed = cancelled_indexes(&e);
-                if let Some(failed) = failed {
-                    if idem_index.is_some_and(|i| failed.contains(&i)) {
+                if let Some(reasons) = cancellation_reasons(&e) {
+                    let failed = |i: Option<usize>| {
+                        i.and_then(|i| reasons.get(i))
+                            .is_some_and(|r| r == "ConditionalCheckFailed")
+                    };
+                    if failed(idem_index) {
                         return Err(CommitError::Duplicate);
                     }
-                    if record_index.is_some_and(|i| failed.contains(&i)) {
+                    if failed(record_index) {
                         return Err(CommitError::Conflict);
+                    }
+                    if reasons.iter().any(|r| r == "TransactionConflict") {
+                        return Err(CommitError::Conflict);
+                    }
+                    if reasons
+                        .iter()
+                        .any(|r| r == "ThrottlingError" || r == "ProvisionedThroughputExceeded")
+                    {
+                        return Err(StoreError::from(AwsError::new(
+                            "dynamodb:TransactWriteItems",
+                            ErrorKind::Transient,
+                            Some("TransactionCanceledException"),
+                            format!("cancelled by throttling: {}", reasons.join(", ")),
+                        ))
+                        .into());
                     }
                 }
                 Err(StoreError::from(AwsError::from_sdk("dynamodb:TransactWriteItems", e)).into())
@@ -645,14 +764,14 @@ impl Store {
     }
 }
 
-/// The indexes of the transaction items whose condition failed, when the error is a
-/// cancelled transaction.
-fn cancelled_indexes<R>(
+/// The cancellation reason of each item of a cancelled transaction (`None` stands for an item
+/// that did not cancel it), when the error is a cancelled transaction.
+fn cancellation_reasons<R>(
     e: &aws_sdk_dynamodb::error::SdkError<
         aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
         R,
     >,
-) -> Option<Vec<usize>> {
+) -> Option<Vec<String>> {
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
     let TransactWriteItemsError::TransactionCanceledException(tc) = e.as_service_error()? else {
         return None;
@@ -662,34 +781,58 @@ fn cancelled_indexes<R>(
         return Some(
             reasons
                 .iter()
-                .enumerate()
-                .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
-                .map(|(i, _)| i)
+                .map(|r| r.code().unwrap_or("None").to_string())
                 .collect(),
         );
     }
     // Without structured reasons, the message lists them: "... reasons [None, ConditionalCheckFailed]".
-    let msg = tc.message().unwrap_or_default();
-    let list = msg.rsplit_once('[')?.1.trim_end_matches(']');
-    Some(
-        list.split(',')
-            .enumerate()
-            .filter(|(_, r)| r.trim() == "ConditionalCheckFailed")
-            .map(|(i, _)| i)
-            .collect(),
-    )
+    Some(reasons_from_message(tc.message().unwrap_or_default()))
+}
+
+fn reasons_from_message(msg: &str) -> Vec<String> {
+    let Some((_, list)) = msg.rsplit_once('[') else {
+        return Vec::new();
+    };
+    list.trim_end_matches(']')
+        .split(',')
+        .map(|r| r.trim().to_string())
+        .collect()
+}
+
+/// A `ClientRequestToken` (at most 36 characters) that is the same for the same transaction.
+fn request_token(items: &[TransactWriteItem]) -> String {
+    let digest = Sha256::digest(format!("{items:?}").as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The condition of one put.
+enum Condition {
+    /// The item does not exist.
+    Absent,
+    /// The item's `version` is this one.
+    Version(u64),
+    /// The item's `attempt` is this one.
+    Attempt(String),
 }
 
 fn put(
     table: &str,
     item: HashMap<String, AttributeValue>,
-    condition: Option<(&str, Option<u64>)>,
+    condition: Option<Condition>,
 ) -> TransactWriteItem {
     let mut p = Put::builder().table_name(table).set_item(Some(item));
-    if let Some((expr, version)) = condition {
-        p = p.condition_expression(expr);
-        if let Some(v) = version {
-            p = p.expression_attribute_values(":v", n(v));
+    match condition {
+        None => {}
+        Some(Condition::Absent) => p = p.condition_expression("attribute_not_exists(pk)"),
+        Some(Condition::Version(v)) => {
+            p = p
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(v));
+        }
+        Some(Condition::Attempt(a)) => {
+            p = p
+                .condition_expression("attempt = :a")
+                .expression_attribute_values(":a", s(a));
         }
     }
     TransactWriteItem::builder()
@@ -821,7 +964,7 @@ mod tests {
     }
 
     #[test]
-    fn fresh_pending_expires_after_the_lease() {
+    fn an_intent_is_live_until_its_deadline() {
         let t0 = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
@@ -837,12 +980,52 @@ mod tests {
             source: "rule:x".into(),
             from: cap,
             to: Capacity { desired: 5, ..cap },
+            attempt: "a1".into(),
+            deadline: Some(t0 + Duration::seconds(40)),
+            plan: None,
+            prior: None,
         });
-        assert!(rec
-            .fresh_pending(t0 + Duration::seconds(59), Duration::seconds(60))
-            .is_some());
-        assert!(rec
-            .fresh_pending(t0 + Duration::seconds(60), Duration::seconds(60))
-            .is_none());
+        assert!(rec.live_pending(t0 + Duration::seconds(39)).is_some());
+        assert!(rec.live_pending(t0 + Duration::seconds(40)).is_none());
+        // A record written before intents had deadlines: a minute after it was committed.
+        rec.pending.as_mut().unwrap().deadline = None;
+        assert!(rec.live_pending(t0 + Duration::seconds(59)).is_some());
+        assert!(rec.live_pending(t0 + Duration::seconds(60)).is_none());
+    }
+
+    #[test]
+    fn cancellation_reasons_are_read_from_the_message_when_not_structured() {
+        assert_eq!(
+            reasons_from_message(
+                "Transaction cancelled, please refer cancellation reasons for specific reasons [None, ConditionalCheckFailed]"
+            ),
+            vec!["None", "ConditionalCheckFailed"]
+        );
+        assert!(reasons_from_message("no list").is_empty());
+    }
+
+    #[test]
+    fn a_receipt_round_trips_with_its_state() {
+        let t0 = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let r = Receipt {
+            key: "alarm:x".into(),
+            scope: "api".into(),
+            attempt: "a1".into(),
+            at: t0,
+            state: ReceiptState::InProgress {
+                deadline: t0 + Duration::seconds(40),
+            },
+            summary: "rule:x change".into(),
+            result: serde_json::json!([{"outcome": "changed"}]),
+            notices: Vec::new(),
+        };
+        let doc = serde_json::to_value(&r).unwrap();
+        assert_eq!(doc["state"], "in-progress");
+        let back: Receipt = serde_json::from_value(doc).unwrap();
+        assert_eq!(back, r);
+        assert!(back.live_at(t0 + Duration::seconds(39)));
+        assert!(!back.live_at(t0 + Duration::seconds(40)));
     }
 }

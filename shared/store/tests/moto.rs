@@ -1,9 +1,11 @@
-//! The state table against moto: creation, versions, idempotency keys, the log, caps.
+//! The state table against moto: creation, versions, receipts, the log, caps.
 
 use capstan_moto::Moto;
 use capstan_policy::decision::Capacity;
 use capstan_policy::state::{BudgetCap, TargetState};
-use capstan_store::{Commit, CommitError, Idempotency, LogEntry, Pending, Store, TargetRecord};
+use capstan_store::{
+    Commit, CommitError, Expect, LogEntry, Pending, Receipt, ReceiptState, Store, TargetRecord,
+};
 use chrono::{DateTime, Duration, Utc};
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -17,12 +19,21 @@ async fn store(moto: &Moto) -> Store {
     store
 }
 
-fn idem(key: &str, scope: &str) -> Idempotency {
-    Idempotency {
+fn receipt(key: &str, scope: &str, attempt: &str, state: ReceiptState) -> Receipt {
+    Receipt {
         key: key.into(),
         scope: scope.into(),
+        attempt: attempt.into(),
+        at: t("2026-11-23T10:00:00Z"),
+        state,
         summary: "test".into(),
+        result: serde_json::json!([{"outcome": "changed"}]),
+        notices: Vec::new(),
     }
+}
+
+fn idem(key: &str, scope: &str) -> Option<(Receipt, Expect)> {
+    Some((receipt(key, scope, "a1", ReceiptState::Done), Expect::New))
 }
 
 fn entry(at: DateTime<Utc>, key: &str, target: &str, to: u32) -> LogEntry {
@@ -74,7 +85,7 @@ async fn versions_serialize_writers_and_keys_stop_duplicates() {
     // A new record is written at version 1.
     let mut rec = TargetRecord::new(TargetState::new("api", 3, 2, 20), now);
     let first = Commit {
-        idempotency: Some(idem("k1", "api")),
+        receipt: idem("k1", "api"),
         record: Some(("api".into(), rec.clone())),
         log: vec![entry(now, "k1", "api", 3)],
         ..Commit::default()
@@ -92,7 +103,7 @@ async fn versions_serialize_writers_and_keys_stop_duplicates() {
     rec.version = 1;
     rec.state.desired = 9;
     let dup = Commit {
-        idempotency: Some(idem("k1", "api")),
+        receipt: idem("k1", "api"),
         record: Some(("api".into(), rec.clone())),
         ..Commit::default()
     };
@@ -111,7 +122,7 @@ async fn versions_serialize_writers_and_keys_stop_duplicates() {
     let mut stale = rec.clone();
     stale.version = 0;
     let conflict = Commit {
-        idempotency: Some(idem("k2", "api")),
+        receipt: idem("k2", "api"),
         record: Some(("api".into(), stale)),
         ..Commit::default()
     };
@@ -119,7 +130,7 @@ async fn versions_serialize_writers_and_keys_stop_duplicates() {
         store.commit(&conflict, now).await,
         Err(CommitError::Conflict)
     ));
-    assert!(!store.seen("k2", "api").await.unwrap());
+    assert_eq!(store.receipt("k2", "api").await.unwrap(), None);
 
     // The right version wins and bumps it, with a pending action.
     rec.pending = Some(Pending {
@@ -136,9 +147,13 @@ async fn versions_serialize_writers_and_keys_stop_duplicates() {
             min: 2,
             max: 20,
         },
+        attempt: "a1".into(),
+        deadline: Some(now + Duration::seconds(40)),
+        plan: None,
+        prior: None,
     });
     let ok = Commit {
-        idempotency: Some(idem("k2", "api")),
+        receipt: idem("k2", "api"),
         record: Some(("api".into(), rec)),
         log: vec![entry(now + Duration::seconds(1), "k2", "api", 9)],
         ..Commit::default()
@@ -148,17 +163,69 @@ async fn versions_serialize_writers_and_keys_stop_duplicates() {
     assert_eq!(back.version, 2);
     assert_eq!(back.state.desired, 9);
     assert_eq!(back.pending.as_ref().map(|p| p.key.as_str()), Some("k2"));
-    assert!(store.seen("k2", "api").await.unwrap());
+    assert_eq!(
+        store.receipt("k2", "api").await.unwrap(),
+        idem("k2", "api").map(|(r, _)| r)
+    );
 
-    // The log reads newest first; forget removes a key.
+    // The log reads newest first.
     let log = store.recent_log("api", 10).await.unwrap();
     assert_eq!(
         log.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
         ["k2", "k1"]
     );
-    store.forget("k2", "api").await.unwrap();
-    assert!(!store.seen("k2", "api").await.unwrap());
     assert_eq!(store.all_targets().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_receipt_moves_on_only_under_its_attempt() {
+    let moto = Moto::start().await;
+    let store = store(&moto).await;
+    let now = t("2026-11-23T10:00:00Z");
+    let deadline = now + Duration::seconds(40);
+    let open = receipt("k", "api", "a1", ReceiptState::InProgress { deadline });
+    let write = |r: &Receipt, expect: Expect| Commit {
+        receipt: Some((r.clone(), expect)),
+        ..Commit::default()
+    };
+    store.commit(&write(&open, Expect::New), now).await.unwrap();
+    let got = store.receipt("k", "api").await.unwrap().unwrap();
+    assert_eq!(got.state, ReceiptState::InProgress { deadline });
+    assert_eq!(got.attempt, "a1");
+
+    // Another attempt cannot move it on; nothing changes.
+    let other = receipt("k", "api", "a2", ReceiptState::Done);
+    assert!(matches!(
+        store
+            .commit(&write(&other, Expect::Attempt("a2".into())), now)
+            .await,
+        Err(CommitError::Duplicate)
+    ));
+    assert_eq!(
+        store.receipt("k", "api").await.unwrap().unwrap().attempt,
+        "a1"
+    );
+
+    // A takeover names the attempt it read; then the new owner finishes it.
+    let taken = receipt("k", "api", "a2", ReceiptState::InProgress { deadline });
+    store
+        .commit(&write(&taken, Expect::Attempt("a1".into())), now)
+        .await
+        .unwrap();
+    store
+        .commit(&write(&other, Expect::Attempt("a2".into())), now)
+        .await
+        .unwrap();
+    let done = store.receipt("k", "api").await.unwrap().unwrap();
+    assert_eq!(done.state, ReceiptState::Done);
+    assert_eq!(done.attempt, "a2");
+    // The first owner, back too late, cannot undo it.
+    assert!(matches!(
+        store
+            .commit(&write(&open, Expect::Attempt("a1".into())), now)
+            .await,
+        Err(CommitError::Duplicate)
+    ));
 }
 
 #[tokio::test]

@@ -19,14 +19,24 @@ fn describe_action(a: &Action) -> String {
     }
 }
 
-/// Applies `action` to capacity `base`. `None` when the action needs the alarm's value and
-/// there is none.
-fn propose(action: &Action, base: u32, value: Option<f64>) -> Option<u32> {
-    Some(match action {
+/// Why an action could not be applied to the alarm's datapoint.
+enum NoProposal {
+    /// The action needs the datapoint and the alarm carries none.
+    Missing,
+    /// The datapoint cannot size anything (negative, not finite, or a size that is not a
+    /// number); the text says why.
+    Bad(String),
+}
+
+/// Applies `action` to capacity `base`. Saturates: a datapoint or percent near the limits of
+/// its type gives at most `u32::MAX` (clamped into the bounds later), never a panic or a wrap.
+fn propose(action: &Action, base: u32, value: Option<f64>) -> Result<u32, NoProposal> {
+    Ok(match action {
         Action::Add(n) => base.saturating_add(*n),
         Action::Remove(n) => base.saturating_sub(*n),
         Action::Percent(p) => {
-            let magnitude = (base as f64 * p.unsigned_abs() as f64 / 100.0).floor() as u32;
+            // `as` saturates.
+            let magnitude = (f64::from(base) * f64::from(p.unsigned_abs()) / 100.0).floor() as u32;
             let magnitude = if *p != 0 { magnitude.max(1) } else { 0 };
             if *p > 0 {
                 base.saturating_add(magnitude)
@@ -39,13 +49,25 @@ fn propose(action: &Action, base: u32, value: Option<f64>) -> Option<u32> {
             per_unit,
             buffer_percent,
         } => {
-            let v = value?;
-            let want = (v / per_unit * (1.0 + buffer_percent / 100.0)).ceil();
-            if want.is_finite() && want > 0.0 {
-                want.min(u32::MAX as f64) as u32
-            } else {
-                0
+            let v = value.ok_or(NoProposal::Missing)?;
+            if !v.is_finite() {
+                return Err(NoProposal::Bad(format!(
+                    "the datapoint {v} is not a finite number"
+                )));
             }
+            if v < 0.0 {
+                return Err(NoProposal::Bad(format!(
+                    "the datapoint {v} is negative; a size cannot come from it"
+                )));
+            }
+            let want = (v / per_unit * (1.0 + buffer_percent / 100.0)).ceil();
+            if want.is_nan() {
+                return Err(NoProposal::Bad(format!(
+                    "{v} / {per_unit} x (1 + {buffer_percent} / 100) is not a number"
+                )));
+            }
+            // `as` saturates: a huge (even infinite) size is u32::MAX, a negative one 0.
+            want as u32
         }
         Action::Notify => base,
     })
@@ -188,6 +210,12 @@ fn decide_rule(
                 "stepped rule needs the alarm's datapoint and the alarm carries none".into(),
             );
         };
+        if !v.is_finite() {
+            return stop(
+                Reason::BadDatapoint,
+                format!("stepped rule: the datapoint {v} is not a finite number, so no step can be chosen; nothing done"),
+            );
+        }
         match rule
             .steps
             .iter()
@@ -198,11 +226,17 @@ fn decide_rule(
         }
     };
     let what = describe_action(&action);
-    let Some(proposal) = propose(&action, cur.desired, a.value) else {
-        return stop(
-            Reason::NoDatapoint,
-            format!("{what} needs the alarm's datapoint and the alarm carries none"),
-        );
+    let proposal = match propose(&action, cur.desired, a.value) {
+        Ok(p) => p,
+        Err(NoProposal::Missing) => {
+            return stop(
+                Reason::NoDatapoint,
+                format!("{what} needs the alarm's datapoint and the alarm carries none"),
+            )
+        }
+        Err(NoProposal::Bad(why)) => {
+            return stop(Reason::BadDatapoint, format!("{what}: {why}; nothing done"))
+        }
     };
 
     let bounds = effective_bounds(policy, state, inst, now);
@@ -218,7 +252,7 @@ fn decide_rule(
         }
         std::cmp::Ordering::Greater => {
             if let Some(last) = ts.last_in(Direction::Out) {
-                let until = last.at + cooldown_of(policy, target, last);
+                let until = later(last.at, cooldown_of(policy, target, last));
                 if now < until {
                     // AWS step-scaling semantics: during a scale-out cooldown a further scale-out
                     // applies only what it adds beyond the action in cooldown.
@@ -253,7 +287,7 @@ fn decide_rule(
                 );
             }
             if let Some(last) = ts.last_in(Direction::In) {
-                let until = last.at + cooldown_of(policy, target, last);
+                let until = later(last.at, cooldown_of(policy, target, last));
                 if now < until {
                     return stop(
                         Reason::Cooldown {
@@ -278,7 +312,7 @@ fn decide_rule(
                     .rev()
                     .find(|r| r.direction() != Direction::None)
                 {
-                    let until = last.at + guard.chrono();
+                    let until = guard.after(last.at);
                     if now < until {
                         return stop(
                             Reason::ScaleInGuard { until },
@@ -338,9 +372,9 @@ fn decide_rule(
         // Bounds win over the step limit: from outside the bounds (after a forced override
         // expired, or a period moved them) the change goes straight back inside.
         new = if out {
-            cur.desired + max_step
+            cur.desired.saturating_add(max_step)
         } else {
-            cur.desired - max_step
+            cur.desired.saturating_sub(max_step)
         }
         .clamp(bounds.floor, bounds.ceiling);
         notes.push(format!("limited to the max step {max_step}"));

@@ -48,12 +48,17 @@ pub fn effective_bounds(
         let Some(up) = e.targets.get(name) else {
             continue;
         };
-        let lead = e.lead.map(|d| d.chrono()).unwrap_or_else(Duration::zero);
-        let begin = e.start.0 - lead;
-        let raised_floor = up.floor.map(|a| a.apply(b.floor)).unwrap_or(b.floor);
+        let begin = e.lead.map_or(e.start.0, |l| l.before(e.start.0));
+        let mut raised_floor = up.floor.map(|a| a.apply(b.floor)).unwrap_or(b.floor);
         let mut raised_ceiling = up.ceiling.map(|a| a.apply(b.ceiling)).unwrap_or(b.ceiling);
         if !e.exceed_ceiling {
-            raised_ceiling = raised_ceiling.min(t.ceiling.max(b.ceiling));
+            // Without the override neither uplift passes the hard ceiling (or a ceiling already
+            // above it): a raised ceiling stops there, and so does a raised floor, which would
+            // otherwise lift the ceiling with it (a relative floor uplift on a period's higher
+            // floor, `+50%` of 16 on a ceiling of 20).
+            let limit = t.ceiling.max(b.ceiling);
+            raised_ceiling = raised_ceiling.min(limit);
+            raised_floor = raised_floor.min(limit);
         }
         if now >= begin && now < e.end.0 {
             b.floor = b.floor.max(raised_floor);
@@ -77,9 +82,12 @@ pub fn effective_bounds(
         } else if now >= e.end.0 && raised_floor > b.floor {
             let step = e.release_step.unwrap_or(1).max(1);
             let every = t.cooldown.scale_in.chrono().max(Duration::seconds(1));
-            let steps_done = 1 + ((now - e.end.0).num_seconds() / every.num_seconds()).max(0);
-            let unclamped = raised_floor as i64 - steps_done * step as i64;
-            let released = unclamped.max(0) as u32;
+            let steps_done = ((now - e.end.0).num_seconds() / every.num_seconds().max(1))
+                .max(0)
+                .saturating_add(1);
+            let unclamped =
+                i64::from(raised_floor).saturating_sub(steps_done.saturating_mul(i64::from(step)));
+            let released = unclamped.clamp(0, i64::from(u32::MAX)) as u32;
             if released > b.floor {
                 b.floor = released;
                 b.ceiling = b.ceiling.max(released);
@@ -89,7 +97,7 @@ pub fn effective_bounds(
                     fmt_time(e.end.0),
                     t.cooldown.scale_in
                 ));
-            } else if unclamped + i64::from(step) > i64::from(b.floor) {
+            } else if unclamped.saturating_add(i64::from(step)) > i64::from(b.floor) {
                 // The last step: the floor is the schedule's again, and for one more
                 // cooldown desired within a step above it follows it down, like every
                 // step before.

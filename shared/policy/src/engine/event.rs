@@ -3,6 +3,8 @@
 //!
 //! Adding: the request says who asks and names the event; an event the policy file defines is
 //! changed in the policy, not here; the event passes [`event_problems`] (the loader's checks);
+//! an event with `exceed_ceiling` needs a requester granted verb `exceed-ceiling` on each of
+//! its targets ([`authorize`]);
 //! the same event added again is one event (a no-op), a different one under a stored name must
 //! be cancelled first; an event already over is refused. Accepted, it is recorded
 //! ([`StateOp::AddEvent`]) and every target whose bounds it changes right away (its lead has
@@ -78,6 +80,26 @@ fn add(
             .map(|p| format!("{} ({})", p.message, p.hint))
             .collect();
         return refuse(d, source, &what, why.join("; "));
+    }
+    if event.exceed_ceiling {
+        // The override needs a grant, not a flag anyone may set: verb `exceed-ceiling` on
+        // every target of the event (`cli:<name>` users act with their AWS credentials).
+        let refused: Vec<String> = event
+            .targets
+            .keys()
+            .filter_map(|t| authorize(policy, by, "", Verb::ExceedCeiling, Some(t)).err())
+            .collect();
+        if !refused.is_empty() {
+            return refuse(
+                d,
+                source,
+                &what,
+                format!(
+                    "`exceed_ceiling` raises bounds past the hard ceiling and needs a grant of verb `exceed-ceiling` on each of its targets: {}; ask someone granted it, or leave `exceed_ceiling` out (the uplift then stops at the hard ceiling)",
+                    refused.join("; ")
+                ),
+            );
+        }
     }
     if let Some(stored) = state.events.get(name) {
         if stored == event {
@@ -206,7 +228,7 @@ fn cancel(
 
 /// Where `now` is in the event's life.
 fn phase(e: &Event, now: DateTime<Utc>) -> String {
-    let begin = e.start.0 - e.lead.map(|l| l.chrono()).unwrap_or_else(Duration::zero);
+    let begin = e.lead.map_or(e.start.0, |l| l.before(e.start.0));
     if now < begin {
         format!("uplift from {}", fmt_time(begin))
     } else if now < e.start.0 {

@@ -16,8 +16,8 @@ use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use crate::command::{self, Command, ScaleTo};
 use crate::decision::{Capacity, Decision, Notice, Outcome, Reason, StateOp, TargetDecision};
 use crate::model::{
-    Action, AlarmRule, Amount, BudgetAction, BudgetPeriod, BudgetRule, Criticality, Event, Policy,
-    Target, Verb,
+    earlier, later, Action, AlarmRule, Amount, BudgetAction, BudgetPeriod, BudgetRule, Criticality,
+    Event, Policy, Target, Verb,
 };
 use crate::schedule;
 use crate::signal::{
@@ -40,7 +40,7 @@ use tick::on_tick;
 
 pub use bounds::{effective_bounds, event_released_by};
 pub use budget::period_end;
-pub use operator::{authorize, status_line};
+pub use operator::{authorize, claims_identity, status_line};
 
 /// The bounds in force on a target at a moment, and what set them.
 #[derive(Debug, Clone, PartialEq, Eq)]

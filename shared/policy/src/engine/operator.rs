@@ -33,11 +33,29 @@ pub fn authorize(
     if ok {
         Ok(())
     } else {
+        let place = if channel.is_empty() {
+            String::new()
+        } else {
+            format!(" in channel {channel}")
+        };
         Err(match target {
-            Some(t) => format!("{user} may not use `{verb}` on {t} in channel {channel}"),
-            None => format!("{user} may not use `{verb}` in channel {channel}"),
+            Some(t) => format!("{user} may not use `{verb}` on {t}{place}"),
+            None => format!("{user} may not use `{verb}`{place}"),
         })
     }
+}
+
+/// True when `user` is a name [`authorize`] can grant something to: a `cli:<name>` user (whose
+/// AWS credentials are the authority) or a Slack user id (`U...`/`W...`, upper-case letters
+/// and digits, as grants list them). A way in that cannot prove who asks (a direct invocation's
+/// self-declared `by`) must not pass such a name on as the requester.
+pub fn claims_identity(user: &str) -> bool {
+    user.starts_with(CLI_USER_PREFIX)
+        || (user.len() >= 3
+            && user.starts_with(['U', 'W'])
+            && user
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
 }
 
 pub(super) fn on_command(
@@ -150,7 +168,7 @@ pub(super) fn on_command(
             pin,
             force,
         } => {
-            let until = now + duration.unwrap_or(policy.settings.default_pause).chrono();
+            let until = duration.unwrap_or(policy.settings.default_pause).after(now);
             for (inst, _) in instances(state, &target) {
                 if let Some(pin) = pin {
                     let b = effective_bounds(policy, state, inst, now);
@@ -263,7 +281,7 @@ fn pin_forced(
         to, forced: true, ..
     } = &decision.outcome
     {
-        let until = now + policy.settings.default_pause.chrono();
+        let until = policy.settings.default_pause.after(now);
         d.ops.push(StateOp::Pause {
             target: decision.target.clone(),
             pause: Pause {
@@ -304,7 +322,9 @@ fn manual_scale(
     let b = effective_bounds(policy, state, inst, now);
     let wanted = match to {
         ScaleTo::Exactly(n) => n,
-        ScaleTo::By(delta) => (cur.desired as i64 + delta).clamp(0, u32::MAX as i64) as u32,
+        ScaleTo::By(delta) => i64::from(cur.desired)
+            .saturating_add(delta)
+            .clamp(0, i64::from(u32::MAX)) as u32,
         ScaleTo::Max => {
             if force {
                 b.ceiling.max(target.ceiling)
@@ -454,7 +474,7 @@ pub fn status_line(
     if let Some(t) = policy.targets.get(&ts.target) {
         for dir in [Direction::Out, Direction::In] {
             if let Some(last) = ts.last_in(dir) {
-                let until = last.at + cooldown_of(policy, t, last);
+                let until = later(last.at, cooldown_of(policy, t, last));
                 if until > now {
                     let name = if dir == Direction::Out {
                         "scale-out"

@@ -114,8 +114,8 @@ fn tick_target(
                 .occurrences
                 .get(sname)
                 .copied()
-                .unwrap_or(now - FIRST_TICK_LOOKBACK)
-                .max(now - FIRST_TICK_LOOKBACK);
+                .unwrap_or(earlier(now, FIRST_TICK_LOOKBACK))
+                .max(earlier(now, FIRST_TICK_LOOKBACK));
             let occ = schedule::occurrences(policy, s, after, now);
             let Some(latest) = occ.last().copied() else {
                 continue;
@@ -162,7 +162,7 @@ fn tick_target(
     }
 
     if let Some((event, step)) = &bounds.release {
-        if desired > bounds.floor && desired <= bounds.floor + step {
+        if desired > bounds.floor && desired <= bounds.floor.saturating_add(*step) {
             notes.push(format!(
                 "event {event} releasing: desired follows the floor down"
             ));
@@ -228,9 +228,9 @@ fn tick_target(
     if stepped && new.abs_diff(cur.desired) > target.max_step() {
         let step = target.max_step();
         let limited = if new > cur.desired {
-            cur.desired + step
+            cur.desired.saturating_add(step)
         } else {
-            cur.desired - step
+            cur.desired.saturating_sub(step)
         };
         new = limited.clamp(bounds.floor, bounds.ceiling);
         notes.push(format!("limited to the max step {step}"));

@@ -1,0 +1,1066 @@
+//! One target's way through a decision: commit the receipt and the intent, make the call,
+//! tell people, finish. And what a later attempt does with what an earlier one left: complete
+//! it, or undo it.
+
+use capstan_aws::{AwsError, Live, Notification, Plan};
+use capstan_policy::decision::{Decision, Outcome, Reason, StateOp, TargetDecision};
+use capstan_policy::signal::Signal;
+use capstan_policy::state::{State, TargetState};
+use capstan_store::{
+    Commit, CommitError, Expect, LogEntry, Pending, Prior, Receipt, ReceiptState, TargetRecord,
+};
+use chrono::{DateTime, Utc};
+use futures_util::{stream, StreamExt};
+use tracing::{error, info, warn};
+
+use crate::notice;
+use crate::{
+    Attempt, Instance, Report, ResultOutcome, RunError, Runner, TargetResult, GLOBAL,
+    MAX_INTENT_AGE, TARGET_CONCURRENCY,
+};
+
+/// What came of one target in one round.
+pub(crate) enum Step {
+    /// Finished (results to report).
+    Done(Vec<TargetResult>),
+    /// Lost a race on the record: read and decide again.
+    Conflict,
+    /// Another attempt holds the target or this signal's receipt and may be alive: wait.
+    Busy(String),
+    /// Too little time left to start it.
+    OutOfTime,
+}
+
+/// What came of completing an intent an earlier attempt left.
+pub(crate) enum Recovered {
+    /// Completed (or undone): the results of the signal that decided it.
+    Done {
+        /// That signal's key.
+        key: String,
+        /// Its results.
+        results: Vec<TargetResult>,
+    },
+    /// Someone else is completing it.
+    Busy,
+    /// It could not be completed now (the record says why; a retry tries again).
+    Failed(Box<TargetResult>),
+}
+
+/// How publishing a receipt's notifications went.
+struct Told {
+    /// Notifications that failed for good (never retried).
+    lost: usize,
+    /// Notifications that failed for now: the receipt keeps them for a retry.
+    later: Vec<Notification>,
+}
+
+impl Runner {
+    /// Commits, acts and tells for one target. `ts` is the engine's view the decision was
+    /// made on, `rec` the record read.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn handle_target(
+        &self,
+        a: &Attempt<'_>,
+        decision: &Decision,
+        inst: &Instance,
+        ts: &TargetState,
+        rec: TargetRecord,
+        live: &Live,
+        mine: Vec<&TargetDecision>,
+        ops: Vec<&StateOp>,
+    ) -> Step {
+        let now = self.now();
+        if now + crate::START_RESERVE >= a.deadline {
+            return Step::OutOfTime;
+        }
+        // The next state of this instance alone.
+        let only = Decision {
+            at: decision.at,
+            signal: decision.signal.clone(),
+            targets: mine.iter().map(|t| (*t).clone()).collect(),
+            notices: Vec::new(),
+            ops: ops.iter().map(|o| (*o).clone()).collect(),
+        };
+        let mut next = State {
+            targets: [(inst.name.clone(), ts.clone())].into(),
+            ..State::default()
+        };
+        only.apply(&mut next);
+        let next_ts = next
+            .targets
+            .remove(&inst.name)
+            .expect("the instance is in it");
+
+        let change = mine.iter().find_map(|t| match &t.outcome {
+            Outcome::Change { from, to, .. } => Some((*t, *from, *to)),
+            _ => None,
+        });
+        let plan: Option<Plan> =
+            change.map(|(_, _, to)| capstan_aws::plan(&inst.resource, live, to));
+        let calls = plan.as_ref().is_some_and(|p| p.call.is_some());
+
+        let mut results: Vec<TargetResult> = Vec::new();
+        let mut notes: Vec<Notification> = Vec::new();
+        for t in &mine {
+            let mut r = TargetResult::of(t);
+            if let (Outcome::Change { .. }, Some(p)) = (&t.outcome, &plan) {
+                r.applied = Some(notice::describe_applied(&inst.resource, &p.applied(calls)));
+            }
+            // A tick that finds a target right has nothing to tell, even when it records
+            // something (an occurrence that needed no change).
+            let tell = !(matches!(a.delivery.signal, Signal::Tick(_))
+                && matches!(
+                    t.outcome,
+                    Outcome::Suppressed {
+                        reason: Reason::AlreadyRight
+                    }
+                ));
+            if tell {
+                let mut n = notice::for_result(decision, &r);
+                n.dedup = format!("{}/{}/{}", a.delivery.key, inst.name, notes.len());
+                notes.push(n);
+            }
+            results.push(r);
+        }
+
+        let mut record = rec.clone();
+        record.state = next_ts;
+        record.updated_at = now;
+        if matches!(a.delivery.signal, Signal::Tick(_)) {
+            // Never past now: a tick from the future must not make every real one stale.
+            let at = decision.at.min(now);
+            record.tick_at = Some(rec.tick_at.map_or(at, |t| t.max(at)));
+        }
+        if let (Some((t, from, to)), true) = (change, calls) {
+            record.pending = Some(Pending {
+                key: a.delivery.key.clone(),
+                at: now,
+                source: t.source.clone(),
+                from,
+                to,
+                attempt: a.id.clone(),
+                deadline: Some(a.intent_deadline),
+                plan: plan.clone(),
+                prior: Some(Prior {
+                    state: rec.state.clone(),
+                    tick_at: rec.tick_at,
+                }),
+            });
+        }
+        let finished = !calls && notes.is_empty();
+        let receipt = Receipt {
+            key: a.delivery.key.clone(),
+            scope: inst.name.clone(),
+            attempt: a.id.clone(),
+            at: now,
+            state: if finished {
+                ReceiptState::Done
+            } else {
+                ReceiptState::InProgress {
+                    deadline: a.intent_deadline,
+                }
+            },
+            summary: mine
+                .iter()
+                .map(|t| format!("{} {}", t.source, t.outcome.kind()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            result: serde_json::to_value(&results).expect("results serialize"),
+            notices: notes,
+        };
+        let log: Vec<LogEntry> = mine
+            .iter()
+            .map(|t| log_entry(a, decision, t, now))
+            .collect();
+        let write_record = change.is_some() || !ops.is_empty();
+        let commit = Commit {
+            receipt: Some((receipt.clone(), Expect::New)),
+            record: write_record.then(|| (inst.name.clone(), record.clone())),
+            log,
+            ..Commit::default()
+        };
+        let source = mine.first().map(|t| t.source.clone()).unwrap_or_default();
+        match self.commit_own(a, &inst.name, &commit).await {
+            Committed::Yes => {}
+            Committed::Conflict => {
+                info!(target = %inst.name, key = %a.delivery.key, "lost a race: reading again");
+                return Step::Conflict;
+            }
+            Committed::Taken(stored) => return self.taken(a, inst, *stored).await,
+            Committed::Failed { error, retryable } => {
+                error!(target = %inst.name, error = %error, "state table write failed");
+                self.metric("Failures", 1.0, &inst.name, "state-table");
+                let r = TargetResult::failed(
+                    &inst.name,
+                    &source,
+                    format!("state table: {error}"),
+                    retryable,
+                );
+                if !retryable {
+                    // The table refuses for good: tell people now (it cannot record that).
+                    let mut n = notice::for_result(decision, &r);
+                    n.dedup = format!("{}/{}/failure", a.delivery.key, inst.name);
+                    let _ = self.publish(&n).await;
+                }
+                return Step::Done(vec![r]);
+            }
+        }
+        if write_record {
+            record.version = rec.version + 1;
+        }
+        let record_written = record;
+        for r in &results {
+            self.count(&inst.name, r);
+        }
+        if finished {
+            return Step::Done(results);
+        }
+        let mut record = None;
+        if calls {
+            let plan = plan.as_ref().expect("a call has a plan");
+            let rec = record_written;
+            match self.carry_out(a, inst, rec, receipt.clone(), plan).await {
+                Carried::Done(rec) => record = Some(rec),
+                Carried::Stopped(results) => return Step::Done(results),
+            }
+        }
+        Step::Done(self.settle(a, &inst.name, receipt, record).await)
+    }
+
+    /// Makes an intent's call. `Done` with the record to clear when AWS shows the plan; else the
+    /// results to report (the intent released for a retry, or undone).
+    async fn carry_out(
+        &self,
+        a: &Attempt<'_>,
+        inst: &Instance,
+        record: TargetRecord,
+        receipt: Receipt,
+        plan: &Plan,
+    ) -> Carried {
+        let e = match self.fleet().execute(plan).await {
+            Ok(applied) => {
+                info!(
+                    target = %inst.name, key = %receipt.key,
+                    applied = %notice::describe_applied(&inst.resource, &applied), "changed"
+                );
+                return Carried::Done(record);
+            }
+            Err(e) => e,
+        };
+        if e.is_retryable() {
+            // The call may have reached AWS with its answer lost: look before anything else.
+            if let Ok(live) = self
+                .fleet()
+                .describe(std::slice::from_ref(&inst.resource))
+                .await
+            {
+                if live.get(&inst.resource).is_some_and(|l| plan.shown_by(l)) {
+                    info!(target = %inst.name, error = %e, "the call failed, but AWS shows it: done");
+                    return Carried::Done(record);
+                }
+            }
+            warn!(target = %inst.name, error = %e, "AWS failed for now: the intent stays for the retry");
+            self.metric("Failures", 1.0, &inst.name, "transient");
+            self.release(a, &inst.name, record, receipt.clone()).await;
+            let mut r = TargetResult::failed(
+                &inst.name,
+                &pending_source(&receipt),
+                format!("{e}; the intent stays, and the retry completes it"),
+                true,
+            );
+            r.explanation = "the change is committed and will be completed by a retry".into();
+            return Carried::Stopped(vec![r]);
+        }
+        error!(target = %inst.name, error = %e, "AWS refused the change");
+        self.metric("Failures", 1.0, &inst.name, "failed");
+        Carried::Stopped(self.undo(a, inst, record, receipt, &e.to_string()).await)
+    }
+
+    /// Commits with this attempt's own receipt, telling an SDK retry of a commit that landed
+    /// from a real duplicate.
+    async fn commit_own(&self, a: &Attempt<'_>, scope: &str, commit: &Commit) -> Committed {
+        let now = self.now();
+        let Some((receipt, _)) = &commit.receipt else {
+            unreachable!("commit_own commits a receipt");
+        };
+        match self.table().commit(commit, now).await {
+            Ok(()) => Committed::Yes,
+            Err(CommitError::Conflict) => Committed::Conflict,
+            Err(CommitError::Duplicate) => match self.table().receipt(&receipt.key, scope).await {
+                Ok(Some(r)) if r.attempt == a.id => {
+                    info!(key = %receipt.key, scope, "the commit's answer was lost, but it landed");
+                    Committed::Yes
+                }
+                Ok(Some(r)) => Committed::Taken(Box::new(r)),
+                // Gone again (never, but a race with an undo): read and decide again.
+                Ok(None) => Committed::Conflict,
+                Err(e) => Committed::Failed {
+                    retryable: e.is_retryable(),
+                    error: e.to_string(),
+                },
+            },
+            Err(CommitError::Store(e)) => {
+                if e.is_retryable() {
+                    // The transaction may have committed with its answer lost: look.
+                    if let Ok(Some(r)) = self.table().receipt(&receipt.key, scope).await {
+                        if r.attempt == a.id {
+                            info!(key = %receipt.key, scope, "the commit failed, but it landed");
+                            return Committed::Yes;
+                        }
+                    }
+                }
+                Committed::Failed {
+                    retryable: e.is_retryable(),
+                    error: e.to_string(),
+                }
+            }
+        }
+    }
+
+    /// This signal's receipt for `inst` exists: answer with what it says.
+    async fn taken(&self, a: &Attempt<'_>, inst: &Instance, stored: Receipt) -> Step {
+        let now = self.now();
+        match &stored.state {
+            ReceiptState::Done => {
+                info!(target = %inst.name, key = %a.delivery.key, "duplicate delivery: answering with the stored result");
+                self.metric("Duplicates", 1.0, &inst.name, "duplicate");
+                Step::Done(duplicates(&stored, &inst.name))
+            }
+            ReceiptState::InProgress { .. } if stored.live_at(now) => {
+                Step::Busy(stored.key.clone())
+            }
+            ReceiptState::InProgress { .. } => {
+                // Its owner is gone and left no intent on the record (that would have been
+                // completed on reading): only its notifications are left to publish.
+                match self.take_over(a, &inst.name, stored, None).await {
+                    Some(receipt) => Step::Done(self.settle(a, &inst.name, receipt, None).await),
+                    None => Step::Busy(a.delivery.key.clone()),
+                }
+            }
+        }
+    }
+
+    /// Takes over a receipt (and the record holding its intent) whose owner is gone: from now
+    /// on they name this attempt, with its deadline. `None` when someone else got there first.
+    async fn take_over(
+        &self,
+        a: &Attempt<'_>,
+        scope: &str,
+        mut receipt: Receipt,
+        record: Option<TargetRecord>,
+    ) -> Option<Receipt> {
+        self.take_over_as(
+            a,
+            scope,
+            receipt.clone(),
+            record,
+            Expect::Attempt(std::mem::take(&mut receipt.attempt)),
+        )
+        .await
+    }
+
+    /// [`Runner::take_over`] under an explicit condition on the receipt.
+    async fn take_over_as(
+        &self,
+        a: &Attempt<'_>,
+        scope: &str,
+        mut receipt: Receipt,
+        record: Option<TargetRecord>,
+        expect: Expect,
+    ) -> Option<Receipt> {
+        receipt.attempt = a.id.clone();
+        receipt.state = ReceiptState::InProgress {
+            deadline: a.intent_deadline,
+        };
+        let record = record.map(|mut r| {
+            if let Some(p) = r.pending.as_mut() {
+                p.attempt = a.id.clone();
+                p.deadline = Some(a.intent_deadline);
+            }
+            (scope.to_string(), r)
+        });
+        let commit = Commit {
+            receipt: Some((receipt.clone(), expect)),
+            record,
+            ..Commit::default()
+        };
+        match self.table().commit(&commit, self.now()).await {
+            Ok(()) => Some(receipt),
+            Err(e) => {
+                info!(scope, key = %receipt.key, error = %e, "could not take over: someone else is completing it");
+                None
+            }
+        }
+    }
+
+    /// Completes an intent whose owner is gone (it is past its deadline): takes it over, makes
+    /// its call again unless AWS already shows it, tells people and finishes. An intent older
+    /// than [`MAX_INTENT_AGE`] is undone instead.
+    pub(crate) async fn recover(
+        &self,
+        a: &Attempt<'_>,
+        inst: &Instance,
+        record: TargetRecord,
+        live: &Live,
+    ) -> (String, Recovered) {
+        let name = inst.name.clone();
+        let p = record.pending.clone().expect("recover is given an intent");
+        let now = self.now();
+        let (receipt, expect) = match self.table().receipt(&p.key, &inst.name).await {
+            Ok(Some(r)) => {
+                let before = r.attempt.clone();
+                (r, Expect::Attempt(before))
+            }
+            // Written with the intent; absent only if the table lost it: rebuild what to say.
+            Ok(None) => (orphan_receipt(&p, inst), Expect::New),
+            Err(e) => {
+                let r = TargetResult::failed(
+                    &name,
+                    &p.source,
+                    format!("state table: {e}"),
+                    e.is_retryable(),
+                );
+                return (name, Recovered::Failed(Box::new(r)));
+            }
+        };
+        let key = p.key.clone();
+        warn!(
+            target = %inst.name, key = %p.key, owner = %p.attempt, since = %p.at,
+            "found an intent its owner left: completing it"
+        );
+        self.metric("Recoveries", 1.0, &inst.name, "recovered");
+        let mut record = record;
+        let Some(receipt) = self
+            .take_over_as(a, &inst.name, receipt, Some(record.clone()), expect)
+            .await
+        else {
+            return (name, Recovered::Busy);
+        };
+        record.version += 1;
+        if let Some(p) = record.pending.as_mut() {
+            p.attempt = a.id.clone();
+            p.deadline = Some(a.intent_deadline);
+        }
+        if now - p.at > MAX_INTENT_AGE {
+            let why = format!(
+                "abandoned: decided at {} and never confirmed; capacity decided {} minutes ago is \
+                 stale, so it is not made now",
+                p.at.format("%Y-%m-%d %H:%M:%SZ"),
+                (now - p.at).num_minutes()
+            );
+            let results = self.undo(a, inst, record, receipt, &why).await;
+            return (name, Recovered::Done { key, results });
+        }
+        let plan = p.plan.clone();
+        let record = match &plan {
+            Some(plan) if !plan.shown_by(live) => {
+                match self.carry_out(a, inst, record, receipt.clone(), plan).await {
+                    Carried::Done(r) => r,
+                    Carried::Stopped(results) => {
+                        let r = results.into_iter().next().unwrap_or_else(|| {
+                            TargetResult::failed(&name, &p.source, "not completed".into(), true)
+                        });
+                        if r.retryable {
+                            return (name, Recovered::Failed(Box::new(r)));
+                        }
+                        return (
+                            name,
+                            Recovered::Done {
+                                key,
+                                results: vec![r],
+                            },
+                        );
+                    }
+                }
+            }
+            _ => {
+                info!(target = %inst.name, key = %p.key, "AWS already shows the intent");
+                record
+            }
+        };
+        let mut results = self.settle(a, &inst.name, receipt, Some(record)).await;
+        for r in &mut results {
+            r.explanation.push_str(" (completed by a later attempt)");
+        }
+        (name, Recovered::Done { key, results })
+    }
+
+    /// Publishes the receipt's notifications, then marks it done and clears the record's intent
+    /// in one write. A notification that fails for now stays in the receipt, released for the
+    /// retry; one that fails for good is recorded in the record's `last_error`.
+    pub(crate) async fn settle(
+        &self,
+        a: &Attempt<'_>,
+        scope: &str,
+        mut receipt: Receipt,
+        mut record: Option<TargetRecord>,
+    ) -> Vec<TargetResult> {
+        let told = self.tell(&receipt.notices).await;
+        let now = self.now();
+        let mut results = stored_results(&receipt, scope);
+        if told.lost > 0 || !told.later.is_empty() {
+            for r in &mut results {
+                r.notify_failed = true;
+            }
+        }
+        let retry_later = !told.later.is_empty();
+        if retry_later {
+            for r in &mut results {
+                r.retryable = true;
+                r.error.get_or_insert_with(|| {
+                    "notification failed for now; the retry publishes it".into()
+                });
+            }
+        }
+        receipt.result = serde_json::to_value(&results).expect("results serialize");
+        receipt.state = if retry_later {
+            ReceiptState::InProgress { deadline: now }
+        } else {
+            ReceiptState::Done
+        };
+        receipt.notices = told.later;
+        if let Some(r) = record.as_mut() {
+            if r.pending.as_ref().is_some_and(|p| p.attempt == a.id) {
+                r.pending = None;
+            }
+            if told.lost > 0 || retry_later {
+                r.last_error = Some(format!(
+                    "{}: notification failed for {}",
+                    now.format("%Y-%m-%d %H:%M:%SZ"),
+                    receipt.key
+                ));
+            }
+            r.updated_at = now;
+        }
+        self.finish(a, scope, receipt, record).await;
+        results
+    }
+
+    /// [`Runner::settle`] for the `*` receipt, whose notices are the whole story.
+    async fn settle_global(&self, a: &Attempt<'_>, mut receipt: Receipt) -> Told {
+        let told = self.tell(&receipt.notices).await;
+        receipt.state = if told.later.is_empty() {
+            ReceiptState::Done
+        } else {
+            ReceiptState::InProgress {
+                deadline: self.now(),
+            }
+        };
+        receipt.notices = told.later.clone();
+        self.finish(a, GLOBAL, receipt, None).await;
+        told
+    }
+
+    /// Writes the receipt (under this attempt) and the record; a record that changed meanwhile
+    /// is read again and the intent cleared on it, if it is still this attempt's.
+    async fn finish(
+        &self,
+        a: &Attempt<'_>,
+        scope: &str,
+        receipt: Receipt,
+        mut record: Option<TargetRecord>,
+    ) {
+        for _ in 0..self.max_rounds {
+            let commit = Commit {
+                receipt: Some((receipt.clone(), Expect::Attempt(a.id.clone()))),
+                record: record.clone().map(|r| (scope.to_string(), r)),
+                ..Commit::default()
+            };
+            match self.table().commit(&commit, self.now()).await {
+                Ok(()) => return,
+                Err(CommitError::Conflict) => {}
+                Err(CommitError::Duplicate) => {
+                    warn!(scope, key = %receipt.key, "another attempt took this over: it finishes");
+                    return;
+                }
+                Err(CommitError::Store(e)) => {
+                    // Left in progress: after the deadline the next delivery completes it
+                    // (AWS already shows it, so it only publishes again, with the same dedup id).
+                    error!(scope, key = %receipt.key, error = %e, "could not finish: the next delivery completes it");
+                    return;
+                }
+            }
+            let Ok(mut fresh) = self.table().load_targets(&[scope.to_string()]).await else {
+                return;
+            };
+            record = fresh.remove(scope).map(|mut current| {
+                let want = record.as_ref();
+                if current.pending.as_ref().is_some_and(|p| p.attempt == a.id) {
+                    current.pending = None;
+                }
+                if let Some(e) = want.and_then(|w| w.last_error.clone()) {
+                    current.last_error = Some(e);
+                }
+                current
+            });
+        }
+    }
+
+    /// Releases an intent after a transient failure: its deadline becomes now, so that the
+    /// retry (or the next signal on the target) completes it at once.
+    async fn release(
+        &self,
+        a: &Attempt<'_>,
+        scope: &str,
+        mut record: TargetRecord,
+        mut receipt: Receipt,
+    ) {
+        let now = self.now();
+        if let Some(p) = record.pending.as_mut() {
+            p.deadline = Some(now);
+        }
+        record.last_error = Some(format!(
+            "{}: the change is committed and not yet confirmed; a retry completes it",
+            now.format("%Y-%m-%d %H:%M:%SZ")
+        ));
+        receipt.state = ReceiptState::InProgress { deadline: now };
+        self.finish(a, scope, receipt, Some(record)).await;
+    }
+
+    /// Takes a change that did not happen back out of the record (its history entry,
+    /// occurrence marks, tick time: the record as it was before) and tells people it failed.
+    async fn undo(
+        &self,
+        a: &Attempt<'_>,
+        inst: &Instance,
+        mut record: TargetRecord,
+        mut receipt: Receipt,
+        error: &str,
+    ) -> Vec<TargetResult> {
+        let now = self.now();
+        let p = record.pending.take();
+        if let Some(prior) = p.as_ref().and_then(|p| p.prior.clone()) {
+            record.state = prior.state;
+            record.tick_at = prior.tick_at;
+        }
+        record.last_error = Some(format!("{}: {error}", now.format("%Y-%m-%d %H:%M:%SZ")));
+        record.updated_at = now;
+        let stored = stored_results(&receipt, &inst.name);
+        let mut r = TargetResult::failed(
+            &inst.name,
+            p.as_ref().map(|p| p.source.as_str()).unwrap_or(""),
+            error.to_string(),
+            false,
+        );
+        if let Some(first) = stored.iter().find(|s| s.outcome == ResultOutcome::Changed) {
+            r.from = first.from;
+            r.to = first.to;
+            r.explanation = first.explanation.clone();
+        }
+        let signal = stored_signal(&receipt);
+        let decided = p.as_ref().map(|p| p.at).unwrap_or(now);
+        let mut n = notice::for_result(&bare_decision(decided, &signal), &r);
+        n.dedup = format!("{}/{}/failure", receipt.key, inst.name);
+        receipt.result = serde_json::to_value(vec![&r]).expect("results serialize");
+        receipt.notices = vec![n];
+        receipt.state = ReceiptState::InProgress {
+            deadline: a.intent_deadline,
+        };
+        // Restore first (so no cooldown holds for what never happened), then tell.
+        self.finish(a, &inst.name, receipt.clone(), Some(record))
+            .await;
+        self.settle(a, &inst.name, receipt, None).await
+    }
+
+    /// Notices and decisions that concern no target, and budget caps: once per signal.
+    pub(crate) async fn handle_global(
+        &self,
+        a: &Attempt<'_>,
+        decision: &Decision,
+        known: &std::collections::BTreeSet<String>,
+        report: &mut Report,
+    ) -> Result<(), RunError> {
+        let mut caps = Vec::new();
+        let mut lift = Vec::new();
+        let mut events = Vec::new();
+        let mut cancel_events = Vec::new();
+        for op in &decision.ops {
+            match op {
+                StateOp::AddCap(c) => caps.push(c.clone()),
+                StateOp::LiftCap { budget } => lift.push(budget.clone()),
+                StateOp::AddEvent { name, event } => events.push((name.clone(), event.clone())),
+                StateOp::CancelEvent { name } => cancel_events.push(name.clone()),
+                _ => {}
+            }
+        }
+        for t in decision
+            .targets
+            .iter()
+            .filter(|t| !known.contains(&t.target))
+        {
+            let outcome = match &t.outcome {
+                Outcome::Suppressed { reason } => reason.code(),
+                Outcome::Change { .. } => "changed",
+            };
+            info!(target = %t.target, source = %t.source, outcome, explanation = %t.explanation, "no-op");
+            self.metric("Ignored", 1.0, GLOBAL, outcome);
+            let mut r = TargetResult::new(&t.target, &t.source, ResultOutcome::Ignored);
+            r.reason = Some(outcome.to_string());
+            r.explanation = t.explanation.clone();
+            report.results.push(r);
+        }
+        // Decisions that concern no target (an alarm no rule mentions...) are logged no-ops:
+        // nothing to record, nothing to publish.
+        if decision.notices.is_empty()
+            && caps.is_empty()
+            && lift.is_empty()
+            && events.is_empty()
+            && cancel_events.is_empty()
+        {
+            return Ok(());
+        }
+        let notes: Vec<Notification> = decision
+            .notices
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let mut note = notice::for_notice(decision, n);
+                note.dedup = format!("{}/{GLOBAL}/{i}", a.delivery.key);
+                note
+            })
+            .collect();
+        let now = self.now();
+        let receipt = Receipt {
+            key: a.delivery.key.clone(),
+            scope: GLOBAL.to_string(),
+            attempt: a.id.clone(),
+            at: now,
+            state: if notes.is_empty() {
+                ReceiptState::Done
+            } else {
+                ReceiptState::InProgress {
+                    deadline: a.intent_deadline,
+                }
+            },
+            summary: decision.signal.clone(),
+            result: serde_json::Value::Array(Vec::new()),
+            notices: notes,
+        };
+        let commit = Commit {
+            receipt: Some((receipt.clone(), Expect::New)),
+            caps,
+            lift_caps: lift,
+            events,
+            cancel_events,
+            ..Commit::default()
+        };
+        let receipt = match self.commit_own(a, GLOBAL, &commit).await {
+            Committed::Yes => receipt,
+            Committed::Conflict => unreachable!("a commit without a record cannot conflict"),
+            Committed::Failed { error, .. } => {
+                return Err(RunError::Transient(format!("state table: {error}")))
+            }
+            Committed::Taken(stored) => match stored.state {
+                ReceiptState::Done => {
+                    info!(key = %a.delivery.key, "duplicate delivery: notices already handled");
+                    let mut r =
+                        TargetResult::new(GLOBAL, &decision.signal, ResultOutcome::Duplicate);
+                    r.explanation = "this signal was already handled".to_string();
+                    report.results.push(r);
+                    return Ok(());
+                }
+                ReceiptState::InProgress { .. } if stored.live_at(self.now()) => {
+                    return Err(RunError::InProgress(format!(
+                        "{} is being handled by another attempt",
+                        a.delivery.key
+                    )));
+                }
+                ReceiptState::InProgress { .. } => {
+                    match self.take_over(a, GLOBAL, *stored, None).await {
+                        Some(r) => r,
+                        None => {
+                            return Err(RunError::InProgress(format!(
+                                "{} is being completed by another attempt",
+                                a.delivery.key
+                            )))
+                        }
+                    }
+                }
+            },
+        };
+        let texts: Vec<String> = receipt.notices.iter().map(notice_text).collect();
+        let told = self.settle_global(a, receipt).await;
+        report.notices.extend(texts);
+        report.notify_failures += told.lost + told.later.len();
+        if !told.later.is_empty() {
+            return Err(RunError::Transient(
+                "notifications failed for now; the retry publishes them".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A target whose AWS resource does not exist: announced once per signal.
+    pub(crate) async fn missing(
+        &self,
+        a: &Attempt<'_>,
+        inst: &Instance,
+    ) -> Result<TargetResult, RunError> {
+        let mut r = TargetResult::failed(
+            &inst.name,
+            "",
+            format!(
+                "{} does not exist (or Capstan may not see it)",
+                inst.resource.label()
+            ),
+            false,
+        );
+        r.explanation = format!(
+            "cannot decide for {}: {} was not found on AWS",
+            inst.name,
+            inst.resource.label()
+        );
+        error!(target = %inst.name, resource = %inst.resource.label(), "resource not found");
+        self.once(a, &inst.name, r, "resource not found").await
+    }
+
+    /// A permanent failure before anything could be decided (a selector that cannot be
+    /// resolved, a table or describe that refuses): announced once per signal, not retried.
+    pub(crate) async fn announce_failure(
+        &self,
+        a: &Attempt<'_>,
+        what: &str,
+        error: String,
+    ) -> Result<TargetResult, RunError> {
+        error!(key = %a.delivery.key, error = %error, "{what}");
+        let mut r = TargetResult::failed(GLOBAL, "", error, false);
+        r.explanation = format!("{what}: nothing was decided for {}", a.delivery.key);
+        self.once(a, GLOBAL, r, what).await
+    }
+
+    /// Records `r` as this signal's result for `scope` and tells people, once however often
+    /// the signal is delivered.
+    async fn once(
+        &self,
+        a: &Attempt<'_>,
+        scope: &str,
+        r: TargetResult,
+        summary: &str,
+    ) -> Result<TargetResult, RunError> {
+        let now = self.now();
+        self.metric("Failures", 1.0, scope, "failed");
+        let signal = a.delivery.signal.summary();
+        let mut n = notice::for_result(&bare_decision(now, &signal), &r);
+        n.dedup = format!("{}/{scope}/failure", a.delivery.key);
+        let receipt = Receipt {
+            key: a.delivery.key.clone(),
+            scope: scope.to_string(),
+            attempt: a.id.clone(),
+            at: now,
+            state: ReceiptState::InProgress {
+                deadline: a.intent_deadline,
+            },
+            summary: summary.to_string(),
+            result: serde_json::to_value(vec![&r]).expect("results serialize"),
+            notices: vec![n.clone()],
+        };
+        let commit = Commit {
+            receipt: Some((receipt.clone(), Expect::New)),
+            ..Commit::default()
+        };
+        match self.commit_own(a, scope, &commit).await {
+            Committed::Yes => {
+                let results = self.settle(a, scope, receipt, None).await;
+                Ok(results.into_iter().next().unwrap_or(r))
+            }
+            Committed::Taken(stored) if stored.state == ReceiptState::Done => {
+                Ok(duplicates(&stored, scope).into_iter().next().unwrap_or(r))
+            }
+            Committed::Taken(stored) if stored.live_at(now) => Err(RunError::InProgress(format!(
+                "{} is being handled by another attempt",
+                a.delivery.key
+            ))),
+            Committed::Taken(stored) => match self.take_over(a, scope, *stored, None).await {
+                Some(receipt) => {
+                    let results = self.settle(a, scope, receipt, None).await;
+                    Ok(results.into_iter().next().unwrap_or(r))
+                }
+                None => Err(RunError::InProgress(format!(
+                    "{} is being completed by another attempt",
+                    a.delivery.key
+                ))),
+            },
+            Committed::Conflict => unreachable!("a commit without a record cannot conflict"),
+            Committed::Failed { error, .. } => {
+                // The table cannot record it: tell people anyway, and do not retry.
+                warn!(error = %error, "the failure could not be recorded; announcing it anyway");
+                let _ = self.publish(&n).await;
+                Ok(r)
+            }
+        }
+    }
+
+    /// Publishes notifications side by side (bounded).
+    async fn tell(&self, notes: &[Notification]) -> Told {
+        let mut work = Vec::new();
+        for n in notes {
+            work.push(async move { (n, self.publish(n).await) });
+        }
+        let outcomes: Vec<(&Notification, Result<(), AwsError>)> = stream::iter(work)
+            .buffered(TARGET_CONCURRENCY)
+            .collect()
+            .await;
+        let mut told = Told {
+            lost: 0,
+            later: Vec::new(),
+        };
+        for (n, outcome) in outcomes {
+            match outcome {
+                Ok(()) => {}
+                Err(e) if e.is_retryable() => told.later.push(n.clone()),
+                Err(_) => told.lost += 1,
+            }
+        }
+        told
+    }
+
+    /// The metric of one result.
+    fn count(&self, target: &str, r: &TargetResult) {
+        match r.outcome {
+            ResultOutcome::Changed => self.metric("Actions", 1.0, target, "changed"),
+            ResultOutcome::DryRun => {
+                self.metric("DryRuns", 1.0, target, r.reason.as_deref().unwrap_or(""))
+            }
+            ResultOutcome::Suppressed => self.metric(
+                "Suppressions",
+                1.0,
+                target,
+                r.reason.as_deref().unwrap_or(""),
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// How a commit with this attempt's receipt went.
+enum Committed {
+    Yes,
+    Conflict,
+    /// The receipt exists under another attempt.
+    Taken(Box<Receipt>),
+    Failed {
+        error: String,
+        retryable: bool,
+    },
+}
+
+enum Carried {
+    /// AWS shows the plan: the record to clear.
+    Done(TargetRecord),
+    /// Released for a retry, or undone: the results.
+    Stopped(Vec<TargetResult>),
+}
+
+/// The results stored in a receipt.
+fn stored_results(r: &Receipt, scope: &str) -> Vec<TargetResult> {
+    match serde_json::from_value::<Vec<TargetResult>>(r.result.clone()) {
+        Ok(v) => v,
+        Err(e) => {
+            warn!(key = %r.key, scope, error = %e, "a receipt's result is unreadable");
+            Vec::new()
+        }
+    }
+}
+
+/// The answer to a duplicate: the stored results, marked as such.
+fn duplicates(stored: &Receipt, scope: &str) -> Vec<TargetResult> {
+    let results = stored_results(stored, scope);
+    if results.is_empty() {
+        let mut r = TargetResult::new(scope, "", ResultOutcome::Duplicate);
+        r.explanation = format!("{} was already handled for {scope}", stored.key);
+        return vec![r];
+    }
+    results
+        .iter()
+        .map(|r| TargetResult::duplicate_of(r, &stored.key))
+        .collect()
+}
+
+/// The signal a receipt's notifications were about (their body says), else its summary.
+fn stored_signal(r: &Receipt) -> String {
+    r.notices
+        .first()
+        .and_then(|n| n.body.get("signal"))
+        .and_then(|s| s.as_str())
+        .map(str::to_string)
+        .unwrap_or_else(|| r.summary.clone())
+}
+
+fn pending_source(r: &Receipt) -> String {
+    stored_results(r, &r.scope)
+        .into_iter()
+        .find(|r| r.outcome == ResultOutcome::Changed)
+        .map(|r| r.source)
+        .unwrap_or_default()
+}
+
+fn notice_text(n: &Notification) -> String {
+    n.body
+        .get("notice")
+        .and_then(|x| x.get("text"))
+        .and_then(|t| t.as_str())
+        .map(str::to_string)
+        .unwrap_or_else(|| n.text.clone())
+}
+
+/// A decision with nothing in it but its moment and signal, for notices about failures.
+fn bare_decision(at: DateTime<Utc>, signal: &str) -> Decision {
+    Decision {
+        at,
+        signal: signal.to_string(),
+        targets: Vec::new(),
+        notices: Vec::new(),
+        ops: Vec::new(),
+    }
+}
+
+/// A receipt for an intent whose own receipt is missing.
+fn orphan_receipt(p: &Pending, inst: &Instance) -> Receipt {
+    let mut r = TargetResult::new(&inst.name, &p.source, ResultOutcome::Changed);
+    r.from = Some(p.from);
+    r.to = Some(p.to);
+    r.explanation = format!("{} asked for {}", p.source, p.to);
+    if let Some(plan) = &p.plan {
+        r.applied = Some(notice::describe_applied(
+            &inst.resource,
+            &plan.applied(true),
+        ));
+    }
+    let mut n = notice::for_result(&bare_decision(p.at, &p.key), &r);
+    n.dedup = format!("{}/{}/0", p.key, inst.name);
+    Receipt {
+        key: p.key.clone(),
+        scope: inst.name.clone(),
+        attempt: p.attempt.clone(),
+        at: p.at,
+        state: ReceiptState::InProgress {
+            deadline: p.deadline(),
+        },
+        summary: format!("{} change", p.source),
+        result: serde_json::to_value(vec![r]).expect("results serialize"),
+        notices: vec![n],
+    }
+}
+
+fn log_entry(
+    a: &Attempt<'_>,
+    decision: &Decision,
+    t: &TargetDecision,
+    now: DateTime<Utc>,
+) -> LogEntry {
+    let r = TargetResult::of(t);
+    LogEntry {
+        at: now,
+        key: a.delivery.key.clone(),
+        target: t.target.clone(),
+        source: t.source.clone(),
+        signal: decision.signal.clone(),
+        outcome: match &r.reason {
+            Some(code) => code.clone(),
+            None => r.outcome.to_string(),
+        },
+        from: r.from,
+        to: r.to,
+        explanation: t.explanation.clone(),
+    }
+}

@@ -1,0 +1,102 @@
+//! The narrow interfaces the runner acts through: the state table ([`StateTable`]), the fleet
+//! of resources it scales ([`Fleet`]) and the people it tells ([`Publisher`]).
+//!
+//! The AWS adapters ([`capstan_store::Store`], [`AwsFleet`] over [`capstan_aws::Clients`],
+//! [`capstan_aws::Notifier`]) implement them for production; [`crate::memory`] implements all
+//! three in memory, with faults that can be programmed at every call, for tests that cover
+//! every failure without a server.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use capstan_aws::{Applied, AwsError, Clients, Live, Notification, Notifier, Plan, Resource};
+use capstan_policy::model::Target;
+use capstan_store::{Commit, CommitError, Global, Receipt, Store, StoreError, TargetRecord};
+use chrono::{DateTime, Utc};
+
+/// Capstan's state: target records, receipts, budget caps and run-time events.
+#[async_trait]
+pub trait StateTable: Send + Sync {
+    /// The records of `instances` (absent ones are missing from the map), strongly consistent.
+    async fn load_targets(
+        &self,
+        instances: &[String],
+    ) -> Result<BTreeMap<String, TargetRecord>, StoreError>;
+
+    /// Budget caps and run-time events.
+    async fn load_global(&self) -> Result<Global, StoreError>;
+
+    /// Writes everything in `commit` atomically under its conditions, or nothing.
+    async fn commit(&self, commit: &Commit, now: DateTime<Utc>) -> Result<(), CommitError>;
+
+    /// The receipt of `key` for `scope`, strongly consistent.
+    async fn receipt(&self, key: &str, scope: &str) -> Result<Option<Receipt>, StoreError>;
+}
+
+/// The resources Capstan scales.
+#[async_trait]
+pub trait Fleet: Send + Sync {
+    /// The resources a selector target stands for.
+    async fn resolve(&self, target: &Target) -> Result<Vec<Resource>, AwsError>;
+
+    /// The live capacity of `resources` (absent ones are missing from the map).
+    async fn describe(&self, resources: &[Resource]) -> Result<BTreeMap<Resource, Live>, AwsError>;
+
+    /// Makes a plan's call (absolute values: repeating it is harmless).
+    async fn execute(&self, plan: &Plan) -> Result<Applied, AwsError>;
+}
+
+/// Where notifications go.
+#[async_trait]
+pub trait Publisher: Send + Sync {
+    /// Publishes one notification; returns its message id.
+    async fn publish(&self, n: &Notification) -> Result<String, AwsError>;
+}
+
+#[async_trait]
+impl StateTable for Store {
+    async fn load_targets(
+        &self,
+        instances: &[String],
+    ) -> Result<BTreeMap<String, TargetRecord>, StoreError> {
+        Store::load_targets(self, instances).await
+    }
+
+    async fn load_global(&self) -> Result<Global, StoreError> {
+        Store::load_global(self).await
+    }
+
+    async fn commit(&self, commit: &Commit, now: DateTime<Utc>) -> Result<(), CommitError> {
+        Store::commit(self, commit, now).await
+    }
+
+    async fn receipt(&self, key: &str, scope: &str) -> Result<Option<Receipt>, StoreError> {
+        Store::receipt(self, key, scope).await
+    }
+}
+
+/// The fleet on AWS: ECS, Application Auto Scaling and EC2 Auto Scaling through the SDK.
+#[derive(Clone)]
+pub struct AwsFleet(pub Clients);
+
+#[async_trait]
+impl Fleet for AwsFleet {
+    async fn resolve(&self, target: &Target) -> Result<Vec<Resource>, AwsError> {
+        capstan_aws::resolve(&self.0, target).await
+    }
+
+    async fn describe(&self, resources: &[Resource]) -> Result<BTreeMap<Resource, Live>, AwsError> {
+        capstan_aws::describe(&self.0, resources).await
+    }
+
+    async fn execute(&self, plan: &Plan) -> Result<Applied, AwsError> {
+        capstan_aws::execute(&self.0, plan).await
+    }
+}
+
+#[async_trait]
+impl Publisher for Notifier {
+    async fn publish(&self, n: &Notification) -> Result<String, AwsError> {
+        Notifier::publish(self, n).await
+    }
+}
