@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use capstan_policy::engine::claims_identity;
 use capstan_policy::model::Event;
 use capstan_policy::signal::{EventRequest, EventSignal, Signal, TickSignal, TimedSignal};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
@@ -160,7 +161,10 @@ pub enum ScheduleKind {
 ///     under `[events.NAME]` in the policy file (`start`, `end`, `lead`, `targets`, ...)
 ///   - `{"action": "cancel-event", "name": "launch", "by"?: "who"}`
 ///
-/// `by` defaults to [`DEFAULT_REQUESTER`]. Anything else is an [`EventError`] naming the field:
+/// `by` defaults to [`DEFAULT_REQUESTER`]; it names the requester in the audit trail and is
+/// never an identity: one that looks like a user grants can name (`cli:ana`, a Slack user id
+/// `U012ABCDEF`) is an error naming `by`, so that no invoker can borrow a granted user's
+/// authority (an event with `exceed_ceiling` needs one). Anything else is an [`EventError`] naming the field:
 /// another envelope (`source`, `detail-type`), an unknown `action` or field, an empty name, a
 /// bad time (`scheduled_time`), a bad event (`event.targets.api.floor`), an SNS delivery, a
 /// JSON that is not an object. A payload is never taken for a tick by default.
@@ -454,11 +458,26 @@ fn name(obj: &Obj<'_>, key: &str) -> Result<String, EventError> {
     Ok(value.to_string())
 }
 
+/// `by`: a name for the audit trail, never an identity. Whoever may invoke the function
+/// writes it, so a name the engine would grant something to (a `cli:<name>` user, a Slack user
+/// id) is refused rather than believed.
 fn requester(obj: &Obj<'_>) -> Result<String, EventError> {
-    match obj.get("by") {
-        None => Ok(DEFAULT_REQUESTER.to_string()),
-        Some(_) => name(obj, "by"),
+    let by = match obj.get("by") {
+        None => return Ok(DEFAULT_REQUESTER.to_string()),
+        Some(_) => name(obj, "by")?,
+    };
+    if claims_identity(&by) {
+        return Err(EventError::new(
+            obj.path_of("by"),
+            format!(
+                "{by:?} would be taken for a user the policy's grants (or the capstan CLI's AWS \
+                 credentials) authorize, and a request to the function cannot prove who sent it; \
+                 `by` only names the requester in the audit trail: write a plain name such as \
+                 \"alice\""
+            ),
+        ));
     }
+    Ok(by)
 }
 
 /// The `event` object as a policy [`Event`], with the path of any bad field.
@@ -722,6 +741,14 @@ mod tests {
             (json!({"action": "cancel-event"}), "name"),
             (
                 json!({"action": "cancel-event", "name": "x", "by": ""}),
+                "by",
+            ),
+            (
+                json!({"action": "cancel-event", "name": "x", "by": "cli:ana"}),
+                "by",
+            ),
+            (
+                json!({"action": "add-event", "name": "x", "by": "U2147483697", "event": launch()}),
                 "by",
             ),
             (json!({"action": "add-event", "name": "x"}), "event"),

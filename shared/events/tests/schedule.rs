@@ -500,6 +500,41 @@ fn a_request_without_a_time_is_for_now_whatever_the_clock() {
     }
 }
 
+#[test]
+fn by_is_a_name_for_the_audit_trail_never_a_granted_identity() {
+    let with_by = |by: &str| {
+        let mut payload = load(ADD_EVENT);
+        payload["by"] = json!(by);
+        payload
+    };
+    for ok in [
+        "alice",
+        "alice@example.com",
+        "ops-team",
+        "u2147483697",
+        "US",
+    ] {
+        let request = parse(&with_by(ok));
+        assert!(
+            matches!(&request.kind, ScheduleKind::AddEvent { by, .. } if by == ok),
+            "{ok}: {request:?}"
+        );
+    }
+    // A CLI user or a Slack user id would be authorized by the engine: refused, naming `by`.
+    for claimed in ["cli:ana", "U2147483697", "W012ABCDEF"] {
+        let e = error(&with_by(claimed));
+        assert_eq!(e.path, "by", "{claimed}: {e}");
+        assert!(
+            e.message
+                .starts_with(&format!("{claimed:?} would be taken for a user")),
+            "{e}"
+        );
+        let mut cancel = load(CANCEL_EVENT);
+        cancel["by"] = json!(claimed);
+        assert_eq!(error(&cancel).path, "by");
+    }
+}
+
 // ---- no payload makes the parser panic ----
 
 fn arb_string() -> impl Strategy<Value = String> {

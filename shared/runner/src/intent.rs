@@ -52,6 +52,8 @@ struct Told {
     lost: usize,
     /// Notifications that failed for now: the receipt keeps them for a retry.
     later: Vec<Notification>,
+    /// The receipt could not be marked done: the retry finishes it.
+    unfinished: bool,
 }
 
 impl Runner {
@@ -131,23 +133,40 @@ impl Runner {
             let at = decision.at.min(now);
             record.tick_at = Some(rec.tick_at.map_or(at, |t| t.max(at)));
         }
-        if let (Some((t, from, to)), true) = (change, calls) {
+        let finished = !calls && notes.is_empty();
+        if !finished {
+            // The record holds the intent until people are told: whoever reads the target next
+            // finds what is left to do, even if this attempt dies.
+            let (source, from, to) = match change {
+                Some((t, from, to)) => (t.source.clone(), from, to),
+                None => {
+                    let here = capstan_policy::decision::Capacity {
+                        desired: ts.desired,
+                        min: ts.min,
+                        max: ts.max,
+                    };
+                    (
+                        mine.first().map(|t| t.source.clone()).unwrap_or_default(),
+                        here,
+                        here,
+                    )
+                }
+            };
             record.pending = Some(Pending {
                 key: a.delivery.key.clone(),
                 at: now,
-                source: t.source.clone(),
+                source,
                 from,
                 to,
                 attempt: a.id.clone(),
                 deadline: Some(a.intent_deadline),
-                plan: plan.clone(),
+                plan: plan.clone().filter(|_| calls),
                 prior: Some(Prior {
                     state: rec.state.clone(),
                     tick_at: rec.tick_at,
                 }),
             });
         }
-        let finished = !calls && notes.is_empty();
         let receipt = Receipt {
             key: a.delivery.key.clone(),
             scope: inst.name.clone(),
@@ -172,7 +191,7 @@ impl Runner {
             .iter()
             .map(|t| log_entry(a, decision, t, now))
             .collect();
-        let write_record = change.is_some() || !ops.is_empty();
+        let write_record = change.is_some() || !ops.is_empty() || !finished;
         let commit = Commit {
             receipt: Some((receipt.clone(), Expect::New)),
             record: write_record.then(|| (inst.name.clone(), record.clone())),
@@ -215,16 +234,15 @@ impl Runner {
         if finished {
             return Step::Done(results);
         }
-        let mut record = None;
+        let mut record = record_written;
         if calls {
             let plan = plan.as_ref().expect("a call has a plan");
-            let rec = record_written;
-            match self.carry_out(a, inst, rec, receipt.clone(), plan).await {
-                Carried::Done(rec) => record = Some(rec),
+            match self.carry_out(a, inst, record, receipt.clone(), plan).await {
+                Carried::Done(rec) => record = rec,
                 Carried::Stopped(results) => return Step::Done(results),
             }
         }
-        Step::Done(self.settle(a, &inst.name, receipt, record).await)
+        Step::Done(self.settle(a, &inst.name, receipt, Some(record)).await)
     }
 
     /// Makes an intent's call. `Done` with the record to clear when AWS shows the plan; else the
@@ -441,7 +459,8 @@ impl Runner {
             p.attempt = a.id.clone();
             p.deadline = Some(a.intent_deadline);
         }
-        if now - p.at > MAX_INTENT_AGE {
+        let plan = p.plan.clone().filter(|plan| !plan.shown_by(live));
+        if plan.is_some() && now - p.at > MAX_INTENT_AGE {
             let why = format!(
                 "abandoned: decided at {} and never confirmed; capacity decided {} minutes ago is \
                  stale, so it is not made now",
@@ -451,30 +470,27 @@ impl Runner {
             let results = self.undo(a, inst, record, receipt, &why).await;
             return (name, Recovered::Done { key, results });
         }
-        let plan = p.plan.clone();
         let record = match &plan {
-            Some(plan) if !plan.shown_by(live) => {
-                match self.carry_out(a, inst, record, receipt.clone(), plan).await {
-                    Carried::Done(r) => r,
-                    Carried::Stopped(results) => {
-                        let r = results.into_iter().next().unwrap_or_else(|| {
-                            TargetResult::failed(&name, &p.source, "not completed".into(), true)
-                        });
-                        if r.retryable {
-                            return (name, Recovered::Failed(Box::new(r)));
-                        }
-                        return (
-                            name,
-                            Recovered::Done {
-                                key,
-                                results: vec![r],
-                            },
-                        );
+            Some(plan) => match self.carry_out(a, inst, record, receipt.clone(), plan).await {
+                Carried::Done(r) => r,
+                Carried::Stopped(results) => {
+                    let r = results.into_iter().next().unwrap_or_else(|| {
+                        TargetResult::failed(&name, &p.source, "not completed".into(), true)
+                    });
+                    if r.retryable {
+                        return (name, Recovered::Failed(Box::new(r)));
                     }
+                    return (
+                        name,
+                        Recovered::Done {
+                            key,
+                            results: vec![r],
+                        },
+                    );
                 }
-            }
-            _ => {
-                info!(target = %inst.name, key = %p.key, "AWS already shows the intent");
+            },
+            None => {
+                info!(target = %inst.name, key = %p.key, "AWS already shows the intent: only telling is left");
                 record
             }
         };
@@ -520,8 +536,14 @@ impl Runner {
         };
         receipt.notices = told.later;
         if let Some(r) = record.as_mut() {
-            if r.pending.as_ref().is_some_and(|p| p.attempt == a.id) {
-                r.pending = None;
+            if let Some(p) = r.pending.as_mut().filter(|p| p.attempt == a.id) {
+                if retry_later {
+                    // Done on AWS, not yet told: released, so the retry only tells.
+                    p.deadline = Some(now);
+                    p.plan = None;
+                } else {
+                    r.pending = None;
+                }
             }
             if told.lost > 0 || retry_later {
                 r.last_error = Some(format!(
@@ -532,7 +554,14 @@ impl Runner {
             }
             r.updated_at = now;
         }
-        self.finish(a, scope, receipt, record).await;
+        if !self.finish(a, scope, receipt, record).await {
+            for r in &mut results {
+                r.retryable = true;
+                r.error.get_or_insert_with(|| {
+                    "done, but not recorded as done; the retry finishes it".into()
+                });
+            }
+        }
         results
     }
 
@@ -547,41 +576,59 @@ impl Runner {
             }
         };
         receipt.notices = told.later.clone();
-        self.finish(a, GLOBAL, receipt, None).await;
+        let mut told = told;
+        told.unfinished = !self.finish(a, GLOBAL, receipt, None).await;
         told
     }
 
     /// Writes the receipt (under this attempt) and the record; a record that changed meanwhile
-    /// is read again and the intent cleared on it, if it is still this attempt's.
+    /// is read again and the intent cleared on it, if it is still this attempt's. False when it
+    /// could not be written: the work stays in progress, and the retry completes it.
     async fn finish(
         &self,
         a: &Attempt<'_>,
         scope: &str,
         receipt: Receipt,
         mut record: Option<TargetRecord>,
-    ) {
-        for _ in 0..self.max_rounds {
+    ) -> bool {
+        let mut failures = 0;
+        for round in 0..self.max_rounds {
+            if round > 0 {
+                tokio::time::sleep(crate::backoff(&receipt.key, round)).await;
+            }
             let commit = Commit {
                 receipt: Some((receipt.clone(), Expect::Attempt(a.id.clone()))),
                 record: record.clone().map(|r| (scope.to_string(), r)),
                 ..Commit::default()
             };
             match self.table().commit(&commit, self.now()).await {
-                Ok(()) => return,
+                Ok(()) => return true,
                 Err(CommitError::Conflict) => {}
                 Err(CommitError::Duplicate) => {
-                    warn!(scope, key = %receipt.key, "another attempt took this over: it finishes");
-                    return;
+                    // Ours if the write landed with its answer lost; else someone took over.
+                    let mine = matches!(
+                        self.table().receipt(&receipt.key, scope).await,
+                        Ok(Some(r)) if r.attempt == a.id && r.state == receipt.state
+                    );
+                    if !mine {
+                        warn!(scope, key = %receipt.key, "another attempt took this over: it finishes");
+                    }
+                    return mine;
                 }
                 Err(CommitError::Store(e)) => {
-                    // Left in progress: after the deadline the next delivery completes it
-                    // (AWS already shows it, so it only publishes again, with the same dedup id).
-                    error!(scope, key = %receipt.key, error = %e, "could not finish: the next delivery completes it");
-                    return;
+                    failures += 1;
+                    if !e.is_retryable() || failures >= 3 {
+                        // Left in progress: after the deadline the next delivery completes it
+                        // (AWS already shows it, so it only publishes again, same dedup id).
+                        error!(scope, key = %receipt.key, error = %e, "could not finish: the next delivery completes it");
+                        return false;
+                    }
+                    warn!(scope, key = %receipt.key, error = %e, "could not finish yet: trying again");
+                    continue;
                 }
             }
             let Ok(mut fresh) = self.table().load_targets(&[scope.to_string()]).await else {
-                return;
+                continue;
             };
             record = fresh.remove(scope).map(|mut current| {
                 let want = record.as_ref();
@@ -594,6 +641,7 @@ impl Runner {
                 current
             });
         }
+        false
     }
 
     /// Releases an intent after a transient failure: its deadline becomes now, so that the
@@ -660,6 +708,46 @@ impl Runner {
         self.finish(a, &inst.name, receipt.clone(), Some(record))
             .await;
         self.settle(a, &inst.name, receipt, None).await
+    }
+
+    /// This signal's `*` receipt, found on reading: done (nothing to do), in progress by a live
+    /// attempt (wait for it: retry later), or left by a dead one (publish what it left).
+    pub(crate) async fn finish_global(
+        &self,
+        a: &Attempt<'_>,
+        stored: Receipt,
+        report: &mut Report,
+    ) -> Result<(), RunError> {
+        match stored.state {
+            ReceiptState::Done => Ok(()),
+            ReceiptState::InProgress { .. } if stored.live_at(self.now()) => {
+                Err(RunError::InProgress(format!(
+                    "{} is being handled by another attempt",
+                    a.delivery.key
+                )))
+            }
+            ReceiptState::InProgress { .. } => {
+                let Some(receipt) = self.take_over(a, GLOBAL, stored, None).await else {
+                    return Err(RunError::InProgress(format!(
+                        "{} is being completed by another attempt",
+                        a.delivery.key
+                    )));
+                };
+                info!(key = %a.delivery.key, notices = receipt.notices.len(), "publishing what an earlier attempt left");
+                report
+                    .notices
+                    .extend(receipt.notices.iter().map(notice_text));
+                let told = self.settle_global(a, receipt).await;
+                report.notify_failures += told.lost + told.later.len();
+                if !told.later.is_empty() || told.unfinished {
+                    return Err(RunError::Transient(
+                        "notifications failed or not recorded for now; the retry publishes them"
+                            .into(),
+                    ));
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Notices and decisions that concern no target, and budget caps: once per signal.
@@ -782,9 +870,9 @@ impl Runner {
         let told = self.settle_global(a, receipt).await;
         report.notices.extend(texts);
         report.notify_failures += told.lost + told.later.len();
-        if !told.later.is_empty() {
+        if !told.later.is_empty() || told.unfinished {
             return Err(RunError::Transient(
-                "notifications failed for now; the retry publishes them".into(),
+                "notifications failed or not recorded for now; the retry publishes them".into(),
             ));
         }
         Ok(())
@@ -903,6 +991,7 @@ impl Runner {
         let mut told = Told {
             lost: 0,
             later: Vec::new(),
+            unfinished: false,
         };
         for (n, outcome) in outcomes {
             match outcome {

@@ -335,11 +335,24 @@ impl Runner {
                 .filter(|i| open.contains(&i.name))
                 .map(|i| i.resource.clone())
                 .collect();
-            let (records, global, live) = tokio::join!(
+            // The first round also looks for this signal's `*` receipt left unfinished by an
+            // attempt that died (its notices are published before anything else is decided).
+            let star = async {
+                if round == 0 {
+                    Some(self.table().receipt(&delivery.key, GLOBAL).await)
+                } else {
+                    None
+                }
+            };
+            let (records, global, live, star) = tokio::join!(
                 self.table().load_targets(&names),
                 self.table().load_global(),
                 self.fleet().describe(&resources),
+                star,
             );
+            if let Some(Ok(Some(r))) = star {
+                self.finish_global(&attempt, r, &mut report).await?;
+            }
             let read = records
                 .map_err(|e| ("the state table", store_error(e)))
                 .and_then(|r| {
@@ -370,6 +383,7 @@ impl Runner {
                 events: global.events,
             };
             let mut recover = Vec::new();
+            let mut completed_others = false;
             let reading: Vec<&Instance> = instances
                 .iter()
                 .filter(|i| open.contains(&i.name))
@@ -420,6 +434,8 @@ impl Runner {
                                 open.remove(&name);
                                 report.results.extend(results);
                             } else {
+                                // Decide for this signal next round, on top of what it did.
+                                completed_others = true;
                                 report.recovered.extend(results);
                             }
                         }
@@ -517,7 +533,7 @@ impl Runner {
                     open.iter().cloned().collect::<Vec<_>>().join(", ")
                 )));
             }
-            if conflicted.is_empty() && busy.is_empty() {
+            if conflicted.is_empty() && busy.is_empty() && !completed_others {
                 // Nothing to wait for: what is left was cut by the deadline.
                 return Err(out_of_time(&open));
             }
@@ -717,7 +733,7 @@ fn in_progress(busy: &BTreeMap<String, String>) -> RunError {
 pub(crate) const GLOBAL: &str = NO_TARGET;
 
 /// Exponential backoff with deterministic jitter (from the key and the round), capped.
-fn backoff(key: &str, round: u32) -> std::time::Duration {
+pub(crate) fn backoff(key: &str, round: u32) -> std::time::Duration {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     (key, round).hash(&mut h);
     let base = 20u64 << round.min(6);

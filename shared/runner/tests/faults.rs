@@ -1,0 +1,494 @@
+//! The fault matrix: every call point of an alarm, a schedule tick and a budget alert, under
+//! every fault (fail before the effect, make it and lose the answer, make it and answer as an
+//! SDK retry would, hang before or after it while the invocation is killed at its deadline),
+//! followed by Lambda's retries. Whatever failed, the end is the fault-free run's: the same
+//! capacity, no intent left, every receipt done, and everyone told of every change.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use capstan_aws::{ErrorKind, Live, Resource};
+use capstan_policy::model::{AlarmState, AlertType};
+use capstan_policy::signal::{AlarmSignal, BudgetSignal, Signal, TickSignal};
+use capstan_runner::memory::{Fault, ManualClock, Memory, Op, FAULTS};
+use capstan_runner::{Delivery, Report, ResultOutcome, RunError, Runner, SequentialIds};
+use capstan_store::ReceiptState;
+use chrono::{DateTime, Duration, Utc};
+
+const POLICY: &str = include_str!("../../../capstan.example.toml");
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn ecs(service: &str) -> Resource {
+    Resource::Ecs {
+        cluster: "main-cluster".into(),
+        service: service.into(),
+    }
+}
+
+fn asg() -> Resource {
+    Resource::Asg {
+        group: "aiwg-production-asg".into(),
+    }
+}
+
+fn live(desired: u32, bounds: Option<(u32, u32)>, managed: bool) -> Live {
+    Live {
+        desired,
+        running: desired,
+        min: bounds.map(|b| b.0),
+        max: bounds.map(|b| b.1),
+        managed,
+    }
+}
+
+/// The example platform: api 3 and frontend 2 (plain ECS services), ai 4 (managed by target
+/// tracking, 2..30), web 3 (an Auto Scaling group, 2..15).
+fn world() -> Memory {
+    let m = Memory::new();
+    m.add(ecs("api-service"), live(3, None, false));
+    m.add(ecs("frontend-service"), live(2, None, false));
+    m.add(ecs("ai-service"), live(4, Some((2, 30)), true));
+    m.add(asg(), live(3, Some((2, 15)), false));
+    m
+}
+
+#[derive(Debug, Clone)]
+struct Scenario {
+    name: &'static str,
+    delivery: Delivery,
+    clock: DateTime<Utc>,
+}
+
+fn alarm(name: &str, value: f64) -> Signal {
+    Signal::Alarm(AlarmSignal {
+        name: name.into(),
+        state: AlarmState::Alarm,
+        previous: None,
+        value: Some(value),
+    })
+}
+
+fn scenarios() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            name: "alarm",
+            delivery: Delivery {
+                signal: alarm("api-cpu-critical", 91.7),
+                key: "alarm:api-cpu-critical:2026-11-23T10:00:00.000+0000".into(),
+                at: None,
+            },
+            clock: t("2026-11-23T10:00:00Z"),
+        },
+        Scenario {
+            name: "tick",
+            delivery: Delivery {
+                signal: Signal::Tick(TickSignal::default()),
+                key: "tick:2026-11-23T08:00:00Z".into(),
+                at: Some(t("2026-11-23T08:00:00Z")),
+            },
+            clock: t("2026-11-23T08:00:04Z"),
+        },
+        Scenario {
+            name: "budget",
+            delivery: Delivery {
+                signal: Signal::Budget(BudgetSignal {
+                    budget: "AI-Service-Monthly".into(),
+                    alert_type: AlertType::Actual,
+                    threshold_percent: 100.0,
+                    budgeted: Some(5000.0),
+                    amount: Some(5012.0),
+                    sent_at: Some(t("2026-11-23T10:00:00Z")),
+                }),
+                key: "budget:AI-Service-Monthly:ACTUAL:100:2026-11".into(),
+                at: None,
+            },
+            clock: t("2026-11-23T10:00:01Z"),
+        },
+    ]
+}
+
+struct Run {
+    memory: Memory,
+    clock: ManualClock,
+    runner: Runner,
+}
+
+fn run_for(s: &Scenario) -> Run {
+    let memory = world();
+    let clock = ManualClock::at(s.clock);
+    let runner = Runner::with_ports(
+        capstan_policy::load(POLICY).unwrap(),
+        memory.ports(),
+        Arc::new(clock.clone()),
+    )
+    .with_ids(Arc::new(SequentialIds::default()))
+    .with_metrics(false);
+    Run {
+        memory,
+        clock,
+        runner,
+    }
+}
+
+/// One invocation, killed as Lambda kills it when it runs past its 30 s timeout.
+async fn invoke(r: &Run, d: &Delivery) -> Result<Report, RunError> {
+    let deadline = r.clock.now_plus(Duration::seconds(30));
+    match tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        r.runner.handle_by(d, deadline),
+    )
+    .await
+    {
+        Ok(out) => out,
+        Err(_) => Err(RunError::OutOfTime("killed at the timeout".into())),
+    }
+}
+
+trait NowPlus {
+    fn now_plus(&self, d: Duration) -> DateTime<Utc>;
+}
+
+impl NowPlus for ManualClock {
+    fn now_plus(&self, d: Duration) -> DateTime<Utc> {
+        use capstan_runner::Clock;
+        self.now() + d
+    }
+}
+
+/// The invocation, then Lambda's retries a minute apart until one succeeds: how many it took.
+async fn invoke_until_done(r: &Run, d: &Delivery, most: usize) -> (usize, Report) {
+    let mut last = invoke(r, d).await;
+    for retry in 0..=most {
+        if let Ok(report) = last {
+            return (retry, report);
+        }
+        r.clock.advance(Duration::seconds(61));
+        last = invoke(r, d).await;
+    }
+    panic!("still failing after {most} retries: {last:?}");
+}
+
+/// What a run ends with: capacity on AWS, and what people were told (by dedup id).
+#[derive(Debug, PartialEq)]
+struct End {
+    live: BTreeMap<Resource, Live>,
+    told: BTreeSet<String>,
+}
+
+fn end(m: &Memory) -> End {
+    let w = m.world();
+    End {
+        live: w.live.clone(),
+        told: w.published.iter().map(|n| n.dedup.clone()).collect(),
+    }
+}
+
+/// Nothing left half done: no intent on any record, every receipt done.
+fn assert_settled(m: &Memory, context: &str) {
+    let w = m.world();
+    for (name, rec) in &w.records {
+        assert!(
+            rec.pending.is_none(),
+            "{context}: {name} still holds an intent: {:?}",
+            rec.pending
+        );
+    }
+    for ((key, scope), r) in &w.receipts {
+        assert_eq!(
+            r.state,
+            ReceiptState::Done,
+            "{context}: receipt {key}/{scope} is not done"
+        );
+        assert!(
+            r.notices.is_empty(),
+            "{context}: {key}/{scope} has notices left"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_fault_free_runs_change_and_tell() {
+    for s in scenarios() {
+        let r = run_for(&s);
+        let report = invoke(&r, &s.delivery).await.unwrap();
+        let e = end(&r.memory);
+        assert_settled(&r.memory, s.name);
+        assert!(
+            report
+                .results
+                .iter()
+                .any(|x| x.outcome == ResultOutcome::Changed),
+            "{}: {report:#?}",
+            s.name
+        );
+        assert!(!e.told.is_empty(), "{}", s.name);
+        match s.name {
+            "alarm" => assert_eq!(e.live[&ecs("api-service")].desired, 5),
+            "tick" => {
+                assert_eq!(
+                    e.live[&ecs("api-service")].desired,
+                    4,
+                    "business-hours floor"
+                );
+                assert_eq!(
+                    e.live[&ecs("frontend-service")].desired,
+                    4,
+                    "morning-scale-up"
+                );
+            }
+            "budget" => assert_eq!(
+                (
+                    e.live[&ecs("ai-service")].min,
+                    e.live[&ecs("ai-service")].max
+                ),
+                (Some(2), Some(2)),
+                "ai capped at its floor"
+            ),
+            _ => unreachable!(),
+        }
+        // The same delivery again: answered with the stored result, nothing new.
+        let calls = r.memory.world().changes.len();
+        let again = invoke(&r, &s.delivery).await.unwrap();
+        assert_eq!(r.memory.world().changes.len(), calls, "{}", s.name);
+        assert_eq!(end(&r.memory), e, "{}", s.name);
+        // (A tick is level-triggered, and a cap already in force is too: they find the targets
+        // right and say nothing.)
+        assert!(
+            again
+                .results
+                .iter()
+                .filter(|x| x.target != "*")
+                .all(|x| x.outcome == ResultOutcome::Duplicate
+                    || x.reason.as_deref() == Some("already-right")),
+            "{}: {again:#?}",
+            s.name
+        );
+        if s.name == "alarm" {
+            let first = again
+                .results
+                .iter()
+                .find(|x| x.first == Some(ResultOutcome::Changed));
+            assert!(
+                first.is_some(),
+                "{}: a duplicate says what was done: {again:#?}",
+                s.name
+            );
+        }
+    }
+}
+
+/// Faults that a retry heals: the end must be the fault-free one.
+const HEALABLE: [Fault; 5] = [
+    Fault::Before(ErrorKind::Transient),
+    Fault::LostAnswer,
+    Fault::Replayed,
+    Fault::Hang,
+    Fault::HangAfter,
+];
+
+#[tokio::test(start_paused = true)]
+async fn every_fault_at_every_call_point_ends_as_the_fault_free_run() {
+    let mut cases = 0;
+    let mut extra_notices = 0;
+    let mut most_retries = 0;
+    for s in scenarios() {
+        let clean = run_for(&s);
+        invoke(&clean, &s.delivery).await.unwrap();
+        let want = end(&clean.memory);
+        let points = clean.memory.calls();
+        assert!(points >= 5, "{}: {points} calls", s.name);
+        for i in 0..points {
+            for fault in HEALABLE {
+                let r = run_for(&s);
+                r.memory.fault_at(i, fault);
+                let (retries, _) = invoke_until_done(&r, &s.delivery, 4).await;
+                let context = format!(
+                    "{}: {fault:?} at call {i} ({:?})",
+                    s.name,
+                    r.memory.world().calls.get(i)
+                );
+                assert_eq!(end(&r.memory), want, "{context}");
+                assert_settled(&r.memory, &context);
+                let published = r.memory.world().published.len();
+                extra_notices += published - want.told.len();
+                most_retries = most_retries.max(retries);
+                cases += 1;
+                // And it stays so: a late redelivery changes nothing and tells nobody.
+                r.clock.advance(Duration::minutes(5));
+                invoke(&r, &s.delivery).await.unwrap();
+                assert_eq!(end(&r.memory), want, "{context}: redelivered");
+                assert_eq!(r.memory.world().published.len(), published, "{context}");
+            }
+        }
+    }
+    assert!(cases > 100, "{cases} cases");
+    // At least once, never lost: a republication only after an unconfirmed publish.
+    println!("{cases} cases; {extra_notices} republications; at most {most_retries} retries");
+    assert!(
+        most_retries <= 2,
+        "Lambda retries an async event twice: {most_retries}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn access_denied_on_the_change_is_undone_announced_once_and_not_retried() {
+    let s = &scenarios()[0];
+    let clean = run_for(s);
+    invoke(&clean, &s.delivery).await.unwrap();
+    let execute = clean
+        .memory
+        .world()
+        .calls
+        .iter()
+        .position(|op| *op == Op::Execute)
+        .unwrap();
+    let r = run_for(s);
+    r.memory.fault_at(execute, Fault::Before(ErrorKind::Denied));
+    let report = invoke(&r, &s.delivery).await.unwrap();
+    let api = report.results.iter().find(|x| x.target == "api").unwrap();
+    assert_eq!(api.outcome, ResultOutcome::Failed, "{report:#?}");
+    assert!(api.error.as_deref().unwrap().contains("AccessDenied"));
+    let w = r.memory.world();
+    assert_eq!(w.live[&ecs("api-service")].desired, 3);
+    let rec = &w.records["api"];
+    assert!(rec.pending.is_none());
+    assert!(
+        rec.state.history.is_empty(),
+        "no cooldown for what never happened"
+    );
+    assert!(rec.last_error.as_deref().unwrap().contains("AccessDenied"));
+    assert_eq!(w.published.len(), 1);
+    assert_eq!(w.published[0].outcome, "failed");
+    drop(w);
+    // A redelivery answers with the failure; it does not try again.
+    let again = invoke(&r, &s.delivery).await.unwrap();
+    assert_eq!(again.results[0].outcome, ResultOutcome::Duplicate);
+    assert_eq!(again.results[0].first, Some(ResultOutcome::Failed));
+    assert_eq!(r.memory.world().published.len(), 1);
+    assert!(r.memory.world().changes.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_concurrent_duplicate_waits_and_never_reports_duplicate_while_in_progress() {
+    let s = &scenarios()[0];
+    let r = run_for(s);
+    // The first attempt hangs on its call after committing: it holds the intent.
+    let clean = run_for(s);
+    invoke(&clean, &s.delivery).await.unwrap();
+    let execute = clean
+        .memory
+        .world()
+        .calls
+        .iter()
+        .position(|op| *op == Op::Execute)
+        .unwrap();
+    r.memory.fault_at(execute, Fault::Hang);
+    let killed = invoke(&r, &s.delivery).await;
+    assert!(killed.is_err());
+    // Within the owner's deadline a duplicate is in progress, not a duplicate.
+    let err = invoke(&r, &s.delivery).await.unwrap_err();
+    assert!(matches!(err, RunError::InProgress(_)), "{err}");
+    assert_eq!(r.memory.world().live[&ecs("api-service")].desired, 3);
+    // After it, the retry completes the intent: once, and tells.
+    r.clock.advance(Duration::seconds(61));
+    let report = invoke(&r, &s.delivery).await.unwrap();
+    let api = report.results.iter().find(|x| x.target == "api").unwrap();
+    assert_eq!(api.outcome, ResultOutcome::Changed, "{report:#?}");
+    assert!(api.explanation.contains("completed by a later attempt"));
+    assert_eq!(r.memory.world().live[&ecs("api-service")].desired, 5);
+    assert_eq!(r.memory.world().published.len(), 1);
+    assert_settled(&r.memory, "recovered");
+}
+
+#[tokio::test(start_paused = true)]
+async fn another_signal_completes_an_abandoned_intent_before_deciding_on_top() {
+    let s = &scenarios()[0];
+    let r = run_for(s);
+    let clean = run_for(s);
+    invoke(&clean, &s.delivery).await.unwrap();
+    let execute = clean
+        .memory
+        .world()
+        .calls
+        .iter()
+        .position(|op| *op == Op::Execute)
+        .unwrap();
+    r.memory.fault_at(execute, Fault::Hang);
+    assert!(invoke(&r, &s.delivery).await.is_err());
+    // No retry ever comes (the DLQ took it); ten minutes later another alarm on api.
+    r.clock.advance(Duration::minutes(10));
+    let other = Delivery {
+        signal: alarm("api-cpu-high", 80.0),
+        key: "alarm:api-cpu-high:2026-11-23T10:10:00.000+0000".into(),
+        at: None,
+    };
+    let report = invoke(&r, &other).await.unwrap();
+    assert_eq!(report.recovered.len(), 1, "{report:#?}");
+    assert_eq!(report.recovered[0].outcome, ResultOutcome::Changed);
+    // 3 -> 5 completed, then +1 on top of it.
+    assert_eq!(r.memory.world().live[&ecs("api-service")].desired, 6);
+    assert_eq!(r.memory.world().published.len(), 2);
+    assert_settled(&r.memory, "completed by another signal");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_intent_older_than_the_retry_window_is_undone_not_made() {
+    let s = &scenarios()[0];
+    let r = run_for(s);
+    let clean = run_for(s);
+    invoke(&clean, &s.delivery).await.unwrap();
+    let execute = clean
+        .memory
+        .world()
+        .calls
+        .iter()
+        .position(|op| *op == Op::Execute)
+        .unwrap();
+    r.memory.fault_at(execute, Fault::Hang);
+    assert!(invoke(&r, &s.delivery).await.is_err());
+    r.clock.advance(Duration::minutes(20));
+    let report = invoke(&r, &s.delivery).await.unwrap();
+    let api = &report.results[0];
+    assert_eq!(api.outcome, ResultOutcome::Failed, "{report:#?}");
+    assert!(
+        api.error.as_deref().unwrap().contains("abandoned"),
+        "{api:?}"
+    );
+    let w = r.memory.world();
+    assert_eq!(
+        w.live[&ecs("api-service")].desired,
+        3,
+        "stale capacity is not made"
+    );
+    assert!(w.records["api"].state.history.is_empty());
+    assert_eq!(w.published.len(), 1);
+    assert_eq!(w.published[0].outcome, "failed");
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_new_target_starts_too_close_to_the_deadline() {
+    let s = &scenarios()[1];
+    let r = run_for(s);
+    let deadline = s.clock + Duration::seconds(2);
+    let err = r.runner.handle_by(&s.delivery, deadline).await.unwrap_err();
+    assert!(matches!(err, RunError::OutOfTime(_)), "{err}");
+    assert!(r.memory.world().changes.is_empty());
+    assert!(r.memory.world().receipts.is_empty(), "nothing committed");
+    // With time, the retry does it all.
+    let (_, report) = invoke_until_done(&r, &s.delivery, 1).await;
+    assert!(report
+        .results
+        .iter()
+        .any(|x| x.outcome == ResultOutcome::Changed));
+}
+
+#[test]
+fn every_fault_kind_is_in_the_matrix() {
+    for f in FAULTS {
+        let denied = matches!(f, Fault::Before(ErrorKind::Denied));
+        assert!(denied || HEALABLE.contains(&f), "{f:?}");
+    }
+}
