@@ -492,3 +492,103 @@ fn every_fault_kind_is_in_the_matrix() {
         assert!(denied || HEALABLE.contains(&f), "{f:?}");
     }
 }
+
+mod random {
+    //! Random faults at random call points over random signal sequences end as the fault-free
+    //! run does.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn pool(i: usize, at: DateTime<Utc>) -> Delivery {
+        let stamp = at.format("%Y-%m-%dT%H:%M:%S%.3f+0000");
+        let alarm_of = |name: &str, value: f64| Delivery {
+            signal: alarm(name, value),
+            key: format!("alarm:{name}:{stamp}"),
+            at: None,
+        };
+        match i {
+            0 => alarm_of("api-cpu-critical", 91.0),
+            1 => alarm_of("api-cpu-high", 80.0),
+            2 => alarm_of("api-cpu-low", 10.0),
+            3 => alarm_of("web-cpu-critical", 95.0),
+            4 => alarm_of("web-cpu-low", 5.0),
+            5 => alarm_of("ai-queue-deep", 500.0),
+            6 => alarm_of("ai-queue-shallow", 1.0),
+            7 => Delivery {
+                signal: Signal::Tick(TickSignal::default()),
+                key: format!("tick:{}", at.to_rfc3339()),
+                at: Some(at),
+            },
+            _ => Delivery {
+                signal: Signal::Budget(BudgetSignal {
+                    budget: "AI-Service-Monthly".into(),
+                    alert_type: AlertType::Actual,
+                    threshold_percent: 100.0,
+                    budgeted: Some(5000.0),
+                    amount: Some(5100.0),
+                    sent_at: Some(at),
+                }),
+                key: "budget:AI-Service-Monthly:ACTUAL:100:2026-11".into(),
+                at: None,
+            },
+        }
+    }
+
+    fn healable() -> impl Strategy<Value = Fault> {
+        prop::sample::select(HEALABLE.to_vec())
+    }
+
+    /// A step: which signal, and up to two faults (call index from the start of its first
+    /// invocation, kind).
+    fn step() -> impl Strategy<Value = (usize, Vec<(usize, Fault)>)> {
+        (0usize..9, prop::collection::vec((0usize..24, healable()), 0..3))
+    }
+
+    fn run(steps: &[(usize, Vec<(usize, Fault)>)], faulty: bool) -> Memory {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let start = t("2026-11-23T09:10:00Z");
+            let s = Scenario {
+                name: "random",
+                delivery: pool(0, start),
+                clock: start,
+            };
+            let r = run_for(&s);
+            for (n, (i, faults)) in steps.iter().enumerate() {
+                // 90 minutes apart: cooldowns, guards and the hourly limit do not depend on how
+                // many minutes the retries took.
+                let at = start + Duration::minutes(90 * n as i64);
+                r.clock.set(at);
+                let d = pool(*i, at);
+                if faulty {
+                    for (k, f) in faults {
+                        r.memory.fault_at(*k, *f);
+                    }
+                }
+                invoke_until_done(&r, &d, 6).await;
+                r.memory.heal();
+            }
+            r.memory
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+        #[test]
+        fn random_faults_end_as_the_fault_free_run(
+            steps in prop::collection::vec(step(), 1..6)
+        ) {
+            let clean = run(&steps, false);
+            let faulty = run(&steps, true);
+            let (want, got) = (end(&clean), end(&faulty));
+            prop_assert_eq!(&got.live, &want.live);
+            prop_assert_eq!(&got.told, &want.told);
+            assert_settled(&faulty, "random");
+        }
+    }
+}
