@@ -1224,7 +1224,7 @@ fn event_problems_at(policy: &Policy, known: &[&str], base: &Path, e: &Event) ->
         problem(
             base.key("lead"),
             false,
-            format!("`{base}.lead` is {lead}: longer than 366 days"),
+            format!("`{base}.lead` is {}: longer than 366 days", in_days(lead)),
             "write a lead of at most 366 days",
         );
     }
@@ -1237,6 +1237,18 @@ fn event_problems_at(policy: &Policy, known: &[&str], base: &Path, e: &Event) ->
         );
     }
     out
+}
+
+/// A long duration in days: `367 days`, or `400 days 6h` when not whole days.
+fn in_days(d: Dur) -> String {
+    const DAY: u64 = 24 * 60 * 60;
+    let secs = d.0.as_secs();
+    let rest = Dur::from_secs(secs % DAY);
+    if rest.0.is_zero() && d.0.subsec_nanos() == 0 {
+        format!("{} days", secs / DAY)
+    } else {
+        format!("{} days {rest}", secs / DAY)
+    }
 }
 
 /// The floors an event's uplift on target `name` can apply to: the target's own, and the
@@ -1383,7 +1395,7 @@ impl Loader<'_> {
                 self.at(
                     spans,
                     &p,
-                    format!("`{p}` is {d}: longer than 366 days"),
+                    format!("`{p}` is {}: longer than 366 days", in_days(d)),
                     "write a duration of at most 366 days, e.g. `\"30d\"`",
                 );
             }
