@@ -229,6 +229,7 @@ impl World {
                         "target": message_attribute(m, "target"),
                         "action": message_attribute(m, "action"),
                         "outcome": message_attribute(m, "outcome"),
+                        "dedup": message_attribute(m, "dedup"),
                     },
                     "body": capstan_body(m),
                 })
