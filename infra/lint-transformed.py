@@ -285,6 +285,19 @@ def check_functions(resources):
                 if not props(a).get("AlarmActions"):
                     problems.append(f"{a}: no AlarmActions")
 
+    # Capstan's own failure metrics (EMF, namespace Capstan, the dimensionless series) are
+    # alarmed on, and the alarm tells someone.
+    for metric in ("Failures", "NotifyFailures"):
+        alarms = [a for a in by_type.get("AWS::CloudWatch::Alarm", [])
+                  if props(a).get("Namespace") == "Capstan"
+                  and props(a).get("MetricName") == metric
+                  and not props(a).get("Dimensions")]
+        if not alarms:
+            problems.append(f"no CloudWatch alarm on Capstan's own {metric} metric")
+        for a in alarms:
+            if not props(a).get("AlarmActions"):
+                problems.append(f"{a}: no AlarmActions")
+
     # The stack's own alarms must not reach alarm-handler: every alarm name starts with a
     # prefix that an `anything-but` of a rule on CloudWatch alarm state changes excludes.
     excluded = []

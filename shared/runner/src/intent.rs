@@ -238,7 +238,7 @@ impl Runner {
         if calls {
             let plan = plan.as_ref().expect("a call has a plan");
             match self.carry_out(a, inst, record, receipt.clone(), plan).await {
-                Carried::Done(rec) => record = rec,
+                Carried::Done(rec) => record = *rec,
                 Carried::Stopped(results) => return Step::Done(results),
             }
         }
@@ -261,7 +261,7 @@ impl Runner {
                     target = %inst.name, key = %receipt.key,
                     applied = %notice::describe_applied(&inst.resource, &applied), "changed"
                 );
-                return Carried::Done(record);
+                return Carried::Done(Box::new(record));
             }
             Err(e) => e,
         };
@@ -274,7 +274,7 @@ impl Runner {
             {
                 if live.get(&inst.resource).is_some_and(|l| plan.shown_by(l)) {
                     info!(target = %inst.name, error = %e, "the call failed, but AWS shows it: done");
-                    return Carried::Done(record);
+                    return Carried::Done(Box::new(record));
                 }
             }
             warn!(target = %inst.name, error = %e, "AWS failed for now: the intent stays for the retry");
@@ -472,7 +472,7 @@ impl Runner {
         }
         let record = match &plan {
             Some(plan) => match self.carry_out(a, inst, record, receipt.clone(), plan).await {
-                Carried::Done(r) => r,
+                Carried::Done(r) => *r,
                 Carried::Stopped(results) => {
                     let r = results.into_iter().next().unwrap_or_else(|| {
                         TargetResult::failed(&name, &p.source, "not completed".into(), true)
@@ -1035,7 +1035,7 @@ enum Committed {
 
 enum Carried {
     /// AWS shows the plan: the record to clear.
-    Done(TargetRecord),
+    Done(Box<TargetRecord>),
     /// Released for a retry, or undone: the results.
     Stopped(Vec<TargetResult>),
 }

@@ -127,11 +127,8 @@ impl Ids for RandomIds {
     fn attempt(&self) -> String {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let keys = std::collections::hash_map::RandomState::new();
-        let mut h = keys.build_hasher();
-        (n, Utc::now().timestamp_nanos_opt(), std::process::id()).hash(&mut h);
-        let mut h2 = keys.build_hasher();
-        (h.finish(), n).hash(&mut h2);
-        format!("{:016x}{:016x}", h.finish(), h2.finish())
+        let first = keys.hash_one((n, Utc::now().timestamp_nanos_opt(), std::process::id()));
+        format!("{first:016x}{:016x}", keys.hash_one((first, n)))
     }
 }
 

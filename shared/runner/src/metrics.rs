@@ -1,5 +1,7 @@
 //! CloudWatch Embedded Metric Format: one JSON line on stdout per metric, which CloudWatch
-//! Logs turns into metrics (namespace `Capstan`, dimensions `Outcome` and `Target, Outcome`).
+//! Logs turns into metrics (namespace `Capstan`; each metric without dimensions, by `Outcome`,
+//! and by `Target, Outcome`). The dimensionless series is what the template's alarms watch
+//! (`Failures`, `NotifyFailures`): one alarm covers every target and outcome.
 
 use serde_json::json;
 
@@ -20,7 +22,7 @@ fn emf_line_at(name: &str, value: f64, target: &str, outcome: &str, millis: i64)
             "Timestamp": millis,
             "CloudWatchMetrics": [{
                 "Namespace": "Capstan",
-                "Dimensions": [["Outcome"], ["Target", "Outcome"]],
+                "Dimensions": [[], ["Outcome"], ["Target", "Outcome"]],
                 "Metrics": [{"Name": name, "Unit": "Count"}],
             }],
         },
@@ -45,6 +47,11 @@ mod tests {
             "Actions"
         );
         assert_eq!(v["Actions"], 1.0);
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            serde_json::json!([[], ["Outcome"], ["Target", "Outcome"]]),
+            "a dimensionless series for the stack's alarms"
+        );
         assert_eq!(v["Target"], "api");
         assert_eq!(v["Outcome"], "changed");
         assert!(!line.contains('\n'));

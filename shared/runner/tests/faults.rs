@@ -351,18 +351,19 @@ async fn access_denied_on_the_change_is_undone_announced_once_and_not_retried() 
     let api = report.results.iter().find(|x| x.target == "api").unwrap();
     assert_eq!(api.outcome, ResultOutcome::Failed, "{report:#?}");
     assert!(api.error.as_deref().unwrap().contains("AccessDenied"));
-    let w = r.memory.world();
-    assert_eq!(w.live[&ecs("api-service")].desired, 3);
-    let rec = &w.records["api"];
-    assert!(rec.pending.is_none());
-    assert!(
-        rec.state.history.is_empty(),
-        "no cooldown for what never happened"
-    );
-    assert!(rec.last_error.as_deref().unwrap().contains("AccessDenied"));
-    assert_eq!(w.published.len(), 1);
-    assert_eq!(w.published[0].outcome, "failed");
-    drop(w);
+    {
+        let w = r.memory.world();
+        assert_eq!(w.live[&ecs("api-service")].desired, 3);
+        let rec = &w.records["api"];
+        assert!(rec.pending.is_none());
+        assert!(
+            rec.state.history.is_empty(),
+            "no cooldown for what never happened"
+        );
+        assert!(rec.last_error.as_deref().unwrap().contains("AccessDenied"));
+        assert_eq!(w.published.len(), 1);
+        assert_eq!(w.published[0].outcome, "failed");
+    }
     // A redelivery answers with the failure; it does not try again.
     let again = invoke(&r, &s.delivery).await.unwrap();
     assert_eq!(again.results[0].outcome, ResultOutcome::Duplicate);
@@ -541,7 +542,10 @@ mod random {
     /// A step: which signal, and up to two faults (call index from the start of its first
     /// invocation, kind).
     fn step() -> impl Strategy<Value = (usize, Vec<(usize, Fault)>)> {
-        (0usize..9, prop::collection::vec((0usize..24, healable()), 0..3))
+        (
+            0usize..9,
+            prop::collection::vec((0usize..24, healable()), 0..3),
+        )
     }
 
     fn run(steps: &[(usize, Vec<(usize, Fault)>)], faulty: bool) -> Memory {

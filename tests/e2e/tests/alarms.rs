@@ -366,14 +366,12 @@ async fn dry_run_changes_nothing_and_says_what_it_would_do() {
     let log = w.store.recent_log("api", 10).await.unwrap();
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].outcome, "dry-run");
-    assert!(
-        w.store
-            .load_targets(&["api".into()])
-            .await
-            .unwrap()
-            .is_empty(),
-        "no record written"
-    );
+    // The record held the notification's intent until it was published; nothing else.
+    let records = w.store.load_targets(&["api".into()]).await.unwrap();
+    let rec = &records["api"];
+    assert!(rec.pending.is_none(), "{:?}", rec.pending);
+    assert!(rec.state.history.is_empty(), "no action recorded");
+    assert_eq!(rec.state.desired, 3);
 }
 
 #[tokio::test]
