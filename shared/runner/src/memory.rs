@@ -95,6 +95,8 @@ pub struct World {
     pub calls: Vec<Op>,
     /// Every AWS change made, in order.
     pub changes: Vec<(Resource, Call)>,
+    /// Resources whose changes AWS refuses, and how (IAM denying one resource, say).
+    pub refused: BTreeMap<Resource, ErrorKind>,
     faults: VecDeque<(usize, Fault)>,
 }
 
@@ -387,6 +389,9 @@ impl Fleet for MemoryFleet {
                 let Some(call) = &plan.call else {
                     return Ok(plan.applied(false));
                 };
+                if let Some(kind) = w.refused.get(&plan.resource) {
+                    return Err(injected(Op::Execute, *kind));
+                }
                 let Some(live) = w.live.get_mut(&plan.resource) else {
                     return Err(AwsError::new(
                         call.action(),

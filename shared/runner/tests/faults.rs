@@ -596,3 +596,111 @@ mod random {
         }
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_occurrence_whose_change_is_refused_is_not_marked_done() {
+    // The 08:00 tick: frontend's morning-scale-up occurrence. AWS refuses frontend's call.
+    let s = &scenarios()[1];
+    let r = run_for(s);
+    let clean = run_for(s);
+    invoke(&clean, &s.delivery).await.unwrap();
+    assert!(
+        clean.memory.world().records["frontend"]
+            .state
+            .occurrences
+            .contains_key("morning-scale-up"),
+        "the fault-free tick marks the occurrence"
+    );
+    r.memory
+        .world()
+        .refused
+        .insert(ecs("frontend-service"), ErrorKind::Denied);
+    let report = invoke(&r, &s.delivery).await.unwrap();
+    assert!(
+        report
+            .results
+            .iter()
+            .any(|x| x.target == "frontend" && x.outcome == ResultOutcome::Failed),
+        "{report:#?}"
+    );
+    {
+        let w = r.memory.world();
+        let rec = &w.records["frontend"];
+        assert!(
+            !rec.state.occurrences.contains_key("morning-scale-up"),
+            "the mark is restored: {:?}",
+            rec.state.occurrences
+        );
+        assert_eq!(w.live[&ecs("frontend-service")].desired, 2);
+    }
+    // AWS allows it again; the next tick, within catch-up, still makes the occurrence.
+    r.memory.world().refused.clear();
+    r.clock.advance(Duration::minutes(5));
+    let next = Delivery {
+        signal: Signal::Tick(TickSignal::default()),
+        key: "tick:2026-11-23T08:05:00Z".into(),
+        at: Some(t("2026-11-23T08:05:00Z")),
+    };
+    invoke(&r, &next).await.unwrap();
+    assert_eq!(r.memory.live(&ecs("frontend-service")).unwrap().desired, 4);
+    assert_settled(&r.memory, "after the next tick");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_tick_from_the_future_never_sets_a_tick_time_past_now() {
+    let s = &scenarios()[1];
+    let r = run_for(s);
+    let ahead = Delivery {
+        at: Some(s.clock + Duration::minutes(4)),
+        key: "tick:ahead".into(),
+        ..s.delivery.clone()
+    };
+    invoke(&r, &ahead).await.unwrap();
+    let w = r.memory.world();
+    for (name, rec) in &w.records {
+        if let Some(at) = rec.tick_at {
+            assert!(
+                at <= s.clock,
+                "{name}: tick_at {at} is past now {}",
+                s.clock
+            );
+        }
+    }
+    assert!(w.records.values().any(|r| r.tick_at.is_some()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_describe_that_is_refused_for_good_is_announced_once_and_not_retried() {
+    let s = &scenarios()[0];
+    let r = run_for(s);
+    let clean = run_for(s);
+    invoke(&clean, &s.delivery).await.unwrap();
+    let describe = clean
+        .memory
+        .world()
+        .calls
+        .iter()
+        .position(|op| *op == Op::Describe)
+        .unwrap();
+    r.memory
+        .fault_at(describe, Fault::Before(ErrorKind::Denied));
+    let report = invoke(&r, &s.delivery).await.unwrap();
+    assert_eq!(
+        report.results[0].outcome,
+        ResultOutcome::Failed,
+        "{report:#?}"
+    );
+    assert!(report.results[0]
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("AccessDenied"));
+    assert_eq!(r.memory.world().published.len(), 1);
+    // Delivered again (SNS retries, say) while it is still refused: not announced again.
+    // (The same calls come first, so the describe is at the same place.)
+    r.memory
+        .fault_at(describe, Fault::Before(ErrorKind::Denied));
+    let again = invoke(&r, &s.delivery).await.unwrap();
+    assert_eq!(r.memory.world().published.len(), 1, "{again:#?}");
+    assert_eq!(r.memory.world().live[&ecs("api-service")].desired, 3);
+}
