@@ -7,7 +7,7 @@
 #![warn(missing_docs)]
 
 use capstan_events::{parse_alarm_event, AcceptedTopics, Parsed};
-use capstan_function::{handle_each, Error, Function};
+use capstan_function::{handle_each, Config, Error, Function};
 use capstan_policy::Signal;
 use capstan_runner::{Delivery, Runner};
 use chrono::{DateTime, Utc};
@@ -18,13 +18,18 @@ use tracing::{info, info_span, warn};
 #[derive(Clone)]
 pub struct Handler {
     runner: Runner,
+    /// The SNS topics deliveries may come from (`CAPSTAN_SNS_TOPIC_ARNS`; none: any).
+    topics: AcceptedTopics,
 }
 
 impl Function for Handler {
     const NAME: &'static str = "alarm-handler";
 
     fn new(runner: Runner) -> Handler {
-        Handler { runner }
+        Handler {
+            runner,
+            topics: AcceptedTopics::any(),
+        }
     }
 
     /// Handles one event. Every alarm transition in it is handled (each acts at most once,
@@ -36,8 +41,14 @@ impl Function for Handler {
         &self.runner
     }
 
+    /// Accepts SNS deliveries only from the configured topics.
+    fn configure(mut self, config: &Config) -> Handler {
+        self.topics = AcceptedTopics::from(&config.sns_topics);
+        self
+    }
+
     async fn handle_by(&self, payload: Value, deadline: DateTime<Utc>) -> Result<Value, Error> {
-        let deliveries = match parse_alarm_event(&payload, &AcceptedTopics::any()) {
+        let deliveries = match parse_alarm_event(&payload, &self.topics) {
             Ok(Parsed::Alarms(d)) => d,
             Ok(Parsed::Ignored { why }) => {
                 info!(why = %why, "event ignored");

@@ -14,7 +14,7 @@
 #![warn(missing_docs)]
 
 use capstan_events::{parse_budget_event, AcceptedTopics};
-use capstan_function::{handle_each, Error, Function};
+use capstan_function::{handle_each, Config, Error, Function};
 use capstan_policy::Signal;
 use capstan_runner::{Delivery, Runner};
 use chrono::{DateTime, Utc};
@@ -25,13 +25,18 @@ use tracing::{info_span, warn};
 #[derive(Clone)]
 pub struct Handler {
     runner: Runner,
+    /// The SNS topics deliveries may come from (`CAPSTAN_SNS_TOPIC_ARNS`; none: any).
+    topics: AcceptedTopics,
 }
 
 impl Function for Handler {
     const NAME: &'static str = "budget-handler";
 
     fn new(runner: Runner) -> Handler {
-        Handler { runner }
+        Handler {
+            runner,
+            topics: AcceptedTopics::any(),
+        }
     }
 
     /// Handles one SNS delivery (one or several alerts); the response lists what came of each.
@@ -42,8 +47,14 @@ impl Function for Handler {
         &self.runner
     }
 
+    /// Accepts SNS deliveries only from the configured topics.
+    fn configure(mut self, config: &Config) -> Handler {
+        self.topics = AcceptedTopics::from(&config.sns_topics);
+        self
+    }
+
     async fn handle_by(&self, payload: Value, deadline: DateTime<Utc>) -> Result<Value, Error> {
-        let deliveries = parse_budget_event(&payload, &AcceptedTopics::any()).map_err(|e| {
+        let deliveries = parse_budget_event(&payload, &self.topics).map_err(|e| {
             warn!(error = %e, "not a budget alert: nothing changed");
             format!("not an AWS Budgets alert: {e}")
         })?;

@@ -171,6 +171,12 @@ pub trait Function: Clone + Send + Sync + 'static {
     /// The runner.
     fn runner(&self) -> &Runner;
 
+    /// Takes what the function needs of its settings besides the runner (the SNS topics it
+    /// accepts deliveries from, say). Nothing, by default.
+    fn configure(self, _config: &Config) -> Self {
+        self
+    }
+
     /// Handles one event within `deadline` (the Lambda context's): the function's response, or
     /// an error that makes Lambda retry.
     fn handle_by(
@@ -194,7 +200,10 @@ pub type Error = lambda_runtime::Error;
 /// context's deadline.
 pub async fn serve<F: Function>() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let handler = F::new(runner_from_env(F::NAME).await?);
+    let config = Config::from_env(|k| std::env::var(k).ok())?;
+    let sdk = capstan_aws::load_config(Timeouts::default()).await;
+    let runner = runner_with_config(F::NAME, &config, &sdk, Arc::new(SystemClock)).await?;
+    let handler = F::new(runner).configure(&config);
     lambda_runtime::run(lambda_runtime::service_fn(
         |event: lambda_runtime::LambdaEvent<Value>| {
             let handler = handler.clone();
