@@ -799,9 +799,38 @@ fn reasons_from_message(msg: &str) -> Vec<String> {
         .collect()
 }
 
-/// A `ClientRequestToken` (at most 36 characters) that is the same for the same transaction.
+/// A `ClientRequestToken` (at most 36 characters) that is the same for the same transaction:
+/// a digest of its items in a canonical order (an item's attributes are a hash map, whose order
+/// differs from one map to the next).
 fn request_token(items: &[TransactWriteItem]) -> String {
-    let digest = Sha256::digest(format!("{items:?}").as_bytes());
+    fn sorted<V: std::fmt::Debug>(m: Option<&HashMap<String, V>>) -> String {
+        let m: BTreeMap<&String, String> = m
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k, format!("{v:?}")))
+            .collect();
+        format!("{m:?}")
+    }
+    let mut text = String::new();
+    for item in items {
+        if let Some(p) = item.put() {
+            text.push_str(&format!(
+                "put {} {} {:?} {}\n",
+                p.table_name(),
+                sorted(Some(p.item())),
+                p.condition_expression(),
+                sorted(p.expression_attribute_values())
+            ));
+        }
+        if let Some(d) = item.delete() {
+            text.push_str(&format!(
+                "delete {} {}\n",
+                d.table_name(),
+                sorted(Some(d.key()))
+            ));
+        }
+    }
+    let digest = Sha256::digest(text.as_bytes());
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
