@@ -365,10 +365,21 @@ async fn tick(
     calls.clear();
     errors.take();
     let started = Instant::now();
-    let resp = handler
-        .handle(json!({"action": "tick", "scheduled_time": at.to_rfc3339()}))
-        .await
-        .unwrap_or_else(|e| panic!("tick {at}: {e}"));
+    // As Lambda does, an invocation that fails (moto answers some writes under load with a
+    // 500 even after the SDK's retries) is retried, up to twice; the retry completes what the
+    // first left.
+    let payload = json!({"action": "tick", "scheduled_time": at.to_rfc3339()});
+    let mut resp = handler.handle(payload.clone()).await;
+    let mut invocations = 1;
+    while let Err(e) = &resp {
+        if invocations == 3 {
+            panic!("tick {at}: {e}");
+        }
+        eprintln!("tick {at}: invocation {invocations} failed, retrying: {e}");
+        invocations += 1;
+        resp = handler.handle(payload.clone()).await;
+    }
+    let resp = resp.expect("retried until it succeeded");
     let wall = started.elapsed();
     let report = &resp["reports"][0];
     let mut outcomes = BTreeMap::new();
