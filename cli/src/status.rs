@@ -796,10 +796,15 @@ fn render_target(out: &mut String, t: &TargetStatus, width: usize, now: DateTime
             out,
             "pending",
             &format!(
-                "{} by {}, committed {}",
+                "{} by {}, committed {}; {}",
                 change(Some(p.from), Some(p.to)),
                 p.source,
-                when(p.at, now)
+                when(p.at, now),
+                if p.live_at(now) {
+                    format!("in progress until {}", when(p.deadline(), now))
+                } else {
+                    "left unfinished: the next delivery completes it".to_string()
+                }
             ),
         );
     }

@@ -331,7 +331,8 @@ async fn status_shows_the_last_actions_a_running_cooldown_and_a_missing_group() 
     );
     assert_eq!(
         row(&api, "pending"),
-        "7 -> 8 by rule:api-cpu-high, committed 09:58:00Z (2m ago)"
+        "7 -> 8 by rule:api-cpu-high, committed 09:58:00Z (2m ago); left unfinished: the next \
+         delivery completes it"
     );
     assert_eq!(
         row(&api, "error"),
