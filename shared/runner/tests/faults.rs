@@ -280,6 +280,15 @@ async fn the_fault_free_runs_change_and_tell() {
     }
 }
 
+/// Where the first call of kind `op` comes in the fault-free run of `s` (a fault programmed at
+/// that index hits it: the calls before it are the same).
+async fn first_call(s: &Scenario, op: Op) -> usize {
+    let clean = run_for(s);
+    invoke(&clean, &s.delivery).await.unwrap();
+    let calls = clean.memory.world().calls.clone();
+    calls.iter().position(|c| *c == op).unwrap()
+}
+
 /// Faults that a retry heals: the end must be the fault-free one.
 const HEALABLE: [Fault; 5] = [
     Fault::Before(ErrorKind::Transient),
@@ -336,15 +345,7 @@ async fn every_fault_at_every_call_point_ends_as_the_fault_free_run() {
 #[tokio::test(start_paused = true)]
 async fn access_denied_on_the_change_is_undone_announced_once_and_not_retried() {
     let s = &scenarios()[0];
-    let clean = run_for(s);
-    invoke(&clean, &s.delivery).await.unwrap();
-    let execute = clean
-        .memory
-        .world()
-        .calls
-        .iter()
-        .position(|op| *op == Op::Execute)
-        .unwrap();
+    let execute = first_call(s, Op::Execute).await;
     let r = run_for(s);
     r.memory.fault_at(execute, Fault::Before(ErrorKind::Denied));
     let report = invoke(&r, &s.delivery).await.unwrap();
@@ -377,15 +378,7 @@ async fn a_concurrent_duplicate_waits_and_never_reports_duplicate_while_in_progr
     let s = &scenarios()[0];
     let r = run_for(s);
     // The first attempt hangs on its call after committing: it holds the intent.
-    let clean = run_for(s);
-    invoke(&clean, &s.delivery).await.unwrap();
-    let execute = clean
-        .memory
-        .world()
-        .calls
-        .iter()
-        .position(|op| *op == Op::Execute)
-        .unwrap();
+    let execute = first_call(s, Op::Execute).await;
     r.memory.fault_at(execute, Fault::Hang);
     let killed = invoke(&r, &s.delivery).await;
     assert!(killed.is_err());
@@ -408,15 +401,7 @@ async fn a_concurrent_duplicate_waits_and_never_reports_duplicate_while_in_progr
 async fn another_signal_completes_an_abandoned_intent_before_deciding_on_top() {
     let s = &scenarios()[0];
     let r = run_for(s);
-    let clean = run_for(s);
-    invoke(&clean, &s.delivery).await.unwrap();
-    let execute = clean
-        .memory
-        .world()
-        .calls
-        .iter()
-        .position(|op| *op == Op::Execute)
-        .unwrap();
+    let execute = first_call(s, Op::Execute).await;
     r.memory.fault_at(execute, Fault::Hang);
     assert!(invoke(&r, &s.delivery).await.is_err());
     // No retry ever comes (the DLQ took it); ten minutes later another alarm on api.
@@ -439,15 +424,7 @@ async fn another_signal_completes_an_abandoned_intent_before_deciding_on_top() {
 async fn an_intent_older_than_the_retry_window_is_undone_not_made() {
     let s = &scenarios()[0];
     let r = run_for(s);
-    let clean = run_for(s);
-    invoke(&clean, &s.delivery).await.unwrap();
-    let execute = clean
-        .memory
-        .world()
-        .calls
-        .iter()
-        .position(|op| *op == Op::Execute)
-        .unwrap();
+    let execute = first_call(s, Op::Execute).await;
     r.memory.fault_at(execute, Fault::Hang);
     assert!(invoke(&r, &s.delivery).await.is_err());
     r.clock.advance(Duration::minutes(20));
@@ -673,15 +650,7 @@ async fn a_tick_from_the_future_never_sets_a_tick_time_past_now() {
 async fn a_describe_that_is_refused_for_good_is_announced_once_and_not_retried() {
     let s = &scenarios()[0];
     let r = run_for(s);
-    let clean = run_for(s);
-    invoke(&clean, &s.delivery).await.unwrap();
-    let describe = clean
-        .memory
-        .world()
-        .calls
-        .iter()
-        .position(|op| *op == Op::Describe)
-        .unwrap();
+    let describe = first_call(s, Op::Describe).await;
     r.memory
         .fault_at(describe, Fault::Before(ErrorKind::Denied));
     let report = invoke(&r, &s.delivery).await.unwrap();
