@@ -1031,7 +1031,13 @@ async fn apply_runs_an_occurrence_schedule_now_and_refuses_unknown_names() {
     for payload in [
         json!({"action": "apply", "schedule": "nightly"}),
         json!({"action": "apply", "schedule": "business-hours"}),
-        fixture("schedule-apply-input.json"),
+        // As the Scheduler delivers it (a schedule request carries its moment, which must be
+        // within the retry window of the clock).
+        {
+            let mut p = fixture("schedule-apply-input.json");
+            p["scheduled_time"] = json!("2026-11-23T14:10:00Z");
+            p
+        },
     ] {
         let name = payload["schedule"].as_str().unwrap().to_string();
         let r = w.schedule(payload).await.unwrap();
@@ -1101,12 +1107,13 @@ async fn a_late_tick_decides_as_on_time_and_an_older_tick_is_stale() {
     assert_eq!(rec.tick_at, Some(t("2026-11-23T08:00:00Z")));
     assert_eq!(rec.updated_at, t("2026-11-23T08:03:00Z"));
 
-    // An older tick (07:55) delivered after the 08:00 one: skipped for every target the newer
-    // tick wrote; nothing changes (07:55 would have put api back on 2..20 bounds, min 2).
+    // An older tick (07:59, still within the Scheduler's and Lambda's retry window) delivered
+    // after the 08:00 one: skipped for every target the newer tick wrote; nothing changes
+    // (07:59 would have put api back on 2..20 bounds, min 2).
     let before = items(&late).await;
-    late.at(t("2026-11-23T08:04:00Z"));
+    late.at(t("2026-11-23T08:03:30Z"));
     let r = late
-        .schedule(json!({"action": "tick", "scheduled_time": "2026-11-23T07:55:00Z"}))
+        .schedule(json!({"action": "tick", "scheduled_time": "2026-11-23T07:59:00Z"}))
         .await
         .unwrap();
     for target in ["api", "frontend"] {
