@@ -432,6 +432,7 @@ impl Runner {
             // Written with the intent; absent only if the table lost it: rebuild what to say.
             Ok(None) => (orphan_receipt(&p, inst), Expect::New),
             Err(e) => {
+                warn!(target = %inst.name, key = %p.key, error = %e, "could not read the receipt of an intent left unfinished");
                 let r = TargetResult::failed(
                     &name,
                     &p.source,
@@ -627,8 +628,12 @@ impl Runner {
                     continue;
                 }
             }
-            let Ok(mut fresh) = self.table().load_targets(&[scope.to_string()]).await else {
-                continue;
+            let mut fresh = match self.table().load_targets(&[scope.to_string()]).await {
+                Ok(fresh) => fresh,
+                Err(e) => {
+                    warn!(scope, key = %receipt.key, error = %e, "could not read the record again: trying again");
+                    continue;
+                }
             };
             record = fresh.remove(scope).map(|mut current| {
                 let want = record.as_ref();

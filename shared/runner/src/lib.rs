@@ -347,8 +347,13 @@ impl Runner {
                 self.fleet().describe(&resources),
                 star,
             );
-            if let Some(Ok(Some(r))) = star {
-                self.finish_global(&attempt, r, &mut report).await?;
+            match star {
+                Some(Ok(Some(r))) => self.finish_global(&attempt, r, &mut report).await?,
+                // Not fatal: the `*` commit, if this decision has one, meets the receipt anyway.
+                Some(Err(e)) => {
+                    warn!(key = %delivery.key, error = %e, "could not read the signal's * receipt")
+                }
+                _ => {}
             }
             let read = records
                 .map_err(|e| ("the state table", store_error(e)))
