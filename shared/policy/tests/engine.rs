@@ -9,16 +9,7 @@ use capstan_policy::signal::{AlarmSignal, BudgetSignal, CommandSignal, Signal, T
 use capstan_policy::state::{BudgetCap, Direction, Pause, State};
 use capstan_policy::{decide, effective_bounds};
 use chrono::{DateTime, Duration, Utc};
-use common::{at, policy, push_action, state_with};
-
-fn alarm(name: &str, value: Option<f64>) -> Signal {
-    Signal::Alarm(AlarmSignal {
-        name: name.to_string(),
-        state: AlarmState::Alarm,
-        previous: Some(AlarmState::Ok),
-        value,
-    })
-}
+use common::{alarm, at, policy, push_action, state_with};
 
 fn cmd(user: &str, text: &str, confirmed: bool) -> Signal {
     Signal::Command(CommandSignal {

@@ -7,21 +7,12 @@ mod common;
 
 use capstan_policy::decision::{Capacity, Decision, Outcome, Reason};
 use capstan_policy::load::event_problems;
-use capstan_policy::model::{AlarmState, Amount, Dur, Event, MAX_DURATION};
-use capstan_policy::signal::{AlarmSignal, CommandSignal, EventRequest, EventSignal, Signal};
+use capstan_policy::model::{Amount, Dur, Event, MAX_DURATION};
+use capstan_policy::signal::{CommandSignal, EventRequest, EventSignal, Signal};
 use capstan_policy::state::State;
 use capstan_policy::{decide, effective_bounds, load};
 use chrono::{DateTime, Duration, Utc};
-use common::{at, policy, push_action};
-
-fn alarm(name: &str, value: Option<f64>) -> Signal {
-    Signal::Alarm(AlarmSignal {
-        name: name.to_string(),
-        state: AlarmState::Alarm,
-        previous: Some(AlarmState::Ok),
-        value,
-    })
-}
+use common::{alarm, at, policy, push_action};
 
 fn add_as(by: &str, name: &str, event: Event) -> Signal {
     Signal::Event(EventSignal {

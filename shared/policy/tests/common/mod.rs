@@ -1,7 +1,8 @@
 //! Helpers shared by the engine's integration tests.
 #![allow(dead_code)]
 
-use capstan_policy::model::Policy;
+use capstan_policy::model::{AlarmState, Policy};
+use capstan_policy::signal::{AlarmSignal, Signal};
 use capstan_policy::state::{ActionRecord, State};
 use chrono::{DateTime, Duration, Utc};
 
@@ -189,4 +190,14 @@ pub fn push_action(
             to,
             forced: false,
         });
+}
+
+/// An alarm going from OK to ALARM, with its datapoint.
+pub fn alarm(name: &str, value: Option<f64>) -> Signal {
+    Signal::Alarm(AlarmSignal {
+        name: name.to_string(),
+        state: AlarmState::Alarm,
+        previous: Some(AlarmState::Ok),
+        value,
+    })
 }
