@@ -14,6 +14,11 @@ own log group); a log group with a retention; when anything invokes it asynchron
 retries with an on-failure destination to an SQS queue, and a dead-letter queue on every
 event source that delivers to it; CloudWatch alarms on its Errors and Throttles; and that
 every alarm of the stack is named so that alarm-handler's EventBridge rule leaves it out.
+For a function an SQS queue drives (`check_queues`): partial batch responses, a visibility
+timeout of at least 6 times the function's timeout, a redrive policy to a dead-letter queue
+with an alarm on it, both queues encrypted, and the role's receive/delete on that queue. For
+an HTTP API (`check_http_apis`): access logs to a log group of the template with a retention
+and without request bodies or headers, route throttling, and no catch-all route.
 
 Usage (with the SAM CLI's virtualenv, see scripts/check-infra.sh):
     python infra/lint-transformed.py infra/template.yaml
@@ -321,6 +326,111 @@ def check_functions(resources):
     return problems
 
 
+# What the event source mapping of an SQS queue needs of the function's role.
+SQS_POLL_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+
+# Lambda's advice for a queue it polls: a visibility timeout of at least 6 times the timeout.
+VISIBILITY_FACTOR = 6
+
+
+def check_queues(resources):
+    """Functions driven by an SQS event source mapping (see the module docstring)."""
+    problems = []
+
+    def props(rid):
+        return resources.get(rid, {}).get("Properties", {})
+
+    def is_type(rid, kind):
+        return resources.get(rid, {}).get("Type") == kind
+
+    def encrypted(q):
+        return props(q).get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props(q)
+
+    def dlq_alarmed(q):
+        return any(
+            props(a).get("Namespace") == "AWS/SQS"
+            and props(a).get("MetricName") == "ApproximateNumberOfMessagesVisible"
+            and props(a).get("AlarmActions")
+            and any(d.get("Name") == "QueueName" and target_of(d.get("Value")) == q
+                    for d in props(a).get("Dimensions", []))
+            for a, r in resources.items() if r.get("Type") == "AWS::CloudWatch::Alarm")
+
+    for esm, res in resources.items():
+        if res.get("Type") != "AWS::Lambda::EventSourceMapping":
+            continue
+        p = props(esm)
+        queue = target_of(p.get("EventSourceArn"))
+        if not is_type(queue, "AWS::SQS::Queue"):
+            continue
+        fn = target_of(p.get("FunctionName"))
+        if "ReportBatchItemFailures" not in as_list(p.get("FunctionResponseTypes", [])):
+            problems.append(f"{esm}: no FunctionResponseTypes [ReportBatchItemFailures] "
+                            "(one failed job would retry the whole batch)")
+        timeout = props(fn).get("Timeout", 3)
+        visibility = props(queue).get("VisibilityTimeout", 30)
+        if not (isinstance(timeout, int) and isinstance(visibility, int)):
+            problems.append(f"{queue}: VisibilityTimeout and {fn}'s Timeout must be numbers here")
+        elif visibility < VISIBILITY_FACTOR * timeout:
+            problems.append(f"{queue}: VisibilityTimeout {visibility} s is under "
+                            f"{VISIBILITY_FACTOR} x {fn}'s Timeout ({timeout} s)")
+        if not encrypted(queue):
+            problems.append(f"{queue}: not encrypted (SqsManagedSseEnabled or KmsMasterKeyId)")
+        redrive = props(queue).get("RedrivePolicy", {})
+        dlq = target_of(redrive.get("deadLetterTargetArn"))
+        if not is_type(dlq, "AWS::SQS::Queue"):
+            problems.append(f"{queue}: no RedrivePolicy to a dead-letter queue of the template")
+        else:
+            if not isinstance(redrive.get("maxReceiveCount"), int):
+                problems.append(f"{queue}: RedrivePolicy has no maxReceiveCount")
+            if not encrypted(dlq):
+                problems.append(f"{dlq}: not encrypted (SqsManagedSseEnabled or KmsMasterKeyId)")
+            if not dlq_alarmed(dlq):
+                problems.append(f"{dlq}: no alarm on its ApproximateNumberOfMessagesVisible")
+        role = target_of(props(fn).get("Role"))
+        if is_type(role, "AWS::IAM::Role"):
+            granted = set()
+            for _, st in role_statements(resources, role):
+                if st.get("Effect") == "Allow" and queue in {target_of(r) for r in as_list(st.get("Resource", []))}:
+                    granted |= {a for a in as_list(st.get("Action", [])) if isinstance(a, str)}
+            missing = sorted(SQS_POLL_ACTIONS - granted)
+            if missing:
+                problems.append(f"{role}: the event source mapping {esm} needs {', '.join(missing)} "
+                                f"on {queue}")
+    return problems
+
+
+def check_http_apis(resources):
+    """HTTP APIs and their stages (see the module docstring)."""
+    problems = []
+
+    def props(rid):
+        return resources.get(rid, {}).get("Properties", {})
+
+    for rid, res in resources.items():
+        if res.get("Type") == "AWS::ApiGatewayV2::Api":
+            for path, methods in props(rid).get("Body", {}).get("paths", {}).items():
+                if path == "$default" or "{proxy+}" in path or "x-amazon-apigateway-any-method" in methods:
+                    problems.append(f"{rid}: a catch-all route ({path}); name each route")
+        if res.get("Type") != "AWS::ApiGatewayV2::Stage":
+            continue
+        p = props(rid)
+        logs = p.get("AccessLogSettings", {})
+        group = target_of(logs.get("DestinationArn"))
+        if resources.get(group, {}).get("Type") != "AWS::Logs::LogGroup":
+            problems.append(f"{rid}: no access logs to a log group of the template")
+        elif "RetentionInDays" not in props(group):
+            problems.append(f"{rid}: its access log group {group} has no RetentionInDays")
+        fmt = logs.get("Format", "")
+        if not isinstance(fmt, str) or any(x in fmt.lower() for x in ("body", "header", "$input")):
+            problems.append(f"{rid}: the access log format must be a plain string without request "
+                            "bodies or headers (they carry signatures and credentials)")
+        routes = p.get("DefaultRouteSettings", {})
+        for key in ("ThrottlingBurstLimit", "ThrottlingRateLimit"):
+            if key not in routes:
+                problems.append(f"{rid}: DefaultRouteSettings.{key} left to the account's default")
+    return problems
+
+
 def main(argv):
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -363,7 +473,7 @@ def main(argv):
             return 1
 
     resources = cfn.get("Resources", {})
-    problems = check_functions(resources)
+    problems = check_functions(resources) + check_queues(resources) + check_http_apis(resources)
     if problems:
         for problem in problems:
             print(f"{path}: {problem}", file=sys.stderr)
@@ -372,6 +482,12 @@ def main(argv):
     print(f"{path}: SAM transform ok ({len(resources)} CloudFormation resources), cfn-lint clean")
     print(f"{path}: {len(functions)} functions ({', '.join(functions)}): own role, least "
           "privilege, log group, retries and dead letters, Errors and Throttles alarms")
+    queues = sorted(r for r, v in resources.items() if v.get("Type") == "AWS::Lambda::EventSourceMapping")
+    stages = sorted(r for r, v in resources.items() if v.get("Type") == "AWS::ApiGatewayV2::Stage")
+    if queues or stages:
+        print(f"{path}: queue-driven ({', '.join(queues) or 'none'}): partial batch failures, "
+              "visibility, dead letters alarmed, encryption, polling grants; HTTP API stages "
+              f"({', '.join(stages) or 'none'}): access logs without bodies or headers, throttling")
     return 0
 
 

@@ -3,7 +3,10 @@
 #   1. `sam validate --lint` on infra/template.yaml (the SAM translator's checks and cfn-lint);
 #   2. infra/lint-transformed.py: cfn-lint on the CloudFormation the SAM transform makes of it,
 #      which also checks every IAM action name (cfn-lint skips that on SAM templates);
-#   3. the policy the PolicyLayer ships (infra/policy/capstan.toml): `capstan validate` and
+#   3. infra/check-slack-manifest.py: the Slack app manifest (infra/slack-manifest.yaml) has the
+#      shape Slack accepts, asks for the `commands` scope only, and points at the template's
+#      two routes;
+#   4. the policy the PolicyLayer ships (infra/policy/capstan.toml): `capstan validate` and
 #      `capstan test`.
 #
 #   bash scripts/check-infra.sh           # validate and lint the template
@@ -68,6 +71,9 @@ if ! { [ -x "$sam_python" ] && "$sam_python" -c 'import samtranslator, cfnlint' 
   sam_python="$venv/bin/python"
 fi
 "$sam_python" infra/lint-transformed.py infra/template.yaml
+
+step "the Slack app manifest (infra/slack-manifest.yaml)"
+"$sam_python" infra/check-slack-manifest.py infra/slack-manifest.yaml infra/template.yaml
 
 step "the shipped policy: capstan validate + capstan test (infra/policy/capstan.toml)"
 if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
