@@ -93,10 +93,15 @@ pub enum Reason {
         /// What was missing.
         why: String,
     },
-    /// The change is large enough to need a confirmation.
+    /// The command waits for a confirmation ([`crate::engine::confirmation_needed`]); the
+    /// explanation says what happens once it is confirmed.
     NeedsConfirmation {
-        /// The change asked for.
-        would: Capacity,
+        /// What the target would become (none for a command that sets no capacity itself,
+        /// such as `lift-cap`).
+        #[serde(default)]
+        would: Option<Capacity>,
+        /// Why it needs one.
+        why: ConfirmWhy,
     },
     /// The command could not be understood.
     BadCommand {
@@ -137,6 +142,39 @@ impl Reason {
             Reason::UnknownTarget { .. } => "unknown-target",
             Reason::AlreadyRight => "already-right",
             Reason::NothingToUndo => "nothing-to-undo",
+        }
+    }
+}
+
+/// Why a command waits for a confirmation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum ConfirmWhy {
+    /// `--force`: past the guardrails (asked for by someone other than a `cli:` user).
+    Force,
+    /// `lift-cap`: a budget's caps lifted early (asked for by someone other than a `cli:` user).
+    LiftCap,
+    /// A change of desired capacity larger than `[slack].confirm_above`.
+    LargeChange {
+        /// The change, in tasks or instances.
+        change: u32,
+        /// `[slack].confirm_above`.
+        confirm_above: u32,
+    },
+}
+
+impl fmt::Display for ConfirmWhy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfirmWhy::Force => f.write_str("--force overrides the guardrails"),
+            ConfirmWhy::LiftCap => f.write_str("lifting a budget cap early"),
+            ConfirmWhy::LargeChange {
+                change,
+                confirm_above,
+            } => write!(
+                f,
+                "a change of {change} is more than confirm_above ({confirm_above})"
+            ),
         }
     }
 }

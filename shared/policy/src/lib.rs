@@ -16,7 +16,9 @@ pub mod schedule;
 pub mod signal;
 pub mod state;
 
-pub use decision::{Capacity, Decision, Notice, Outcome, Reason, StateOp, TargetDecision};
+pub use decision::{
+    Capacity, ConfirmWhy, Decision, Notice, Outcome, Reason, StateOp, TargetDecision,
+};
 pub use engine::{decide, effective_bounds, Bounds};
 pub use load::{load, Diagnostic, LoadError};
 pub use model::Policy;

@@ -2057,6 +2057,39 @@ impl Loader<'_> {
     }
 
     fn check_slack(&mut self, policy: &Policy, names: &Names, spans: &Spans<'_>) {
+        let origins: [(&str, &[String], char, &str); 3] = [
+            (
+                "api_app_ids",
+                &policy.slack.api_app_ids,
+                'A',
+                "Slack app ids start with A, e.g. `A012ABCDEF` (app settings → Basic Information → App ID)",
+            ),
+            (
+                "team_ids",
+                &policy.slack.team_ids,
+                'T',
+                "Slack workspace ids start with T, e.g. `T012ABCDEF` (the `team_id` of a request)",
+            ),
+            (
+                "enterprise_ids",
+                &policy.slack.enterprise_ids,
+                'E',
+                "Enterprise Grid organization ids start with E, e.g. `E012ABCDEF` (the `enterprise_id` of a request)",
+            ),
+        ];
+        for (key, ids, prefix, hint) in origins {
+            for (j, id) in ids.iter().enumerate() {
+                if !looks_like_slack_id(id, &[prefix]) {
+                    let p = Path::of(&["slack", key]).idx(j);
+                    self.at(
+                        spans,
+                        &p,
+                        format!("`{p}`: `{id}` does not look like an id starting with {prefix} (upper-case letters and digits)"),
+                        hint,
+                    );
+                }
+            }
+        }
         let index = std::mem::take(&mut self.grant_index);
         for (g, i) in policy.slack.grants.iter().zip(index) {
             let base = Path::of(&["slack", "grants"]).idx(i);

@@ -589,6 +589,10 @@ pub enum Verb {
     /// Add a run-time event with `exceed_ceiling = true`, raising bounds past a target's hard
     /// ceiling (the audited override).
     ExceedCeiling,
+    /// Add or cancel a run-time event (`event add` / `event cancel`), on the event's targets.
+    Event,
+    /// Confirm a request another user asked for (the requester may always confirm their own).
+    Confirm,
 }
 
 impl fmt::Display for Verb {
@@ -602,6 +606,8 @@ impl fmt::Display for Verb {
             Verb::Undo => "undo",
             Verb::LiftCap => "lift-cap",
             Verb::ExceedCeiling => "exceed-ceiling",
+            Verb::Event => "event",
+            Verb::Confirm => "confirm",
         })
     }
 }
@@ -616,6 +622,15 @@ pub struct SlackAccess {
     /// The grants; a request is allowed when one grant allows it.
     #[serde(default)]
     pub grants: Vec<Grant>,
+    /// Slack app ids (`A...`) requests may come from; empty: any app.
+    #[serde(default)]
+    pub api_app_ids: Vec<String>,
+    /// Slack workspace (team) ids (`T...`) requests may come from; empty: any workspace.
+    #[serde(default)]
+    pub team_ids: Vec<String>,
+    /// Slack Enterprise Grid ids (`E...`) requests may come from; empty: any (or none).
+    #[serde(default)]
+    pub enterprise_ids: Vec<String>,
 }
 
 impl Default for SlackAccess {
@@ -623,6 +638,9 @@ impl Default for SlackAccess {
         SlackAccess {
             confirm_above: default_confirm(),
             grants: Vec::new(),
+            api_app_ids: Vec::new(),
+            team_ids: Vec::new(),
+            enterprise_ids: Vec::new(),
         }
     }
 }
@@ -955,14 +973,26 @@ impl fmt::Display for Amount {
     }
 }
 
-/// An instant, written as RFC 3339 (`2026-12-01T09:00:00Z`) or a TOML offset date-time.
+/// An instant, written as RFC 3339 (`2026-12-01T09:00:00Z`) or a TOML offset date-time. The
+/// seconds may be left out (`2026-12-01T09:00Z`, `2026-12-01T10:00+01:00`), as TOML allows; the
+/// offset (`Z` or `+HH:MM`) may not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub DateTime<Utc>);
 
 impl FromStr for Timestamp {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        DateTime::parse_from_rfc3339(s.trim())
+        let t = s.trim();
+        // `YYYY-MM-DDTHH:MM` then the offset: the seconds are `:00`.
+        let full = match (t.get(..16), t.get(16..)) {
+            (Some(minutes), Some(rest))
+                if minutes.as_bytes()[13] == b':' && !rest.starts_with([':', '.']) =>
+            {
+                format!("{minutes}:00{rest}")
+            }
+            _ => t.to_string(),
+        };
+        DateTime::parse_from_rfc3339(&full)
             .map(|d| Timestamp(d.with_timezone(&Utc)))
             .map_err(|_| {
                 format!("`{s}` is not a time; write RFC 3339 with an offset, e.g. `2026-12-01T09:00:00Z`")
@@ -1096,5 +1126,23 @@ mod tests {
         assert!("5 parsecs".parse::<Dur>().is_err());
         assert_eq!("08:00".parse::<LocalTime>().unwrap().to_string(), "08:00");
         assert!("25:00".parse::<LocalTime>().is_err());
+    }
+
+    #[test]
+    fn instants_need_an_offset_and_may_leave_out_the_seconds() {
+        let t = |s: &str| s.parse::<Timestamp>().map(|t| t.to_string());
+        assert_eq!(t("2026-12-05T08:00:00Z").unwrap(), "2026-12-05T08:00:00Z");
+        assert_eq!(t("2026-12-05T08:00Z").unwrap(), "2026-12-05T08:00:00Z");
+        assert_eq!(t("2026-12-05T09:30+01:00").unwrap(), "2026-12-05T08:30:00Z");
+        assert_eq!(t("2026-12-05T08:00:30.5Z").unwrap(), "2026-12-05T08:00:30Z");
+        for bad in [
+            "2026-12-05T08:00",
+            "2026-12-05T08:00:00",
+            "2026-12-05",
+            "8am",
+            "2026-12-05T08Z",
+        ] {
+            assert!(t(bad).unwrap_err().contains(&format!("`{bad}`")), "{bad}");
+        }
     }
 }

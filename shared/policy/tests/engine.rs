@@ -675,10 +675,18 @@ fn budget_notify_then_cap_then_duplicate_then_lift() {
     // the period reset releases the cap: the next tick restores the ceiling
     let d = decide(&p, &tick(), &s, at("2026-12-01T00:05:00Z"));
     assert_eq!(change_of(&d, "ai").1.max, 30);
-    // an operator can lift it early
+    // an operator can lift it early: from Slack, once confirmed
     let d = decide(
         &p,
         &cmd("U2147483697", "lift-cap AI-Service-Monthly", false),
+        &s,
+        now,
+    );
+    assert!(d.ops.is_empty() && d.for_target("ai").is_none(), "{d:?}");
+    assert_eq!(reason_of(&d, "*").code(), "needs-confirmation");
+    let d = decide(
+        &p,
+        &cmd("U2147483697", "lift-cap AI-Service-Monthly", true),
         &s,
         now,
     );

@@ -574,7 +574,7 @@ fn lift_cap_still_brings_bounds_back() {
         user: "U2147483697".into(),
         channel: "C2147483705".into(),
         text: "lift-cap AI-Service-Monthly".into(),
-        confirmed: false,
+        confirmed: true,
     });
     let d = decide(&p, &lift, &s, now);
     let (from, to) = change_of(&d, "ai");

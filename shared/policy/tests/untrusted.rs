@@ -224,7 +224,8 @@ fn huge_durations_and_steps_in_an_unvalidated_policy_never_panic() {
             }
         }
     }
-    // The forced +i64::MAX saturates at u32::MAX, the forced -i64::MAX at 0.
+    // A change beyond the largest count is refused, naming the word, not saturated; the
+    // largest change allowed goes as far as it says, and the forced -100000 stops at 0.
     let force = |text: &str| {
         decide(
             &p,
@@ -238,14 +239,26 @@ fn huge_durations_and_steps_in_an_unvalidated_policy_never_panic() {
             now,
         )
     };
+    for text in [
+        "scale api +9223372036854775807 --force",
+        "scale api -9223372036854775808 --force",
+        "scale api 4294967295 --force",
+    ] {
+        let d = force(text);
+        let word = text.split(' ').nth(2).unwrap();
+        assert!(d.ops.is_empty(), "{text}: {d:?}");
+        match &d.for_target("*").map(|t| &t.outcome) {
+            Some(Outcome::Suppressed {
+                reason: Reason::BadCommand { why },
+            }) => assert!(why.contains(&format!("`{word}`")), "{text}: {why}"),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
     assert_eq!(
-        to_of(&force("scale api +9223372036854775807 --force"), "api").desired,
-        u32::MAX
+        to_of(&force("scale api +100000 --force"), "api").desired,
+        100_006
     );
-    assert_eq!(
-        to_of(&force("scale api -9223372036854775808 --force"), "api").desired,
-        0
-    );
+    assert_eq!(to_of(&force("scale api -100000 --force"), "api").desired, 0);
     // The uplift of i64::MAX raises ai's floor to its hard ceiling, no further: the launch has
     // no `exceed_ceiling`.
     let b = effective_bounds(&p, &s, "ai", now);

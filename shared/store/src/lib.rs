@@ -186,7 +186,11 @@ impl TargetRecord {
 }
 
 /// One entry of the action log: a decision on a target, and what came of it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// An operator's command (and a run-time event request) also says who asked, from which
+/// channel, with which verb: every command, confirmation and refusal is on the record.
+/// `Default` gives an empty entry at the Unix epoch, for `..LogEntry::default()`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct LogEntry {
     /// When it was decided.
     pub at: DateTime<Utc>,
@@ -208,6 +212,15 @@ pub struct LogEntry {
     pub to: Option<Capacity>,
     /// The engine's explanation.
     pub explanation: String,
+    /// Who asked: a command's user (a Slack user id, or `cli:<name>`), an event request's `by`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// The Slack channel a command came from (none from the CLI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// The command's verb (`scale`, `pause`, `lift-cap`, `event`, `confirm`...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verb: Option<String>,
 }
 
 /// Budget caps and run-time events: the part of the state every decision may need.

@@ -4,13 +4,17 @@
 //! Adding: the request says who asks and names the event; an event the policy file defines is
 //! changed in the policy, not here; the event passes [`event_problems`] (the loader's checks);
 //! an event with `exceed_ceiling` needs a requester granted verb `exceed-ceiling` on each of
-//! its targets ([`authorize`]);
+//! its targets ([`authorize`]; in the channel of an `event add` command, with none for an
+//! event signal);
 //! the same event added again is one event (a no-op), a different one under a stored name must
 //! be cancelled first; an event already over is refused. Accepted, it is recorded
 //! ([`StateOp::AddEvent`]) and every target whose bounds it changes right away (its lead has
 //! begun) gets them now. Cancelling removes a run-time event and brings the bounds back.
 //!
 //! A refusal is a `bad-command` decision on `*` and a notice saying why, and changes nothing.
+//!
+//! The `event add` and `event cancel` commands come here too, once the requester's grant of
+//! verb `event` is checked ([`super::authorize_command`]).
 
 use super::*;
 use crate::load::event_problems;
@@ -25,7 +29,7 @@ pub(super) fn on_event(
     let source = format!("event:{}", e.request.name());
     match &e.request {
         EventRequest::Add { name, event } => {
-            add(policy, &e.by, name, event, state, now, &source, d)
+            add(policy, &e.by, "", name, event, state, now, &source, d)
         }
         EventRequest::Cancel { name } => cancel(policy, &e.by, name, state, now, &source, d),
     }
@@ -47,10 +51,13 @@ fn refuse(d: &mut Decision, source: &str, what: &str, why: String) {
     ));
 }
 
+/// Adds run-time event `name` for `by`, asking from `channel` (empty: no channel, as an event
+/// signal; an `event add` command passes its own, which the `exceed-ceiling` grant must allow).
 #[allow(clippy::too_many_arguments)]
-fn add(
+pub(super) fn add(
     policy: &Policy,
     by: &str,
+    channel: &str,
     name: &str,
     event: &Event,
     state: &State,
@@ -87,7 +94,7 @@ fn add(
         let refused: Vec<String> = event
             .targets
             .keys()
-            .filter_map(|t| authorize(policy, by, "", Verb::ExceedCeiling, Some(t)).err())
+            .filter_map(|t| authorize(policy, by, channel, Verb::ExceedCeiling, Some(t)).err())
             .collect();
         if !refused.is_empty() {
             return refuse(
@@ -171,7 +178,8 @@ fn add(
     );
 }
 
-fn cancel(
+/// Cancels run-time event `name` for `by`.
+pub(super) fn cancel(
     policy: &Policy,
     by: &str,
     name: &str,

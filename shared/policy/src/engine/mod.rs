@@ -17,7 +17,7 @@ use crate::command::{self, Command, ScaleTo};
 use crate::decision::{Capacity, Decision, Notice, Outcome, Reason, StateOp, TargetDecision};
 use crate::model::{
     earlier, later, Action, AlarmRule, Amount, BudgetAction, BudgetPeriod, BudgetRule, Criticality,
-    Event, Policy, Target, Verb,
+    Dur, Event, Policy, Target, Verb,
 };
 use crate::schedule;
 use crate::signal::{
@@ -40,7 +40,10 @@ use tick::on_tick;
 
 pub use bounds::{effective_bounds, event_released_by};
 pub use budget::period_end;
-pub use operator::{authorize, claims_identity, status_line};
+pub use operator::{
+    authorize, authorize_command, check_origin, claims_identity, confirmation_needed, status_line,
+    CLI_USER_PREFIX,
+};
 
 /// The bounds in force on a target at a moment, and what set them.
 #[derive(Debug, Clone, PartialEq, Eq)]
