@@ -20,6 +20,8 @@
 //! retry of a transaction that already committed with success instead of a failed condition.
 #![warn(missing_docs)]
 
+pub mod slack;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration as StdDuration;
 
