@@ -763,7 +763,10 @@ impl Store {
 
     /// Gives back the slot granted to `post_key` for `url` (the post failed: a retry may post):
     /// removes the mark and counts one post less, in one transaction. Returns false when there
-    /// was no mark (never granted, or given back already).
+    /// was no mark (never granted, or given back already, also by a concurrent call).
+    ///
+    /// Call it only after a post that Slack certainly did not accept (an error answer, not a
+    /// timeout): a slot given back for a post that did arrive lets the same post be made twice.
     pub async fn unmark_post(&self, url: &str, post_key: &str) -> Result<bool, StoreError> {
         const OP: &str = "dynamodb:TransactWriteItems";
         let pk = url_pk(url);
@@ -823,7 +826,8 @@ impl Store {
                 return Err(AwsError::from_sdk(OP, e).into());
             };
             if code_is(&reasons, 0, "ConditionalCheckFailed") {
-                continue; // given back, or granted again, meanwhile: read it again
+                // Given back meanwhile (and perhaps granted again: that grant is not this one).
+                return Ok(false);
             }
             if let Some(e) = throttled(&reasons) {
                 return Err(e);
@@ -849,7 +853,7 @@ impl Store {
                             Some(DeleteItemError::ConditionalCheckFailedException(_))
                         ) =>
                     {
-                        continue; // granted again meanwhile: read it again
+                        return Ok(false); // given back meanwhile
                     }
                     Err(e) => return Err(AwsError::from_sdk("dynamodb:DeleteItem", e).into()),
                 }
@@ -863,7 +867,7 @@ impl Store {
             OP,
             ErrorKind::Transient,
             None,
-            format!("the post mark kept moving: {ATTEMPTS} attempts lost to concurrent writers"),
+            format!("giving a post slot back conflicted with other transactions {ATTEMPTS} times"),
         )
         .into())
     }
