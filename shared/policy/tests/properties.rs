@@ -57,6 +57,12 @@ const COMMANDS: &[&str] = &[
     "resume api",
     "resume ai",
     "lift-cap AI-Service-Monthly",
+    "lift-cap “AI-Service-Monthly”",
+    "pause api 1h pin 25 --force",
+    "pause api pin 12",
+    "event add promo 2026-11-30T08:00Z 2026-11-30T12:00Z api=floor:6 lead 1h",
+    "event cancel promo",
+    "help",
     "status",
     "scale api lots",
 ];
