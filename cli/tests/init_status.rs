@@ -252,6 +252,7 @@ fn log_entry(at: DateTime<Utc>, key: &str, source: &str, from: u32, to: u32) -> 
         from: Some(cap(from)),
         to: Some(cap(to)),
         explanation: String::new(),
+        ..LogEntry::default()
     }
 }
 
@@ -331,8 +332,8 @@ async fn status_shows_the_last_actions_a_running_cooldown_and_a_missing_group() 
     );
     assert_eq!(
         row(&api, "pending"),
-        "7 -> 8 by rule:api-cpu-high, committed 09:58:00Z (2m ago); left unfinished: the next \
-         delivery completes it"
+        "7 -> 8 by rule:api-cpu-high (key k3), committed 09:58:00Z (2m ago); left unfinished: \
+         the next delivery completes it"
     );
     assert_eq!(
         row(&api, "error"),

@@ -3,6 +3,7 @@
 //! it, or undo it.
 
 use capstan_aws::{AwsError, Live, Notification, Plan};
+use capstan_policy::command;
 use capstan_policy::decision::{Decision, Outcome, Reason, StateOp, TargetDecision};
 use capstan_policy::signal::Signal;
 use capstan_policy::state::{State, TargetState};
@@ -109,8 +110,9 @@ impl Runner {
                 r.applied = Some(notice::describe_applied(&inst.resource, &p.applied(calls)));
             }
             // A tick that finds a target right has nothing to tell, even when it records
-            // something (an occurrence that needed no change).
-            let tell = !(matches!(a.delivery.signal, Signal::Tick(_))
+            // something (an occurrence that needed no change); nor has a command that finds it
+            // so (its answer goes to whoever asked, and the log has it).
+            let tell = !(matches!(a.delivery.signal, Signal::Tick(_) | Signal::Command(_))
                 && matches!(
                     t.outcome,
                     Outcome::Suppressed {
@@ -187,10 +189,18 @@ impl Runner {
             result: serde_json::to_value(&results).expect("results serialize"),
             notices: notes,
         };
-        let log: Vec<LogEntry> = mine
+        let mut log: Vec<LogEntry> = mine
             .iter()
             .map(|t| log_entry(a, decision, t, now))
             .collect();
+        if log.is_empty() && from_operator(&a.delivery.signal) {
+            // A pause or a resume decides nothing about capacity: its ops are the record.
+            log.extend(
+                ops.iter()
+                    .filter_map(|op| op_entry(a, decision, &inst.name, op, now)),
+            );
+        }
+        spread(&mut log);
         let write_record = change.is_some() || !ops.is_empty() || !finished;
         let commit = Commit {
             receipt: Some((receipt.clone(), Expect::New)),
@@ -792,14 +802,12 @@ impl Runner {
             r.explanation = t.explanation.clone();
             report.results.push(r);
         }
+        let global_ops =
+            !(caps.is_empty() && lift.is_empty() && events.is_empty() && cancel_events.is_empty());
+        let log = global_log(a, decision, known, global_ops, self.now());
         // Decisions that concern no target (an alarm no rule mentions...) are logged no-ops:
-        // nothing to record, nothing to publish.
-        if decision.notices.is_empty()
-            && caps.is_empty()
-            && lift.is_empty()
-            && events.is_empty()
-            && cancel_events.is_empty()
-        {
+        // nothing to record, nothing to publish. An operator's are on the record.
+        if decision.notices.is_empty() && !global_ops && log.is_empty() {
             return Ok(());
         }
         let notes: Vec<Notification> = decision
@@ -831,6 +839,7 @@ impl Runner {
         };
         let commit = Commit {
             receipt: Some((receipt.clone(), Expect::New)),
+            log,
             caps,
             lift_caps: lift,
             events,
@@ -1136,6 +1145,45 @@ fn orphan_receipt(p: &Pending, inst: &Instance) -> Receipt {
     }
 }
 
+/// True for the signals people send (a command, a run-time event request): whatever comes of
+/// them is on the record, refusals included.
+pub(crate) fn from_operator(signal: &Signal) -> bool {
+    matches!(signal, Signal::Command(_) | Signal::Event(_))
+}
+
+/// Who asked, from which channel, with which verb: the audit fields of a log entry. A command
+/// names its user, its channel (none from the CLI) and its verb (none when it could not be
+/// parsed: the signal quotes its text); an event request the one who asked for it.
+pub(crate) fn asked_by(signal: &Signal) -> (Option<String>, Option<String>, Option<String>) {
+    match signal {
+        Signal::Command(c) => (
+            Some(c.user.clone()),
+            Some(c.channel.clone()).filter(|ch| !ch.is_empty()),
+            command::parse(&c.text).ok().map(|cmd| {
+                cmd.verb()
+                    .map_or_else(|| "help".to_string(), |v| v.to_string())
+            }),
+        ),
+        Signal::Event(e) => (Some(e.by.clone()), None, Some("event".to_string())),
+        _ => (None, None, None),
+    }
+}
+
+/// A log entry for this attempt's signal, with its audit fields.
+fn entry(a: &Attempt<'_>, decision: &Decision, target: &str, now: DateTime<Utc>) -> LogEntry {
+    let (by, channel, verb) = asked_by(&a.delivery.signal);
+    LogEntry {
+        at: now,
+        key: a.delivery.key.clone(),
+        target: target.to_string(),
+        signal: decision.signal.clone(),
+        by,
+        channel,
+        verb,
+        ..LogEntry::default()
+    }
+}
+
 fn log_entry(
     a: &Attempt<'_>,
     decision: &Decision,
@@ -1144,11 +1192,7 @@ fn log_entry(
 ) -> LogEntry {
     let r = TargetResult::of(t);
     LogEntry {
-        at: now,
-        key: a.delivery.key.clone(),
-        target: t.target.clone(),
         source: t.source.clone(),
-        signal: decision.signal.clone(),
         outcome: match &r.reason {
             Some(code) => code.clone(),
             None => r.outcome.to_string(),
@@ -1156,5 +1200,120 @@ fn log_entry(
         from: r.from,
         to: r.to,
         explanation: t.explanation.clone(),
+        ..entry(a, decision, &t.target, now)
+    }
+}
+
+/// The entry of an operator's op on one instance that decided nothing about its capacity (a
+/// pause, a pin, a resume); none for other ops.
+fn op_entry(
+    a: &Attempt<'_>,
+    decision: &Decision,
+    inst: &str,
+    op: &StateOp,
+    now: DateTime<Utc>,
+) -> Option<LogEntry> {
+    let (outcome, default) = match op {
+        StateOp::Pause { pause, .. } => match pause.pin {
+            Some(n) => (
+                "pinned",
+                format!(
+                    "{inst} pinned at {n} by {} until {}",
+                    pause.by,
+                    pause.until.format("%Y-%m-%d %H:%M:%SZ")
+                ),
+            ),
+            None => (
+                "paused",
+                format!(
+                    "{inst} paused by {} until {}",
+                    pause.by,
+                    pause.until.format("%Y-%m-%d %H:%M:%SZ")
+                ),
+            ),
+        },
+        StateOp::Resume { .. } => ("resumed", format!("{inst} resumed")),
+        _ => return None,
+    };
+    let notice = decision
+        .notices
+        .iter()
+        .find(|n| n.target.as_deref() == Some(inst));
+    Some(LogEntry {
+        source: notice.map(|n| n.source.clone()).unwrap_or_default(),
+        outcome: outcome.to_string(),
+        explanation: notice.map_or(default, |n| n.text.clone()),
+        ..entry(a, decision, inst, now)
+    })
+}
+
+/// The `*` entries of an operator's signal: its decisions on no known instance (a refusal, an
+/// unknown target, an event refused or already there), what it did beyond any target (caps
+/// lifted, events added or cancelled), or, when it decided nothing at all, what it said (`api
+/// was not paused`, `no cap of budget B is in force`). Nothing for other signals.
+fn global_log(
+    a: &Attempt<'_>,
+    decision: &Decision,
+    known: &std::collections::BTreeSet<String>,
+    global_ops: bool,
+    now: DateTime<Utc>,
+) -> Vec<LogEntry> {
+    if !from_operator(&a.delivery.signal) {
+        return Vec::new();
+    }
+    let mut log: Vec<LogEntry> = decision
+        .targets
+        .iter()
+        .filter(|t| !known.contains(&t.target))
+        .map(|t| LogEntry {
+            target: GLOBAL.to_string(),
+            ..log_entry(a, decision, t, now)
+        })
+        .collect();
+    let said = || {
+        decision
+            .notices
+            .iter()
+            .map(|n| n.text.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let source = decision
+        .notices
+        .first()
+        .map(|n| n.source.clone())
+        .or_else(|| decision.targets.first().map(|t| t.source.clone()))
+        .unwrap_or_default();
+    if global_ops {
+        log.push(LogEntry {
+            source: source.clone(),
+            outcome: ResultOutcome::Changed.to_string(),
+            explanation: said(),
+            ..entry(a, decision, GLOBAL, now)
+        });
+    } else if log.is_empty()
+        && decision.targets.is_empty()
+        && decision.ops.is_empty()
+        && !decision.notices.is_empty()
+    {
+        log.push(LogEntry {
+            source,
+            outcome: "noted".to_string(),
+            explanation: said(),
+            ..entry(a, decision, GLOBAL, now)
+        });
+    }
+    spread(&mut log);
+    log
+}
+
+/// Entries of one commit on the same scope get distinct moments (a millisecond apart, the
+/// log's sort key's precision), so that each is an item of its own.
+fn spread(log: &mut [LogEntry]) {
+    let mut seen: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    for e in log.iter_mut() {
+        let n = seen.entry(e.target.clone()).or_insert(0);
+        e.at += chrono::Duration::milliseconds(*n);
+        *n += 1;
     }
 }

@@ -50,6 +50,7 @@ mod metrics;
 mod notice;
 pub mod ports;
 mod report;
+pub mod view;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -179,12 +180,17 @@ pub struct Runner {
     metrics: bool,
 }
 
-/// One target instance: which policy target, which AWS resource.
-#[derive(Debug, Clone)]
-pub(crate) struct Instance {
-    pub(crate) name: String,
-    pub(crate) target: String,
-    pub(crate) resource: Resource,
+/// One target instance: which policy target, which AWS resource. A plain target has one
+/// instance of its own name; a selector target one per resource it matches, named
+/// `target:resource-id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// The instance's name: the key of its record and its log.
+    pub name: String,
+    /// The policy target.
+    pub target: String,
+    /// The AWS resource.
+    pub resource: Resource,
 }
 
 /// One handling of a delivery: who is acting, and until when.
@@ -414,7 +420,7 @@ impl Runner {
                     continue;
                 }
                 let target = &self.policy.targets[&inst.target];
-                let ts = target_state(target, inst, rec, l);
+                let ts = target_state(target, inst, rec, Some(l));
                 state.targets.insert(inst.name.clone(), ts);
             }
 
@@ -559,19 +565,34 @@ impl Runner {
             Some(names) => names,
             None => self.policy.targets.keys().cloned().collect(),
         };
+        Ok(self.resolve_instances(&names).await?.0)
+    }
+
+    /// The instances of the policy targets `names`, in their order (a selector target's
+    /// resources as the fleet lists them), and the selector targets that matched nothing.
+    /// Names the policy does not have are skipped.
+    pub(crate) async fn resolve_instances(
+        &self,
+        names: &[String],
+    ) -> Result<(Vec<Instance>, Vec<String>), AwsError> {
         let mut out = Vec::new();
+        let mut unmatched = Vec::new();
         for name in names {
-            let Some(target) = self.policy.targets.get(&name) else {
+            let Some(target) = self.policy.targets.get(name) else {
                 continue;
             };
             match Resource::for_target(target) {
                 Some(resource) => out.push(Instance {
                     name: name.clone(),
-                    target: name,
+                    target: name.clone(),
                     resource,
                 }),
                 None => {
-                    for resource in self.fleet().resolve(target).await? {
+                    let found = self.fleet().resolve(target).await?;
+                    if found.is_empty() {
+                        unmatched.push(name.clone());
+                    }
+                    for resource in found {
                         let id = match &resource {
                             Resource::Ecs { service, .. } => service.clone(),
                             Resource::Asg { group } => group.clone(),
@@ -585,7 +606,7 @@ impl Runner {
                 }
             }
         }
-        Ok(out)
+        Ok((out, unmatched))
     }
 
     /// Publishes one notification; the error when it failed (logged, counted), `Ok` also when
@@ -609,30 +630,40 @@ impl Runner {
     }
 }
 
-/// The engine's view of an instance: Capstan's record and AWS's live numbers.
-fn target_state(
+/// The engine's view of an instance: Capstan's record, with AWS's live numbers over it. The
+/// runner decides on it, and the status view ([`view`]) shows it. Without live numbers (the
+/// resource is not on AWS: only the view asks) the record's, else the target at its floor.
+pub(crate) fn target_state(
     target: &Target,
     inst: &Instance,
     rec: Option<&TargetRecord>,
-    live: &Live,
+    live: Option<&Live>,
 ) -> TargetState {
     let mut ts = match rec {
         Some(r) => r.state.clone(),
-        None => TargetState::new(&inst.target, live.desired, target.floor, target.ceiling),
+        None => TargetState::new(
+            &inst.target,
+            live.map_or(target.floor, |l| l.desired),
+            target.floor,
+            target.ceiling,
+        ),
     };
     ts.target = inst.target.clone();
-    ts.desired = live.desired;
-    ts.running = live.running;
-    if let (Some(min), Some(max)) = (live.min, live.max) {
-        ts.min = min;
-        ts.max = max;
+    if let Some(live) = live {
+        ts.desired = live.desired;
+        ts.running = live.running;
+        if let (Some(min), Some(max)) = (live.min, live.max) {
+            ts.min = min;
+            ts.max = max;
+        }
     }
     ts
 }
 
 /// Level-triggered signals (schedule ticks) and decisions that find everything already right
 /// change nothing and say nothing: no write, no notification, only the log line. A repeated
-/// tick therefore costs reads only.
+/// tick therefore costs reads only. An operator's command is never quiet: whatever came of it
+/// (a refusal, a confirmation asked for, nothing to do) goes on the record.
 fn quiet(
     delivery: &Delivery,
     mine: &[&TargetDecision],
@@ -646,6 +677,7 @@ fn quiet(
         .any(|t| matches!(t.outcome, Outcome::Change { .. }));
     let quiet = !change
         && ops.is_empty()
+        && !intent::from_operator(&delivery.signal)
         && (matches!(delivery.signal, Signal::Tick(_))
             || mine.iter().all(|t| {
                 matches!(

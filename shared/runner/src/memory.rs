@@ -30,6 +30,10 @@ pub enum Op {
     Commit,
     /// [`StateTable::receipt`].
     Receipt,
+    /// [`StateTable::all_targets`].
+    AllTargets,
+    /// [`StateTable::recent_log`].
+    RecentLog,
     /// [`Fleet::resolve`].
     Resolve,
     /// [`Fleet::describe`].
@@ -313,6 +317,41 @@ impl StateTable for Memory {
                 Ok(w.receipts
                     .get(&(key.to_string(), scope.to_string()))
                     .cloned())
+            },
+            |_| None,
+            |e| Err(store_err(e)),
+        )
+        .await
+    }
+
+    async fn all_targets(&self) -> Result<BTreeMap<String, TargetRecord>, StoreError> {
+        guarded(
+            self,
+            Op::AllTargets,
+            |w| Ok(w.records.clone()),
+            |_| None,
+            |e| Err(store_err(e)),
+        )
+        .await
+    }
+
+    async fn recent_log(&self, scope: &str, limit: usize) -> Result<Vec<LogEntry>, StoreError> {
+        guarded(
+            self,
+            Op::RecentLog,
+            |w| {
+                // As the table sorts them: by time (to the millisecond), then key; newest first.
+                let mut entries: Vec<LogEntry> = w
+                    .log
+                    .iter()
+                    .filter(|e| e.target == scope)
+                    .cloned()
+                    .collect();
+                entries.sort_by(|a, b| {
+                    (b.at.timestamp_millis(), &b.key).cmp(&(a.at.timestamp_millis(), &a.key))
+                });
+                entries.truncate(limit);
+                Ok(entries)
             },
             |_| None,
             |e| Err(store_err(e)),

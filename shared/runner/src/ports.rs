@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use capstan_aws::{Applied, AwsError, Clients, Live, Notification, Notifier, Plan, Resource};
 use capstan_policy::model::Target;
-use capstan_store::{Commit, CommitError, Global, Receipt, Store, StoreError, TargetRecord};
+use capstan_store::{
+    Commit, CommitError, Global, LogEntry, Receipt, Store, StoreError, TargetRecord,
+};
 use chrono::{DateTime, Utc};
 
 /// Capstan's state: target records, receipts, budget caps and run-time events.
@@ -31,6 +33,12 @@ pub trait StateTable: Send + Sync {
 
     /// The receipt of `key` for `scope`, strongly consistent.
     async fn receipt(&self, key: &str, scope: &str) -> Result<Option<Receipt>, StoreError>;
+
+    /// Every target record (for the status view, not the hot path).
+    async fn all_targets(&self) -> Result<BTreeMap<String, TargetRecord>, StoreError>;
+
+    /// The newest `limit` action log entries of `scope` (an instance, or `*`), newest first.
+    async fn recent_log(&self, scope: &str, limit: usize) -> Result<Vec<LogEntry>, StoreError>;
 }
 
 /// The resources Capstan scales.
@@ -72,6 +80,15 @@ impl StateTable for Store {
 
     async fn receipt(&self, key: &str, scope: &str) -> Result<Option<Receipt>, StoreError> {
         Store::receipt(self, key, scope).await
+    }
+
+    async fn all_targets(&self) -> Result<BTreeMap<String, TargetRecord>, StoreError> {
+        Store::all_targets(self).await
+    }
+
+    async fn recent_log(&self, scope: &str, limit: usize) -> Result<Vec<LogEntry>, StoreError> {
+        let limit = i32::try_from(limit.max(1)).unwrap_or(i32::MAX);
+        Store::recent_log(self, scope, limit).await
     }
 }
 

@@ -51,6 +51,7 @@ fn entry(at: DateTime<Utc>, key: &str, target: &str, to: u32) -> LogEntry {
             max: 20,
         }),
         explanation: format!("to {to}"),
+        ..LogEntry::default()
     }
 }
 
