@@ -50,6 +50,16 @@ pub enum ConfigError {
         /// What it should be.
         expected: &'static str,
     },
+    /// A setting names something that could not be read (a secret in SSM or Secrets Manager).
+    #[error("environment variable {name} names {from}, which cannot be read: {message}")]
+    Unreadable {
+        /// The variable.
+        name: &'static str,
+        /// What it names (never a secret's value).
+        from: String,
+        /// Why it cannot be read.
+        message: String,
+    },
     /// The policy could not be read or is invalid.
     #[error("policy {source_name}: {message}")]
     Policy {
@@ -177,6 +187,18 @@ pub trait Function: Clone + Send + Sync + 'static {
         self
     }
 
+    /// Builds the handler once per container from its runner, the settings and the SDK
+    /// configuration: by default [`Function::new`] then [`Function::configure`]; a function that
+    /// needs more (a secret to resolve, clients of its own) builds it here.
+    fn init(
+        runner: Runner,
+        config: &Config,
+        _sdk: &aws_config::SdkConfig,
+    ) -> impl Future<Output = Result<Self, ConfigError>> + Send {
+        let handler = Self::new(runner).configure(config);
+        async move { Ok(handler) }
+    }
+
     /// Handles one event within `deadline` (the Lambda context's): the function's response, or
     /// an error that makes Lambda retry.
     fn handle_by(
@@ -203,7 +225,7 @@ pub async fn serve<F: Function>() -> Result<(), Error> {
     let config = Config::from_env(|k| std::env::var(k).ok())?;
     let sdk = capstan_aws::load_config(Timeouts::default()).await;
     let runner = runner_with_config(F::NAME, &config, &sdk, Arc::new(SystemClock)).await?;
-    let handler = F::new(runner).configure(&config);
+    let handler = F::init(runner, &config, &sdk).await?;
     lambda_runtime::run(lambda_runtime::service_fn(
         |event: lambda_runtime::LambdaEvent<Value>| {
             let handler = handler.clone();

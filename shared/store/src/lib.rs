@@ -329,6 +329,26 @@ fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
+/// The item of one action log entry: under the instance's key, sorted by time, kept
+/// [`LOG_TTL`].
+fn log_item(entry: &LogEntry, now: DateTime<Utc>) -> HashMap<String, AttributeValue> {
+    let doc = serde_json::to_string(entry).expect("a log entry serializes");
+    HashMap::from([
+        ("pk".into(), s(target_pk(&entry.target))),
+        (
+            "sk".into(),
+            s(format!(
+                "action#{}#{}",
+                entry.at.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+                entry.key
+            )),
+        ),
+        ("outcome".into(), s(&entry.outcome)),
+        ("expires_at".into(), n(epoch(now + LOG_TTL))),
+        ("doc".into(), s(doc)),
+    ])
+}
+
 fn target_pk(instance: &str) -> String {
     format!("target#{instance}")
 }
@@ -568,6 +588,19 @@ impl Store {
             .collect()
     }
 
+    /// Writes one action log entry on its own: for what happens outside a signal's commit (a
+    /// refused or cancelled Slack confirmation), so it is on the record too.
+    pub async fn record(&self, entry: &LogEntry, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(log_item(entry, now)))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("dynamodb:PutItem", e))?;
+        Ok(())
+    }
+
     /// The receipt of `key` for `scope`, if there is one (strongly consistent).
     pub async fn receipt(&self, key: &str, scope: &str) -> Result<Option<Receipt>, StoreError> {
         let pk = format!("idem#{key}");
@@ -644,25 +677,7 @@ impl Store {
             items.push(put(&self.table, item, Some(condition)));
         }
         for entry in &commit.log {
-            let doc = serde_json::to_string(entry).expect("a log entry serializes");
-            items.push(put(
-                &self.table,
-                HashMap::from([
-                    ("pk".into(), s(target_pk(&entry.target))),
-                    (
-                        "sk".into(),
-                        s(format!(
-                            "action#{}#{}",
-                            entry.at.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
-                            entry.key
-                        )),
-                    ),
-                    ("outcome".into(), s(&entry.outcome)),
-                    ("expires_at".into(), n(epoch(now + LOG_TTL))),
-                    ("doc".into(), s(doc)),
-                ]),
-                None,
-            ));
+            items.push(put(&self.table, log_item(entry, now), None));
         }
         for cap in &commit.caps {
             let doc = serde_json::to_string(cap).expect("a cap serializes");
