@@ -29,7 +29,8 @@
 //! `+N%`:
 //!
 //! ```text
-//! event add launch 2026-12-05T08:00Z 2026-12-05T20:00Z api=floor:10,ceiling:+50% web=floor:+2 lead 2h
+//! event add launch 2026-12-05T08:00Z 2026-12-05T20:00Z api=floor:10 web=floor:+2 lead 2h
+//! event add promo 2026-12-05T09:00+01:00 2026-12-05T13:00+01:00 api=floor:10,ceiling:+50% exceed-ceiling
 //! ```
 
 use std::collections::BTreeMap;
@@ -61,14 +62,14 @@ const HELP: &[VerbHelp] = &[
         name: "scale",
         syntax: "scale TARGET N|+N|-N|max|min [--force]",
         usage: "usage: scale TARGET N|+N|-N|max|min [--force], e.g. `scale api 8`, `scale api +2`, `scale api max --force`",
-        what: "set desired capacity within the bounds in force (`max`/`min`: those bounds); a change larger than confirm_above needs a confirmation. --force goes past the bounds, the max step and the rate limit (grant `force`, always confirmed, pinned for settings.default_pause)",
+        what: "set desired capacity within the bounds in force (`max`/`min`: those bounds); a change larger than confirm_above needs a confirmation. --force goes past the bounds, the max step and the rate limit (grant `force`, a confirmation from Slack, pinned for settings.default_pause)",
         example: "scale api 8",
     },
     VerbHelp {
         name: "pause",
         syntax: "pause TARGET [for DURATION] [pin N [--force]]",
         usage: "usage: pause TARGET [for DURATION] [pin N [--force]], e.g. `pause api for 2h`, `pause api 30m pin 6`",
-        what: "automation leaves the target alone (default settings.default_pause); `pin N` holds desired at N, outside the bounds only with --force (grant `force`, always confirmed)",
+        what: "automation leaves the target alone (default settings.default_pause); `pin N` holds desired at N, outside the bounds only with --force (grant `force`, a confirmation from Slack); a pin more than confirm_above away needs a confirmation too",
         example: "pause api for 2h pin 6",
     },
     VerbHelp {
@@ -89,15 +90,15 @@ const HELP: &[VerbHelp] = &[
         name: "lift-cap",
         syntax: "lift-cap BUDGET",
         usage: "usage: lift-cap BUDGET, e.g. `lift-cap AI-Service-Monthly` or `lift-cap \"AI Service Monthly\"`",
-        what: "lift a budget's caps before its period resets (always confirmed); quote a name with spaces",
+        what: "lift a budget's caps before its period resets (a confirmation from Slack); quote a name with spaces",
         example: "lift-cap \"AI Service Monthly\"",
     },
     VerbHelp {
         name: "event",
         syntax: "event add NAME START END TARGET=floor:AMOUNT,ceiling:AMOUNT... [lead DURATION] [no-hold] [release-step N] [exceed-ceiling] | event cancel NAME",
-        usage: "usage: event add NAME START END TARGET=floor:AMOUNT,ceiling:AMOUNT... [lead DURATION] [no-hold] [release-step N] [exceed-ceiling] | event cancel NAME, e.g. `event add launch 2026-12-05T08:00Z 2026-12-05T20:00Z api=floor:10,ceiling:+50% lead 2h`",
-        what: "add or cancel a run-time event: START and END in RFC 3339 with a zone (`Z` or `+01:00`, seconds optional); AMOUNT is N, +N or +N%; the uplift begins `lead` before START, scale-in is held unless no-hold, the floor comes down release-step per scale-in cooldown after END; exceed-ceiling (grant `exceed-ceiling`) lets it pass the hard ceiling",
-        example: "event add launch 2026-12-05T08:00Z 2026-12-05T20:00Z api=floor:10,ceiling:+50% web=floor:+2 lead 2h",
+        usage: "usage: event add NAME START END TARGET=floor:AMOUNT,ceiling:AMOUNT... [lead DURATION] [no-hold] [release-step N] [exceed-ceiling] | event cancel NAME, e.g. `event add launch 2026-12-05T08:00Z 2026-12-05T20:00Z api=floor:10 web=floor:+2 lead 2h`",
+        what: "add or cancel a run-time event: START and END in RFC 3339 with a zone (`Z` or `+01:00`, seconds optional); AMOUNT is N, +N or +N%; the uplift begins `lead` before START, scale-in is held unless no-hold, the floor comes down release-step per scale-in cooldown after END; a ceiling above the target's hard ceiling (any `ceiling:+N`, `ceiling:+N%`) needs exceed-ceiling (grant `exceed-ceiling`)",
+        example: "event add launch 2026-12-05T08:00Z 2026-12-05T20:00Z api=floor:10 web=floor:+2 lead 2h",
     },
     VerbHelp {
         name: "help",

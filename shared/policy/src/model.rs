@@ -1135,6 +1135,8 @@ mod tests {
         assert_eq!(t("2026-12-05T08:00Z").unwrap(), "2026-12-05T08:00:00Z");
         assert_eq!(t("2026-12-05T09:30+01:00").unwrap(), "2026-12-05T08:30:00Z");
         assert_eq!(t("2026-12-05T08:00:30.5Z").unwrap(), "2026-12-05T08:00:30Z");
+        // RFC 3339 allows lower case `t` and `z` (a phone's keyboard may give them).
+        assert_eq!(t("2026-12-05t08:00z").unwrap(), "2026-12-05T08:00:00Z");
         for bad in [
             "2026-12-05T08:00",
             "2026-12-05T08:00:00",
