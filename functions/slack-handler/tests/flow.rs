@@ -457,3 +457,79 @@ async fn ssl_check_and_help_answer_without_work() {
     assert!(text(&ack).contains("scale"), "{ack}");
     assert!(w.queue.take().is_empty());
 }
+
+#[tokio::test]
+async fn status_is_answered_inline_from_the_shared_view() {
+    let mut w = world();
+    let (status, ack) = w.command("U0CCC333", "C0AAA111", "status api").await;
+    assert_eq!(status, 200);
+    assert_eq!(ack["response_type"], "ephemeral");
+    let said = text(&ack);
+    assert!(said.contains("*api*") && said.contains("4/4"), "{said}");
+    assert!(w.queue.take().is_empty(), "read inline, nothing queued");
+}
+
+#[tokio::test]
+async fn pause_is_announced_and_holds_until_resume() {
+    let mut w = world();
+    w.command("U0AAA111", "C0AAA111", "pause api for 1h").await;
+    assert!(w.drain().await.is_empty());
+    let last = w.responder.messages().last().unwrap().clone();
+    assert_eq!(
+        last.response_type,
+        Some(ResponseType::InChannel),
+        "{}",
+        last.text
+    );
+    assert!(last.text.contains("paused"), "{}", last.text);
+    let (_, ack) = w.command("U0CCC333", "C0AAA111", "status").await;
+    assert!(text(&ack).contains("paused"), "{ack}");
+    w.command("U0AAA111", "C0AAA111", "resume api").await;
+    assert!(w.drain().await.is_empty());
+    let last = w.responder.messages().last().unwrap().clone();
+    assert!(last.text.contains("resumed"), "{}", last.text);
+}
+
+#[tokio::test]
+async fn force_asks_with_a_danger_button_and_cancel_changes_nothing() {
+    let mut w = world();
+    w.command("U0AAA111", "C0AAA111", "scale api 25 --force")
+        .await;
+    w.drain().await;
+    assert_eq!(w.desired(), 4);
+    let posts = w.responder.messages();
+    let blocks = serde_json::to_value(&posts[0].blocks).unwrap();
+    let confirm = &blocks[1]["elements"][0];
+    assert_eq!(confirm["style"], "danger", "{blocks}");
+    assert_eq!(posts[0].response_type, Some(ResponseType::InChannel));
+    let id = confirm["value"].as_str().unwrap().to_string();
+    w.click("U0AAA111", "capstan_cancel", &id).await;
+    w.drain().await;
+    assert_eq!(w.desired(), 4);
+    let last = w.responder.messages().last().unwrap().clone();
+    assert!(
+        last.text.contains("cancelled by <@U0AAA111>"),
+        "{}",
+        last.text
+    );
+    assert_eq!(last.replace_original, Some(true));
+    // And a confirm after the cancel is refused.
+    w.clock.advance(Duration::seconds(2));
+    w.click("U0AAA111", "capstan_confirm", &id).await;
+    w.drain().await;
+    assert_eq!(w.desired(), 4);
+    let audit = w.requests.audit.lock().unwrap().clone();
+    let outcomes: Vec<&str> = audit.iter().map(|e| e.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["cancelled", "refused"], "{audit:?}");
+}
+
+#[tokio::test]
+async fn a_job_too_old_is_refused_not_carried_out() {
+    let mut w = world();
+    w.command("U0AAA111", "C0AAA111", "scale api 6").await;
+    w.clock.advance(Duration::minutes(16));
+    assert!(w.drain().await.is_empty());
+    assert_eq!(w.desired(), 4);
+    let last = w.responder.messages().last().unwrap().clone();
+    assert!(last.text.contains("too old"), "{}", last.text);
+}
