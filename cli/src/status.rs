@@ -407,3 +407,235 @@ fn render_target(out: &mut String, t: &TargetStatus, width: usize, now: DateTime
         row(out, label, line.trim_end());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use capstan_aws::{Live, Resource};
+    use capstan_policy::decision::Capacity;
+    use capstan_policy::state::{ActionRecord, BudgetCap, TargetState};
+    use capstan_runner::view::Snapshot;
+    use capstan_runner::Instance;
+    use capstan_store::{Global, LogEntry, TargetRecord};
+
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    const POLICY: &str = r#"
+[targets.api]
+kind = "ecs"
+cluster = "main"
+service = "api-service"
+floor = 2
+ceiling = 20
+cooldown = { scale_out = "300s", scale_in = "600s", scale_in_guard = "30m" }
+
+[targets.ai]
+kind = "ecs"
+cluster = "main"
+service = "ai-service"
+floor = 2
+ceiling = 30
+criticality = "non-critical"
+
+[rules.api-cpu-high]
+alarm = "api-cpu-high"
+target = "api"
+action = { add = 1 }
+cooldown = "120s"
+
+[budgets.ai-spend-100]
+budget = "AI-Monthly"
+threshold = 100.0
+action = "cap"
+"#;
+
+    fn ecs(service: &str) -> Resource {
+        Resource::Ecs {
+            cluster: "main".into(),
+            service: service.into(),
+        }
+    }
+
+    fn capacity(desired: u32) -> Capacity {
+        Capacity {
+            desired,
+            min: 2,
+            max: 20,
+        }
+    }
+
+    fn snapshot(now: DateTime<Utc>) -> Snapshot {
+        let instances = ["ai", "api"]
+            .iter()
+            .map(|n| Instance {
+                name: n.to_string(),
+                target: n.to_string(),
+                resource: ecs(&format!("{n}-service")),
+            })
+            .collect();
+        let mut state = TargetState::new("api", 3, 2, 20);
+        state.history.push(ActionRecord {
+            at: now - Duration::seconds(60),
+            source: "rule:api-cpu-high".into(),
+            from: 2,
+            to: 3,
+            forced: false,
+        });
+        let mut record = TargetRecord::new(state, now);
+        record.version = 4;
+        record.last_error = Some("ecs:UpdateService failed: denied".into());
+        let alarm = LogEntry {
+            at: now - Duration::seconds(60),
+            key: "k1".into(),
+            target: "api".into(),
+            source: "rule:api-cpu-high".into(),
+            signal: "alarm api-cpu-high ALARM".into(),
+            outcome: "changed".into(),
+            from: Some(capacity(2)),
+            to: Some(capacity(3)),
+            explanation: "+1".into(),
+            ..LogEntry::default()
+        };
+        let refused = LogEntry {
+            at: now - Duration::seconds(30),
+            key: "slack:r1".into(),
+            target: "api".into(),
+            source: "command:U1".into(),
+            signal: "command `scale api 30` from U1".into(),
+            outcome: "at-ceiling".into(),
+            explanation: "`scale api 30` by U1: 30 is above the ceiling 20".into(),
+            by: Some("U1".into()),
+            channel: Some("C1".into()),
+            verb: Some("scale".into()),
+            ..LogEntry::default()
+        };
+        let star = LogEntry {
+            at: now - Duration::seconds(10),
+            key: "slack:r2".into(),
+            target: "*".into(),
+            source: "command:U2".into(),
+            signal: "command `lift-cap AI-Monthly` from U2".into(),
+            outcome: "not-allowed".into(),
+            explanation: "`lift-cap AI-Monthly` refused: U2 may not use `lift-cap`".into(),
+            by: Some("U2".into()),
+            channel: Some("C1".into()),
+            verb: Some("lift-cap".into()),
+            ..LogEntry::default()
+        };
+        Snapshot {
+            instances,
+            unmatched: Vec::new(),
+            records: BTreeMap::from([("api".to_string(), record)]),
+            global: Global {
+                caps: vec![BudgetCap {
+                    budget: "AI-Monthly".into(),
+                    rule: "ai-spend-100".into(),
+                    since: now - Duration::hours(1),
+                    until: now + Duration::days(3),
+                }],
+                events: BTreeMap::new(),
+            },
+            live: BTreeMap::from([(
+                ecs("api-service"),
+                Live {
+                    desired: 3,
+                    running: 3,
+                    min: Some(2),
+                    max: Some(20),
+                    managed: true,
+                },
+            )]),
+            logs: BTreeMap::from([
+                ("api".to_string(), vec![refused, alarm]),
+                ("*".to_string(), vec![star]),
+            ]),
+        }
+    }
+
+    #[test]
+    fn text_has_one_aligned_block_per_target_then_the_audit_trail() {
+        let policy = capstan_policy::load(POLICY).unwrap();
+        let now = at("2026-12-07T10:00:00Z");
+        let text = render(&view::build(&policy, &snapshot(now), now), "t", "p.toml");
+        assert!(
+            text.starts_with("capstan status at 2026-12-07 10:00:00Z · table t · policy p.toml\n"),
+            "{text}"
+        );
+        assert!(text.contains("\nai   ecs main/ai-service\n"), "{text}");
+        assert!(text.contains("\napi  ecs main/api-service\n"), "{text}");
+        assert!(
+            text.contains("  capacity  NOT FOUND on AWS: ecs main/ai-service does not exist\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "  cooldown  scale-out until 10:01:00Z (in 1m), after rule:api-cpu-high 2 -> 3; scale-in clear\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("  guard     30m (target): blocks scale-in until 10:29:00Z (in 29m)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "  actions   2026-12-07 09:59:30Z  command:U1         -       at-ceiling  (scale by U1 in C1)\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("            2026-12-07 09:59:00Z  rule:api-cpu-high  2 -> 3  changed\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  error     ecs:UpdateService failed: denied\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  budget    capped by AI-Monthly (rule ai-spend-100) until 2026-12-10 10:00:00Z (in 3d0h)\n"),
+            "{text}"
+        );
+        assert!(text.contains("  actions   no actions yet\n"), "{text}");
+        assert!(
+            text.ends_with(
+                "\n\naudit     2026-12-07 09:59:50Z  U2 in C1  lift-cap *  -  not-allowed: `lift-cap AI-Monthly` refused: U2 may not use `lift-cap`\n          2026-12-07 09:59:30Z  U1 in C1  scale api  -  at-ceiling: `scale api 30` by U1: 30 is above the ceiling 20\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn json_carries_the_table_and_the_policy_beside_the_view() {
+        let policy = capstan_policy::load(POLICY).unwrap();
+        let now = at("2026-12-07T10:00:00Z");
+        let report = view::build(&policy, &snapshot(now), now);
+        let doc = serde_json::to_value(Printed {
+            table: "t",
+            policy: "p.toml",
+            report: &report,
+        })
+        .unwrap();
+        assert_eq!(doc["table"], "t");
+        assert_eq!(doc["policy"], "p.toml");
+        assert_eq!(doc["at"], "2026-12-07T10:00:00Z");
+        assert_eq!(doc["targets"][1]["instance"], "api");
+        assert_eq!(doc["audit"][0]["verb"], "lift-cap");
+        assert_eq!(doc["audit"][1]["channel"], "C1");
+    }
+
+    #[test]
+    fn no_commands_yet_says_so() {
+        let policy = capstan_policy::load(POLICY).unwrap();
+        let now = at("2026-12-07T10:00:00Z");
+        let text = render(&view::build(&policy, &Snapshot::default(), now), "t", "p");
+        assert!(
+            text.ends_with("\nthe policy has no targets\n\naudit     no commands yet\n"),
+            "{text}"
+        );
+    }
+}
