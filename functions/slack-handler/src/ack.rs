@@ -134,19 +134,19 @@ impl Handler {
             team: c.team_id.clone(),
         };
         info!(request = %request_id, user = %asker.user, channel = %asker.channel, text = %c.text, retry = retry.unwrap_or(""), "slash command");
-        let job = |answered: bool| Job::Command {
+        // A refusal is answered now and only recorded by the worker: the runner never sees it,
+        // so nothing it refused can be carried out later.
+        let refused = |why: String| Job::Refused {
             request_id: request_id.clone(),
             asker: asker.clone(),
             text: c.text.clone(),
-            response_url: c.response_url.clone(),
+            why,
             at: now,
-            answered,
         };
         let parsed = match command::parse(&c.text) {
             Ok(cmd) => cmd,
             Err(e) => {
-                // On the record, through the runner like every command; the answer is now.
-                self.enqueue(parts, &job(true), until).await;
+                self.enqueue(parts, &refused(e.to_string()), until).await;
                 return message(&Message::ephemeral(format!(
                     "`/capstan {}`: {}",
                     escape(&c.text),
@@ -166,7 +166,7 @@ impl Handler {
                     .map(|t| format!("the policy has no target {t}"))
             });
         if let Some(why) = refusal {
-            self.enqueue(parts, &job(true), until).await;
+            self.enqueue(parts, &refused(why.clone()), until).await;
             return message(&Message::ephemeral(format!(
                 "`/capstan {}` refused: {}. Nothing changed.\n{}",
                 escape(&c.text),
@@ -186,7 +186,14 @@ impl Handler {
                 )
                 .await;
         }
-        let queued = self.enqueue(parts, &job(false), until).await;
+        let job = Job::Command {
+            request_id: request_id.clone(),
+            asker: asker.clone(),
+            text: c.text.clone(),
+            response_url: c.response_url.clone(),
+            at: now,
+        };
+        let queued = self.enqueue(parts, &job, until).await;
         message(&Message::ephemeral(working_text(&c.text, queued)))
     }
 

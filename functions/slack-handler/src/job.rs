@@ -24,8 +24,8 @@ pub struct Asker {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "job", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Job {
-    /// Carry out a command through the runner (a refused one too: the runner records the
-    /// refusal); post the outcome, or the confirmation buttons when the engine asks for them.
+    /// Carry out a command through the runner; post the outcome, or the confirmation buttons
+    /// when the engine asks for them.
     Command {
         /// The request id (`req-...`): the idempotency key's root.
         request_id: String,
@@ -37,8 +37,6 @@ pub enum Job {
         response_url: String,
         /// When Slack sent it.
         at: DateTime<Utc>,
-        /// True when the acknowledgement already answered (a refusal): record, do not post.
-        answered: bool,
     },
     /// A click on a confirmation's button.
     Click {
@@ -53,8 +51,8 @@ pub enum Job {
         /// When Slack sent it.
         at: DateTime<Utc>,
     },
-    /// Put a refusal the runner must not see on the record (a request from a workspace or app
-    /// the policy does not accept: the engine's grants alone would let it through).
+    /// Put a refusal the acknowledgement answered on the record (a bad command, a grant
+    /// missing, a workspace or app the policy does not accept). The runner never sees it.
     Refused {
         /// The request id.
         request_id: String,

@@ -57,19 +57,9 @@ impl Handler {
                 text,
                 response_url,
                 at,
-                answered,
             } => {
-                self.command(
-                    parts,
-                    request_id,
-                    asker,
-                    text,
-                    response_url,
-                    *at,
-                    *answered,
-                    deadline,
-                )
-                .await
+                self.command(parts, request_id, asker, text, response_url, *at, deadline)
+                    .await
             }
             Job::Click {
                 request_id,
@@ -136,7 +126,6 @@ impl Handler {
         text: &str,
         response_url: &str,
         at: DateTime<Utc>,
-        answered: bool,
         deadline: DateTime<Utc>,
     ) -> Result<(), JobError> {
         if let Some(why) = self.too_old(at) {
@@ -149,9 +138,6 @@ impl Handler {
                 at,
             )
             .await;
-            if answered {
-                return Ok(());
-            }
             let message = Message::ephemeral(format!(
                 "`/capstan {}` {why}. Nothing changed: ask again if it is still wanted.",
                 escape(text)
@@ -175,10 +161,6 @@ impl Handler {
                 deadline,
             )
             .await?;
-        if answered {
-            // A refusal the acknowledgement already answered: now it is on the record.
-            return Ok(());
-        }
         if let Some(why) = reply::needs_confirmation(&report) {
             let now = self.runner.now();
             let request = SlackRequest {
