@@ -315,6 +315,12 @@ async fn refusals_are_ephemeral_and_change_nothing() {
         w.responder.messages().is_empty(),
         "answered inline, not posted"
     );
+    let audit = w.requests.audit.lock().unwrap().clone();
+    assert_eq!(audit.len(), 4, "every refusal on the record: {audit:?}");
+    assert!(audit.iter().all(|e| e.outcome == "refused"));
+    assert_eq!(audit[0].by.as_deref(), Some("U0CCC333"));
+    assert_eq!(audit[1].channel.as_deref(), Some("C0ZZZ999"));
+    assert_eq!(audit[0].verb.as_deref(), Some("scale"));
 }
 
 fn text_of(v: &Value) -> String {
