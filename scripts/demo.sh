@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Capstan's demo: check the example policy, run its tests, replay a whole runbook day
 # (examples/runbook-day.jsonl) with a schedule tick every 5 minutes and draw it as an SVG chart,
-# then run the three functions for real against a local moto server: `capstan init`, every
+# then run the four functions for real against a local moto server: `capstan init`, every
 # alarm fixture through alarm-handler, ticks, a run-time pre-event and `apply` through
-# schedule-handler, AWS Budgets alerts through budget-handler, what people were told, and
-# `capstan status`.
+# schedule-handler, AWS Budgets alerts (dated now) through budget-handler, signed `/capstan`
+# commands and button clicks through slack-handler and its work queue (Slack's response_url
+# played locally), what people were told, and `capstan status` with the audit.
 # Needs the Rust toolchain and python3; installs moto[server] into a virtualenv if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +35,7 @@ echo "== capstan simulate capstan.example.toml examples/runbook-day.jsonl --tick
 capstan simulate capstan.example.toml examples/runbook-day.jsonl --tick 5m --chart runbook-day.svg
 
 echo
-echo "== The three functions against a local moto server"
+echo "== The four functions against a local moto server"
 . scripts/tools.sh
 ensure_moto
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -55,7 +56,7 @@ echo "== capstan init"
 capstan init
 
 echo
-echo "== alarms, schedule requests and budget alerts -> the three functions (cargo run -p capstan-e2e --example demo)"
+echo "== alarms, schedule requests, budget alerts and /capstan on Slack -> the four functions (cargo run -p capstan-e2e --example demo)"
 cargo run --quiet -p capstan-e2e --example demo 2>/dev/null | grep -v '^{'
 
 echo

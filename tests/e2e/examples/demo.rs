@@ -1,6 +1,6 @@
 //! The demo's AWS half: against the AWS endpoint in the environment (`scripts/demo.sh` points
 //! it at a local moto server), seed the example's services and group and a topic with a queue,
-//! then drive the three real functions as AWS would, and show what each did and what people
+//! then drive the four real functions as AWS would, and show what each did and what people
 //! were told:
 //!
 //! 1. every alarm fixture through `alarm-handler` (EventBridge, direct Lambda action, SNS);
@@ -9,7 +9,16 @@
 //!    cancelled, and a malformed request;
 //! 3. `budget-handler`: the 80% ACTUAL alert (notify), the 100% FORECASTED one (notify), a
 //!    100% ACTUAL one (caps the non-critical ai service), the same again (acts once), and an
-//!    alarm payload sent to the budget topic (refused: fail closed).
+//!    alarm payload sent to the budget topic (refused: fail closed);
+//! 4. `slack-handler` (see `demo_slack`): a signed `/capstan status`, a small `scale` (queued,
+//!    carried out by the worker, announced in the channel), a big one (confirmation buttons),
+//!    a stranger's click and the requester's, a user without a grant, a forged signature.
+//!
+//! Whatever the date, it shows the same: every SNS payload it sends is dated now (its
+//! `Timestamp`, and the date line of a budget notification), so a 100% budget alert falls in
+//! the current budget period and caps; schedule requests are timed relative to now; Slack
+//! requests are signed now. (Alarm payloads keep their recorded times: nothing checks their
+//! age, and a redelivery must keep its key.)
 //!
 //! ```text
 //! AWS_ENDPOINT_URL=http://127.0.0.1:5000 CAPSTAN_TABLE=capstan-state \
@@ -25,8 +34,11 @@ use capstan_aws::testing::*;
 use capstan_aws::{Clients, Timeouts};
 use capstan_function::{Config, Function};
 use capstan_runner::SystemClock;
-use chrono::{Duration, DurationRound, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde_json::{json, Value};
+
+mod demo_slack;
+use demo_slack::{show_ack, show_posts, OPERATOR, OPS_SCALING, STRANGER};
 
 const ALARM_FIXTURES: &[&str] = &[
     "alarm-eventbridge-state-change.json",
@@ -89,16 +101,17 @@ async fn main() {
         });
     let alarms = alarm_handler::Handler::new(runner.clone());
     let schedules = schedule_handler::Handler::new(runner.clone());
-    let budgets = budget_handler::Handler::new(runner);
+    let budgets = budget_handler::Handler::new(runner.clone());
 
     println!("\n== 1. alarm-handler: every alarm fixture");
     for name in ALARM_FIXTURES {
-        show(&alarms, name, fixture(name)).await;
+        show(&alarms, name, dated_now(fixture(name))).await;
     }
 
     println!("\n== 2. schedule-handler");
     let now = Utc::now();
-    let tick_at = now.duration_trunc(Duration::minutes(5)).unwrap_or(now);
+    // The tick schedule is a rate (not aligned to the clock): this minute's is on time.
+    let tick_at = now.duration_trunc(Duration::minutes(1)).unwrap_or(now);
     let tick = json!({"action": "tick", "scheduled_time": tick_at.to_rfc3339()});
     show(
         &schedules,
@@ -147,27 +160,33 @@ async fn main() {
     .await;
 
     println!("\n== 3. budget-handler");
+    println!(
+        "(each alert dated now: SNS Timestamp {})",
+        sns_time(Utc::now())
+    );
     show(
         &budgets,
         "budget-sns-actual-80pct.json",
-        fixture("budget-sns-actual-80pct.json"),
+        dated_now(fixture("budget-sns-actual-80pct.json")),
     )
     .await;
     show(
         &budgets,
         "budget-sns-forecasted-100pct.json",
-        fixture("budget-sns-forecasted-100pct.json"),
+        dated_now(fixture("budget-sns-forecasted-100pct.json")),
     )
     .await;
-    let full = actual_100(fixture("budget-sns-actual-80pct.json"));
+    let full = dated_now(actual_100(fixture("budget-sns-actual-80pct.json")));
     show(&budgets, "AI-Service-Monthly ACTUAL at 100%", full.clone()).await;
     show(&budgets, "the same alert delivered again", full).await;
     show(
         &budgets,
         "an alarm sent to the budget topic",
-        fixture("alarm-sns-single-metric.json"),
+        dated_now(fixture("alarm-sns-single-metric.json")),
     )
     .await;
+
+    slack(runner, &sdk, &config.table).await;
 
     println!("\nWhat people were told (SNS -> SQS):");
     for m in read_messages(&sqs, &queue_url).await {
@@ -183,6 +202,132 @@ fn fixture(name: &str) -> Value {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/aws-events");
     let text = std::fs::read_to_string(format!("{dir}/{name}")).expect("fixture");
     serde_json::from_str(&text).expect("fixture is JSON")
+}
+
+/// Section 4: `/capstan` on Slack, end to end against moto.
+async fn slack(runner: capstan_runner::Runner, sdk: &aws_config::SdkConfig, table: &str) {
+    let slack = demo_slack::Slack::start(runner, sdk, table).await;
+    let confirm_above = slack.runner().policy().slack.confirm_above;
+    println!("\n== 4. slack-handler: /capstan on Slack");
+    println!(
+        "(signed requests as API Gateway delivers them; the work queue and the table on moto; \
+         Slack's response_url played by {}; {OPERATOR} is the policy's on-call operator in \
+         #ops-scaling {OPS_SCALING}, {STRANGER} has no grant)",
+        slack.prefix()
+    );
+
+    step(&format!("{OPERATOR}: /capstan status (answered inline)"));
+    show_ack(&slack.command(OPERATOR, OPS_SCALING, "status").await);
+
+    let (desired, floor, ceiling) = demo_slack::capacity_of(slack.runner(), "api").await;
+    let small = demo_slack::small_step(desired, floor, ceiling);
+    step(&format!(
+        "{OPERATOR}: /capstan scale api {small} (api is at {desired}, bounds {floor}..{ceiling}: a small change)"
+    ));
+    show_ack(
+        &slack
+            .command(OPERATOR, OPS_SCALING, &format!("scale api {small}"))
+            .await,
+    );
+    work(&slack).await;
+
+    let (desired, floor, ceiling) = demo_slack::capacity_of(slack.runner(), "api").await;
+    let big = demo_slack::big_step(desired, floor, ceiling, confirm_above);
+    let big = if big.abs_diff(desired) > confirm_above {
+        format!("scale api {big}")
+    } else {
+        // Bounds too narrow for a big change: --force asks for a confirmation too.
+        format!("scale api {} --force", desired + confirm_above + 1)
+    };
+    step(&format!(
+        "{OPERATOR}: /capstan {big} (api is at {desired}: more than confirm_above = {confirm_above})"
+    ));
+    show_ack(&slack.command(OPERATOR, OPS_SCALING, &big).await);
+    let posts = work(&slack).await;
+    let Some(id) = demo_slack::request_id(&posts) else {
+        println!("   (no confirmation was asked for: nothing to click)");
+        return;
+    };
+
+    step(&format!(
+        "{STRANGER} clicks Confirm on {OPERATOR}'s request"
+    ));
+    show_ack(&slack.click(STRANGER, "capstan_confirm", &id).await);
+    work(&slack).await;
+
+    step(&format!("{OPERATOR} clicks Confirm"));
+    show_ack(&slack.click(OPERATOR, "capstan_confirm", &id).await);
+    work(&slack).await;
+    let clients = capstan_aws::Clients::new(sdk);
+    println!(
+        "   api-service on moto: desired {} (was {desired})",
+        read_desired_count(&clients, "main-cluster", "api-service").await
+    );
+
+    step(&format!("{STRANGER}: /capstan scale api 3 (no grant)"));
+    show_ack(&slack.command(STRANGER, OPS_SCALING, "scale api 3").await);
+    work(&slack).await;
+
+    step(&format!(
+        "{OPERATOR}: /capstan scale api 20, signed with another secret (a forgery)"
+    ));
+    let forger = capstan_slack::Verifier::new("not-the-signing-secret");
+    show_ack(
+        &slack
+            .command_signed_by(&forger, OPERATOR, OPS_SCALING, "scale api 20")
+            .await,
+    );
+    work(&slack).await;
+}
+
+fn step(what: &str) {
+    println!("\n-> {what}");
+}
+
+/// Runs what the work queue holds through the worker and prints what Capstan posted.
+async fn work(slack: &demo_slack::Slack) -> Vec<Value> {
+    let jobs = slack.work().await;
+    let posts = slack.posts();
+    match jobs {
+        0 => println!("   (nothing queued)"),
+        n => {
+            println!("   the worker carries out {n} job(s) from the queue");
+            show_posts(&posts);
+        }
+    }
+    posts
+}
+
+/// An SNS time as SNS writes it.
+fn sns_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// The payload as if sent now: each SNS record's `Timestamp` (a budget alert's key and budget
+/// period come from it), and a budget notification's date line (prose the parser skips, kept
+/// consistent).
+fn dated_now(mut event: Value) -> Value {
+    let now = Utc::now();
+    let records = event.get_mut("Records").and_then(Value::as_array_mut);
+    for record in records.into_iter().flatten() {
+        let Some(sns) = record.get_mut("Sns") else {
+            continue;
+        };
+        if sns.get("Timestamp").is_some() {
+            sns["Timestamp"] = json!(sns_time(now));
+        }
+        if let Some(text) = sns["Message"].as_str() {
+            if let Some(rest) = text.strip_prefix("AWS Budget Notification ") {
+                let rest = rest.split_once('\n').map_or("", |(_, r)| r);
+                let dated = format!(
+                    "AWS Budget Notification {}\n{rest}",
+                    now.format("%B %-d, %Y")
+                );
+                sns["Message"] = json!(dated);
+            }
+        }
+    }
+    event
 }
 
 /// The 80% ACTUAL fixture as AWS Budgets would send it at 100%.
