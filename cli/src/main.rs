@@ -1,11 +1,11 @@
 //! `capstan`: validate, test, explain and simulate a Capstan policy file; create the state
-//! table (`init`), show what Capstan knows of each target (`status`), and lift a budget cap
-//! early (`lift-cap`).
+//! table (`init`), show what Capstan knows of each target (`status`), and steer it as an
+//! operator does from Slack (`scale`, `pause`, `resume`, `undo`, `lift-cap`, `event add|cancel`).
 //!
 //! Each subcommand lives in its own module; `main` only parses arguments and maps results to
 //! exit codes (0 clean, 1 the policy or its tests have problems, 2 usage or I/O errors).
-//! `init`, `status` and `lift-cap` talk to AWS and pick their own codes (1 an AWS failure, 2 a
-//! bad policy); only they get a Tokio runtime.
+//! `init`, `status` and the operator's verbs talk to AWS and pick their own codes (1 an AWS
+//! failure or nothing done, 2 a bad policy or usage); only they get a Tokio runtime.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,7 +17,7 @@ mod chart;
 mod diagnostics;
 mod explain;
 mod init;
-mod lift_cap;
+mod operate;
 mod simulate;
 mod status;
 mod test_cmd;
@@ -29,6 +29,66 @@ mod validate;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// What the operator's verbs are given beside their own arguments.
+#[derive(Args, Debug)]
+struct OperateArgs {
+    /// The policy file, or `ssm:<parameter name>`.
+    #[arg(
+        long,
+        env = "CAPSTAN_POLICY",
+        default_value = "capstan.toml",
+        value_parser = NonEmptyStringValueParser::new()
+    )]
+    policy: String,
+    #[command(flatten)]
+    table: TableArg,
+    /// The SNS topic people are told through; without one nobody is told.
+    #[arg(long, env = "CAPSTAN_TOPIC_ARN", value_parser = NonEmptyStringValueParser::new())]
+    topic_arn: Option<String>,
+    /// Who asks, for the record and the notification (as `cli:NAME`).
+    #[arg(long, env = "USER", hide_env_values = true)]
+    user: Option<String>,
+    /// `text` (what happened per target) or `json`.
+    #[arg(long, value_enum, default_value_t = operate::Format::Text)]
+    format: operate::Format,
+}
+
+impl OperateArgs {
+    fn common(self) -> operate::Common {
+        operate::Common {
+            policy: self.policy,
+            table: self.table.table,
+            topic_arn: self.topic_arn,
+            user: self.user,
+            format: self.format,
+        }
+    }
+}
+
+/// `capstan event add|cancel`.
+#[derive(Subcommand)]
+enum EventCommand {
+    /// Add a run-time event: START and END in RFC 3339 with a zone, then each target's uplift
+    /// (`api=floor:10,ceiling:+50%`), then `lead DURATION`, `no-hold`, `release-step N`,
+    /// `exceed-ceiling` as needed.
+    Add {
+        /// The event's name (quoted by the CLI as needed).
+        name: String,
+        /// START END TARGET=SPEC... [lead DURATION] [no-hold] [release-step N] [exceed-ceiling]
+        #[arg(required = true, num_args = 1..)]
+        words: Vec<String>,
+        #[command(flatten)]
+        args: OperateArgs,
+    },
+    /// Cancel a run-time event.
+    Cancel {
+        /// The event's name.
+        name: String,
+        #[command(flatten)]
+        args: OperateArgs,
+    },
 }
 
 /// The state table, for the commands that read or create it.
@@ -128,7 +188,8 @@ enum Command {
     /// (no cap in force, or refused), a target failed or an AWS failure, 2 a bad policy, an
     /// unknown budget or bad usage.
     LiftCap {
-        /// The AWS Budgets budget whose cap to lift (e.g. `AI-Service-Monthly`).
+        /// The AWS Budgets budget whose cap to lift (e.g. `AI-Service-Monthly`; one with spaces
+        /// is quoted for the engine).
         #[arg(value_parser = NonEmptyStringValueParser::new())]
         budget: String,
         /// The policy file, or `ssm:<parameter name>`.
@@ -147,8 +208,64 @@ enum Command {
         #[arg(long, env = "USER", hide_env_values = true)]
         user: Option<String>,
         /// `text` (what happened per target) or `json`.
-        #[arg(long, value_enum, default_value_t = lift_cap::Format::Text)]
-        format: lift_cap::Format,
+        #[arg(long, value_enum, default_value_t = operate::Format::Text)]
+        format: operate::Format,
+    },
+    /// Set a target's desired capacity, as `/capstan scale` does.
+    ///
+    /// `N`, `+N`, `-N`, `max` or `min` (the bounds in force). --force goes past the bounds, the
+    /// max step and the rate limit, and pins the target for settings.default_pause. Goes
+    /// through the runner as the command of `cli:USER`. Exit 0 changed, 1 nothing changed
+    /// (refused, already so), a target failed or an AWS failure, 2 a bad policy, an unknown
+    /// target or bad usage.
+    Scale {
+        /// The target.
+        target: String,
+        /// N, +N, -N, max or min.
+        #[arg(allow_hyphen_values = true)]
+        amount: String,
+        /// Past every guardrail (audited).
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        args: OperateArgs,
+    },
+    /// Pause automation on a target, optionally pinning its desired capacity.
+    ///
+    /// `capstan pause api 2h`, `capstan pause api for 30m pin 6` (--force: a pin outside the
+    /// bounds). Without a duration, settings.default_pause. Exit codes as for `scale`.
+    Pause {
+        /// The target.
+        target: String,
+        /// [DURATION | for DURATION] [pin N]
+        words: Vec<String>,
+        /// A pin outside the bounds (audited).
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        args: OperateArgs,
+    },
+    /// End a pause or pin: automation takes the target back. Exit codes as for `scale`.
+    Resume {
+        /// The target.
+        target: String,
+        #[command(flatten)]
+        args: OperateArgs,
+    },
+    /// Return a target to its desired capacity before its last action. Exit codes as for `scale`.
+    Undo {
+        /// The target.
+        target: String,
+        /// Past every guardrail (audited).
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        args: OperateArgs,
+    },
+    /// Add or cancel a run-time event (as `/capstan event` does). Exit codes as for `scale`.
+    Event {
+        #[command(subcommand)]
+        command: EventCommand,
     },
 }
 
@@ -205,14 +322,61 @@ fn main() -> ExitCode {
             user,
             format,
         } => {
-            return block_on(lift_cap::run(&lift_cap::Request {
-                budget,
+            let common = operate::Common {
                 policy,
                 table: table.table,
                 topic_arn,
                 user,
                 format,
-            }))
+            };
+            return block_on(operate::run(&common, &operate::Verb::LiftCap { budget }));
+        }
+        Command::Scale {
+            target,
+            amount,
+            force,
+            args,
+        } => {
+            let verb = operate::Verb::Scale {
+                target,
+                amount,
+                force,
+            };
+            return block_on(operate::run(&args.common(), &verb));
+        }
+        Command::Pause {
+            target,
+            words,
+            force,
+            args,
+        } => {
+            let verb = operate::Verb::Pause {
+                target,
+                words,
+                force,
+            };
+            return block_on(operate::run(&args.common(), &verb));
+        }
+        Command::Resume { target, args } => {
+            let verb = operate::Verb::Resume { target };
+            return block_on(operate::run(&args.common(), &verb));
+        }
+        Command::Undo {
+            target,
+            force,
+            args,
+        } => {
+            let verb = operate::Verb::Undo { target, force };
+            return block_on(operate::run(&args.common(), &verb));
+        }
+        Command::Event { command } => {
+            let (verb, args) = match command {
+                EventCommand::Add { name, words, args } => {
+                    (operate::Verb::EventAdd { name, words }, args)
+                }
+                EventCommand::Cancel { name, args } => (operate::Verb::EventCancel { name }, args),
+            };
+            return block_on(operate::run(&args.common(), &verb));
         }
     };
     match result {
