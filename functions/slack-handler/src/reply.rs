@@ -8,11 +8,18 @@ use capstan_slack::{escape, Message};
 pub const NEEDS_CONFIRMATION: &str = "needs-confirmation";
 
 /// When the engine held the command back for a confirmation: what would happen, in one text.
+/// A decision on no target (`lift-cap`'s, on `*`) comes back from the runner as ignored, with
+/// its reason: it asks for the click all the same.
 pub fn needs_confirmation(report: &Report) -> Option<String> {
     let held: Vec<&str> = report
         .results
         .iter()
-        .filter(|r| effective(r) == ResultOutcome::Suppressed)
+        .filter(|r| {
+            matches!(
+                effective(r),
+                ResultOutcome::Suppressed | ResultOutcome::Ignored
+            )
+        })
         .filter(|r| r.reason.as_deref() == Some(NEEDS_CONFIRMATION))
         .map(|r| r.explanation.as_str())
         .collect();
@@ -53,12 +60,22 @@ pub fn outcome(report: &Report, user: &str, text: &str, confirmer: Option<&str>)
                 refused = true;
                 format!("• {}", escape(&r.explanation))
             }
+            // A decision on no target (`*`: a refused event, a budget no rule names) is told
+            // with its reason; only a result with nothing to say is left out.
+            ResultOutcome::Ignored if r.reason.is_some() && !r.explanation.is_empty() => {
+                refused = true;
+                format!("• {}", escape(&r.explanation))
+            }
             ResultOutcome::Ignored | ResultOutcome::Duplicate => continue,
         };
         lines.push(line);
     }
     for n in &report.notices {
-        lines.push(format!("• {}", escape(n)));
+        // A refusal on `*` is also a notice: said once.
+        let line = format!("• {}", escape(n));
+        if !lines.contains(&line) {
+            lines.push(line);
+        }
     }
     let who = match confirmer {
         Some(c) => format!("<@{user}> (confirmed by <@{c}>)"),
@@ -127,6 +144,45 @@ mod tests {
         assert_eq!(m.response_type, Some(ResponseType::Ephemeral));
         assert!(m.text.ends_with("Nothing changed."), "{}", m.text);
         assert_eq!(needs_confirmation(&report), None);
+    }
+
+    #[test]
+    fn a_decision_on_no_target_is_told_and_may_ask_for_confirmation() {
+        let mut lift = result(
+            ResultOutcome::Ignored,
+            Some(NEEDS_CONFIRMATION),
+            "lifting the caps of budget B needs a confirmation: ai gets bounds 2..30 back",
+        );
+        lift.target = "*".into();
+        let report = Report {
+            results: vec![lift],
+            ..Report::default()
+        };
+        assert_eq!(
+            needs_confirmation(&report).as_deref(),
+            Some("lifting the caps of budget B needs a confirmation: ai gets bounds 2..30 back")
+        );
+        let mut refused = result(
+            ResultOutcome::Ignored,
+            Some("bad-command"),
+            "the event needs exceed-ceiling",
+        );
+        refused.target = "*".into();
+        let report = Report {
+            results: vec![refused],
+            notices: vec!["the event needs exceed-ceiling".into()],
+            ..Report::default()
+        };
+        assert_eq!(needs_confirmation(&report), None);
+        let m = outcome(&report, "U1", "event add x", None);
+        assert_eq!(m.response_type, Some(ResponseType::Ephemeral));
+        assert_eq!(
+            m.text.matches("the event needs exceed-ceiling").count(),
+            1,
+            "{}",
+            m.text
+        );
+        assert!(m.text.ends_with("Nothing changed."), "{}", m.text);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use capstan_policy::signal::{CommandSignal, Signal};
 use capstan_runner::{Delivery, Report, RunError};
 use capstan_slack::{escape, Confirmation, Message, ResponseType, ResponseUrl};
 use capstan_store::slack::{
-    Claim, ClaimError, PostSlot, RequestState, SlackRequest, MAX_REQUEST_TTL,
+    Claim, ClaimError, PostSlot, PutRequestError, RequestState, SlackRequest, MAX_REQUEST_TTL,
 };
 use capstan_store::LogEntry;
 use chrono::{DateTime, Utc};
@@ -177,11 +177,16 @@ impl Handler {
                 expires: (at + MAX_REQUEST_TTL).min(now + MAX_REQUEST_TTL),
                 state: RequestState::Pending,
             };
-            parts
-                .requests
-                .put(&request)
-                .await
-                .map_err(|e| JobError::Table(e.to_string()))?;
+            match parts.requests.put(&request).await {
+                Ok(()) => {}
+                // A Slack retry of the command (delivered, so stamped, later) or a redelivered
+                // job: the request is stored already, maybe clicked since. Not an error: the
+                // confirmation is posted once, by its post key.
+                Err(PutRequestError::Exists { stored, .. }) if same_request(&stored, &request) => {
+                    info!(request = %request_id, state = stored.state.name(), "the request is stored already");
+                }
+                Err(e) => return Err(JobError::Table(e.to_string())),
+            }
             let forced = command::parse(text).map(|c| c.forced()).unwrap_or(false);
             let lift = matches!(command::parse(text), Ok(Command::LiftCap { .. }));
             // In the channel: the request is everyone's to see, and users granted `confirm`
@@ -538,6 +543,16 @@ fn verb_of(text: &str) -> String {
         .ok()
         .and_then(|c| c.verb())
         .map_or_else(|| "unknown".to_string(), |v| v.to_string())
+}
+
+/// True when `stored` is `request` asked again (the same asker and text under its id), at
+/// another moment or clicked since.
+fn same_request(stored: &SlackRequest, request: &SlackRequest) -> bool {
+    stored.id == request.id
+        && stored.user == request.user
+        && stored.channel == request.channel
+        && stored.team == request.team
+        && stored.text == request.text
 }
 
 /// True when `state` is the claim this click made (to the millisecond, as the table keeps
