@@ -2108,3 +2108,37 @@ async fn a_slack_retry_of_a_command_waiting_for_its_click_asks_once() {
     assert_eq!(s.w.desired("api-service").await, 12);
     assert_eq!(s.hook.one(&yes.path)["replace_original"], true);
 }
+
+#[tokio::test]
+async fn a_confirmed_click_whose_answer_failed_is_redelivered_acts_once_and_posts_once() {
+    let s = Slack::new().await;
+    let ask = s.command(OPS, CHANNEL, "scale api 12").await;
+    s.work().await;
+    let id = s.confirmation_id(&ask.path);
+    s.hook.answer(Answer::Fail);
+    s.advance(Duration::seconds(5));
+    let yes = s.click(OPS, "capstan_confirm", &id).await;
+    assert_eq!(
+        s.drain().await.len(),
+        1,
+        "the post failed: the click is redelivered"
+    );
+    assert_eq!(s.w.desired("api-service").await, 12);
+    // Someone sets api to 7 meanwhile: the redelivery must not act again.
+    s.set_desired("api-service", 7).await;
+    s.hook.answer(Answer::Ok);
+    s.advance(Duration::seconds(30));
+    s.work().await;
+    assert_eq!(s.w.desired("api-service").await, 7);
+    let posts = s.hook.at(&yes.path);
+    assert_eq!(posts.len(), 2, "one failed, one made: {posts:#?}");
+    assert_eq!(posts[1]["replace_original"], true, "{posts:#?}");
+    assert!(text_of(&posts[1]).contains("→ desired 12"), "{posts:#?}");
+    let changes: Vec<LogEntry> = s
+        .log_of(&id, &["api"])
+        .await
+        .into_iter()
+        .filter(|e| e.outcome == "changed")
+        .collect();
+    assert_eq!(changes.len(), 1, "{changes:#?}");
+}
