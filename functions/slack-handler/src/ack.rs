@@ -219,6 +219,21 @@ impl Handler {
             i.enterprise_id.as_deref(),
         ) {
             warn!(team = %i.team_id, why = %why, "refused: origin");
+            let value = i.action.as_ref().and_then(|a| a.value.clone());
+            let refused = Job::Refused {
+                request_id: value
+                    .filter(|v| is_request_id(v))
+                    .unwrap_or_else(|| "req-unknown".into()),
+                asker: Asker {
+                    user: i.user_id.clone(),
+                    channel: i.channel_id.clone().unwrap_or_default(),
+                    team: i.team_id.clone(),
+                },
+                text: "a confirmation click".into(),
+                why: why.clone(),
+                at: now,
+            };
+            self.enqueue(parts, &refused, until).await;
             return message(&Message::ephemeral(format!(
                 "Capstan does not take clicks from here: {why}. Nothing changed."
             )));

@@ -26,6 +26,28 @@ pub fn needs_confirmation(report: &Report) -> Option<String> {
     (!held.is_empty()).then(|| held.join("\n"))
 }
 
+/// A Slack text as the record keeps it: a mention `<@U123>` is the user id `U123`.
+pub fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("<@") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        match after.find('>') {
+            Some(j) if after[..j].chars().all(|c| c.is_ascii_alphanumeric()) => {
+                out.push_str(&after[..j]);
+                rest = &after[j + 1..];
+            }
+            _ => {
+                out.push_str("<@");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A duplicate's outcome is the first handling's.
 fn effective(r: &TargetResult) -> ResultOutcome {
     match (r.outcome, r.first) {
@@ -105,6 +127,14 @@ mod tests {
         r.reason = reason.map(str::to_string);
         r.explanation = explanation.to_string();
         r
+    }
+
+    #[test]
+    fn plain_text_keeps_user_ids_not_mentions() {
+        assert_eq!(
+            plain("Only <@U0AAA111> (or someone) can; <@ not a mention> <@U1"),
+            "Only U0AAA111 (or someone) can; <@ not a mention> <@U1"
+        );
     }
 
     #[test]

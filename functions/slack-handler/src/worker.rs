@@ -247,8 +247,15 @@ impl Handler {
     ) -> Result<(), JobError> {
         let now = self.runner.now();
         let refuse = |why: String| async move {
-            self.audit(clicker, request_id, "confirm", "refused", &why, at)
-                .await;
+            self.audit(
+                clicker,
+                request_id,
+                "confirm",
+                "refused",
+                &reply::plain(&why),
+                at,
+            )
+            .await;
             self.post(
                 parts,
                 response_url,
