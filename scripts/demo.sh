@@ -37,16 +37,8 @@ capstan simulate capstan.example.toml examples/runbook-day.jsonl --tick 5m --cha
 echo
 echo "== The four functions against a local moto server"
 . scripts/tools.sh
-ensure_moto
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-moto_server -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
-moto_pid=$!
-trap 'kill $moto_pid 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break
-  sleep 0.1
-done
-export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1
+start_moto
+export AWS_ENDPOINT_URL="$MOTO_ENDPOINT" AWS_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 export CAPSTAN_TABLE=capstan-state CAPSTAN_POLICY="$(pwd)/capstan.example.toml"
 echo "moto on $AWS_ENDPOINT_URL"
