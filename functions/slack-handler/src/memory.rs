@@ -2,7 +2,7 @@
 //! made slow or refuse), a responder that keeps its posts (and can be made to fail), and the
 //! table's Slack items with the store's rules (usable once, unexpired, 5 posts per URL).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -96,8 +96,8 @@ pub struct MemoryRequests {
     pub requests: Mutex<BTreeMap<String, SlackRequest>>,
     /// Posts counted per URL.
     pub counts: Mutex<BTreeMap<String, u32>>,
-    /// Post keys marked as posted (per URL).
-    pub marks: Mutex<BTreeSet<(String, String)>>,
+    /// Per URL and post key: the slot granted, and whether the post was marked made.
+    pub marks: Mutex<BTreeMap<(String, String), (u32, bool)>>,
     /// Audit entries recorded.
     pub audit: Mutex<Vec<LogEntry>>,
 }
@@ -154,8 +154,12 @@ impl Requests for MemoryRequests {
     ) -> Result<PostSlot, StoreError> {
         let mut marks = self.marks.lock().unwrap();
         let mark = (url.to_string(), post_key.to_string());
-        if marks.contains(&mark) {
-            return Ok(PostSlot::AlreadyPosted);
+        if let Some(&(slot, posted)) = marks.get(&mark) {
+            return Ok(if posted {
+                PostSlot::AlreadyPosted
+            } else {
+                PostSlot::Granted { n: slot }
+            });
         }
         let mut counts = self.counts.lock().unwrap();
         let n = counts.entry(url.to_string()).or_default();
@@ -163,22 +167,20 @@ impl Requests for MemoryRequests {
             return Ok(PostSlot::Exhausted);
         }
         *n += 1;
-        marks.insert(mark);
+        marks.insert(mark, (*n, false));
         Ok(PostSlot::Granted { n: *n })
     }
 
-    async fn unmark_post(&self, url: &str, post_key: &str) -> Result<bool, StoreError> {
-        let removed = self
+    async fn mark_posted(&self, url: &str, post_key: &str) -> Result<(), StoreError> {
+        if let Some(m) = self
             .marks
             .lock()
             .unwrap()
-            .remove(&(url.to_string(), post_key.to_string()));
-        if removed {
-            if let Some(n) = self.counts.lock().unwrap().get_mut(url) {
-                *n = n.saturating_sub(1);
-            }
+            .get_mut(&(url.to_string(), post_key.to_string()))
+        {
+            m.1 = true;
         }
-        Ok(removed)
+        Ok(())
     }
 
     async fn record(&self, entry: &LogEntry, _now: DateTime<Utc>) -> Result<(), StoreError> {

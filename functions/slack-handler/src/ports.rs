@@ -64,16 +64,16 @@ pub trait Requests: Send + Sync {
         action: Claim,
         now: DateTime<Utc>,
     ) -> Result<SlackRequest, ClaimError>;
-    /// Takes one of a `response_url`'s posts for `post_key`.
+    /// Takes one of a `response_url`'s posts for `post_key` (the same slot again while the post
+    /// is not marked made).
     async fn post_slot(
         &self,
         url: &str,
         post_key: &str,
         now: DateTime<Utc>,
     ) -> Result<PostSlot, StoreError>;
-    /// Gives a post slot back (the post failed, so a retry may make it); true when it was
-    /// taken.
-    async fn unmark_post(&self, url: &str, post_key: &str) -> Result<bool, StoreError>;
+    /// Marks a post made: its key is not posted again.
+    async fn mark_posted(&self, url: &str, post_key: &str) -> Result<(), StoreError>;
     /// Puts what the runner never sees (a refused or cancelled click) on the record.
     async fn record(&self, entry: &LogEntry, now: DateTime<Utc>) -> Result<(), StoreError>;
 }
@@ -107,8 +107,8 @@ impl Requests for Store {
         Store::post_slot(self, url, post_key, now).await
     }
 
-    async fn unmark_post(&self, url: &str, post_key: &str) -> Result<bool, StoreError> {
-        Store::unmark_post(self, url, post_key).await
+    async fn mark_posted(&self, url: &str, post_key: &str) -> Result<(), StoreError> {
+        Store::mark_posted(self, url, post_key).await
     }
 
     async fn record(&self, entry: &LogEntry, now: DateTime<Utc>) -> Result<(), StoreError> {

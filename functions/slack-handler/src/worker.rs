@@ -475,9 +475,10 @@ impl Handler {
         }
     }
 
-    /// Posts `message` to `url` once for `post_key`: only to a URL the guard accepts, at most
-    /// five times per URL. A failed post gives its slot back and fails the job, so the retry
-    /// posts it.
+    /// Posts `message` to `url` for `post_key`: only to a URL the guard accepts, at most five
+    /// times per URL, and at least once: the slot is booked before the post and marked made
+    /// after it, so a post that failed, lost its answer or was cut off is made by the job's
+    /// redelivery, and one marked made is not made again.
     pub(crate) async fn post(
         &self,
         parts: &Parts,
@@ -512,22 +513,24 @@ impl Handler {
                 return Ok(());
             }
         }
-        match parts.responder.post(&url, message).await {
+        let made = match parts.responder.post(&url, message).await {
             Ok(()) => {
                 info!(key = post_key, "posted");
-                Ok(())
+                true
             }
             Err(PostError::Refused { status, body }) => {
+                // Never right on a retry (an expired or used-up URL): done with it.
                 warn!(key = post_key, status, body = %body, "Slack refused the post");
-                Ok(())
+                false
             }
-            Err(PostError::Transient(e)) => {
-                if let Err(u) = parts.requests.unmark_post(url.as_str(), post_key).await {
-                    warn!(error = %u, key = post_key, "the post's slot could not be given back");
-                }
-                Err(JobError::Post(e))
-            }
+            // The slot stays granted to this key: the redelivered job posts it again.
+            Err(PostError::Transient(e)) => return Err(JobError::Post(e)),
+        };
+        if let Err(e) = parts.requests.mark_posted(url.as_str(), post_key).await {
+            // Unmarked, a redelivery would post again: people hear twice rather than never.
+            warn!(error = %e, key = post_key, made, "the post could not be marked made");
         }
+        Ok(())
     }
 }
 

@@ -270,6 +270,26 @@ pub enum PostSlot {
     Exhausted,
 }
 
+/// What a post's mark says: made ([`PostSlot::AlreadyPosted`]), or granted slot `n` and not
+/// confirmed made ([`PostSlot::Granted`], to make now).
+fn booked(
+    mark: &HashMap<String, AttributeValue>,
+    pk: &str,
+    sk: &str,
+) -> Result<PostSlot, StoreError> {
+    if matches!(mark.get("posted"), Some(AttributeValue::Bool(true))) {
+        return Ok(PostSlot::AlreadyPosted);
+    }
+    let n = num_attr(mark, "slot", pk, sk)?;
+    Ok(PostSlot::Granted {
+        n: u32::try_from(n).map_err(|_| StoreError::Corrupt {
+            pk: pk.to_string(),
+            sk: sk.to_string(),
+            why: format!("slot {n}"),
+        })?,
+    })
+}
+
 /// The SHA-256 of a `response_url`, in lower-case hex: all the table holds of it.
 pub fn url_digest(url: &str) -> String {
     hex(&Sha256::digest(url.as_bytes()))
@@ -641,10 +661,10 @@ impl Store {
                 ),
             };
             if posts >= i64::from(MAX_POSTS_PER_URL) || window_end <= now.timestamp() {
-                return Ok(match self.slack_item(&pk, &mark).await? {
-                    Some(_) => PostSlot::AlreadyPosted,
-                    None => PostSlot::Exhausted,
-                });
+                return match self.slack_item(&pk, &mark).await? {
+                    Some(stored) => booked(&stored, &pk, &mark),
+                    None => Ok(PostSlot::Exhausted),
+                };
             }
             let slot = posts + 1;
             let seq_text = seq.map_or("none".to_string(), |q| q.to_string());
@@ -729,16 +749,9 @@ impl Store {
                     None => self.slack_item(&pk, &mark).await?,
                 };
                 if let Some(stored) = stored {
-                    if str_attr(&stored, "grant_id").as_deref() == Some(grant.as_str()) {
-                        let n = num_attr(&stored, "slot", &pk, &mark)?;
-                        return Ok(PostSlot::Granted {
-                            n: u32::try_from(n).map_err(|_| StoreError::Corrupt {
-                                pk: pk.clone(),
-                                sk: mark.clone(),
-                                why: format!("slot {n}"),
-                            })?,
-                        });
-                    }
+                    // This attempt's own grant (its answer lost), or an earlier one whose post
+                    // was never confirmed: the slot is this post's, to make (again).
+                    return booked(&stored, &pk, &mark);
                 }
                 return Ok(PostSlot::AlreadyPosted);
             }
@@ -759,6 +772,27 @@ impl Store {
             format!("the post counter kept moving: {ATTEMPTS} attempts lost to concurrent posts"),
         )
         .into())
+    }
+
+    /// Marks the post of `post_key` to `url` made: from now on [`Store::post_slot`] answers
+    /// [`PostSlot::AlreadyPosted`] for it. Until then a granted slot is granted again to the
+    /// same key, so a post whose answer was lost, or whose job died before this mark, is made
+    /// again (at least once; Slack's `response_url` has no idempotency key to make it exactly
+    /// once).
+    pub async fn mark_posted(&self, url: &str, post_key: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(url_pk(url)))
+            .key("sk", s(mark_sk(post_key)))
+            .update_expression("SET #posted = :yes")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#posted", "posted")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("dynamodb:UpdateItem", e))?;
+        Ok(())
     }
 
     /// Gives back the slot granted to `post_key` for `url` (the post failed: a retry may post):

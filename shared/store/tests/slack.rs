@@ -432,10 +432,16 @@ async fn five_posts_per_url_then_none() {
         store.post_slot(URL, "post-6", now).await.unwrap(),
         PostSlot::Exhausted
     );
-    // A post granted before is still "posted", not "exhausted".
+    // A post made before is still "posted", not "exhausted"; one granted and never confirmed
+    // made keeps its slot, to be made again.
+    store.mark_posted(URL, "post-3").await.unwrap();
     assert_eq!(
         store.post_slot(URL, "post-3", now).await.unwrap(),
         PostSlot::AlreadyPosted
+    );
+    assert_eq!(
+        store.post_slot(URL, "post-4", now).await.unwrap(),
+        PostSlot::Granted { n: 4 }
     );
     // Another URL has its own five.
     let other = "https://hooks.slack.com/commands/T0001/999/other";
@@ -453,7 +459,14 @@ async fn the_same_post_key_is_granted_once() {
         store.post_slot(URL, "req-1:buttons", t0()).await.unwrap(),
         PostSlot::Granted { n: 1 }
     );
-    // A redelivered job asks again, at once or later.
+    // Until the post is confirmed made, a redelivered job gets the same slot back: the post
+    // is made at least once.
+    assert_eq!(
+        store.post_slot(URL, "req-1:buttons", t0()).await.unwrap(),
+        PostSlot::Granted { n: 1 }
+    );
+    store.mark_posted(URL, "req-1:buttons").await.unwrap();
+    // Then a redelivered job asks again, at once or later, and is told it was made.
     for later in [Duration::zero(), Duration::minutes(3)] {
         assert_eq!(
             store
@@ -536,6 +549,7 @@ async fn no_post_after_the_window() {
         store.post_slot(URL, "c", after).await.unwrap(),
         PostSlot::Exhausted
     );
+    store.mark_posted(URL, "a").await.unwrap();
     assert_eq!(
         store.post_slot(URL, "a", after).await.unwrap(),
         PostSlot::AlreadyPosted

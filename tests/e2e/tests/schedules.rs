@@ -703,8 +703,8 @@ async fn a_run_time_pre_event_lead_hold_and_release() {
     assert_eq!(versions(&w).await, before_versions);
     assert_eq!(
         items(&w).await,
-        before_items + 1,
-        "only the request's idempotency key"
+        before_items + 2,
+        "only the request's idempotency key and its line on the record (noted)"
     );
 
     // A different event under the same name: refused, the stored one stays.
@@ -913,8 +913,8 @@ async fn run_time_events_are_checked_refused_and_cancelled() {
     assert!(w.store.load_global().await.unwrap().events.is_empty());
     assert_eq!(w.desired("api-service").await, 4);
     assert_eq!(w.desired("frontend-service").await, 2);
-    // Refusals write only their idempotency keys (one each).
-    assert_eq!(items(&w).await, before + 4);
+    // Refusals write only their idempotency keys and their lines on the record (one each).
+    assert_eq!(items(&w).await, before + 8);
 
     // An event whose lead has begun takes effect as it is added.
     w.at(t("2026-11-24T10:15:00Z"));
