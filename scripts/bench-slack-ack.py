@@ -206,7 +206,7 @@ def answer_kind(inv):
         ("Working on", "queued"),
         ("could not confirm in time", "queue-unconfirmed"),
         ("Reading the status (AWS is slow)", "status-queued"),
-        ("too slow to read the status", "status-too-slow"),
+        ("the status could not be read in time", "status-too-slow"),
         ("refused", "refused"),
     ]:
         if phrase in text:

@@ -16,7 +16,6 @@ use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use capstan_function::{Config, ConfigError, Error, Function};
 use capstan_runner::Runner;
-use capstan_slack::Verifier;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use tracing::{error, info_span, warn, Instrument};
@@ -33,19 +32,22 @@ pub mod worker;
 
 pub use job::{Asker, ClickAction, Job};
 pub use ports::{HttpResponder, Queue, Requests, Responder, SqsQueue};
-pub use settings::SlackSettings;
+pub use settings::{Signing, SlackSettings};
 
 /// How long the acknowledgement may take: Slack gives up after 3 s, and the answer still has
 /// to travel through API Gateway.
 pub const ACK_BUDGET: Duration = Duration::milliseconds(2_500);
+
+/// How long the start waits for the signing secret before it leaves it to the first request.
+pub const INIT_SECRET_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Of the acknowledgement's budget, what an inline `status` leaves for queueing it instead.
 pub const QUEUE_RESERVE: Duration = Duration::milliseconds(900);
 
 /// What the Slack side needs besides the runner.
 pub struct Parts {
-    /// Checks Slack's signatures.
-    pub verifier: Verifier,
+    /// Checks Slack's signatures (a [`Verifier`] converts into one).
+    pub verifier: Signing,
     /// The work queue.
     pub queue: Arc<dyn Queue>,
     /// Posts to `response_url`s.
@@ -155,7 +157,7 @@ impl Function for Handler {
         sdk: &aws_config::SdkConfig,
     ) -> Result<Handler, ConfigError> {
         let settings = SlackSettings::from_env(|k| std::env::var(k).ok())?;
-        let secret = settings::signing_secret(&settings.secret, sdk).await?;
+        let signing = Signing::start(settings.secret.clone(), sdk, INIT_SECRET_BUDGET).await?;
         let responder = HttpResponder::new().map_err(|e| ConfigError::Invalid {
             name: "SSL_CERT_FILE",
             value: e.to_string(),
@@ -164,7 +166,7 @@ impl Function for Handler {
         let store =
             capstan_store::Store::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone());
         let parts = Parts {
-            verifier: Verifier::new(secret),
+            verifier: signing,
             queue: Arc::new(SqsQueue::new(
                 aws_sdk_sqs::Client::new(sdk),
                 settings.queue_url.clone(),

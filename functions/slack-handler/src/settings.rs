@@ -2,6 +2,7 @@
 //! resolved once per container. The secret's value never reaches a log or an error message.
 
 use capstan_function::ConfigError;
+use capstan_slack::Verifier;
 
 /// `CAPSTAN_SLACK_SIGNING_SECRET`.
 pub const SECRET_VAR: &str = "CAPSTAN_SLACK_SIGNING_SECRET";
@@ -98,6 +99,77 @@ fn named(name: &str, prefix: &str) -> Result<String, ConfigError> {
         });
     }
     Ok(name.to_string())
+}
+
+/// The signing secret's verifier: resolved at start when AWS answers in time, else on the
+/// first request that finds AWS answering, within that request's budget. A container whose
+/// start met a slow Secrets Manager still starts (and answers 503 until the secret is read)
+/// rather than failing its init again and again.
+pub struct Signing {
+    cell: tokio::sync::OnceCell<Verifier>,
+    source: Option<(SecretSource, aws_config::SdkConfig)>,
+}
+
+/// The signing secret could not be read within the request's budget.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("the Slack signing secret ({0}) could not be read in time")]
+pub struct SecretUnavailable(pub String);
+
+impl Signing {
+    /// A verifier already in hand (tests, tools).
+    pub fn ready(verifier: Verifier) -> Signing {
+        Signing {
+            cell: tokio::sync::OnceCell::new_with(Some(verifier)),
+            source: None,
+        }
+    }
+
+    /// Reads the secret now, giving up after `within`: a secret that cannot be read at all
+    /// (missing, denied, empty) is an error; one AWS is too slow to give is read later.
+    pub async fn start(
+        source: SecretSource,
+        sdk: &aws_config::SdkConfig,
+        within: std::time::Duration,
+    ) -> Result<Signing, ConfigError> {
+        match tokio::time::timeout(within, signing_secret(&source, sdk)).await {
+            Ok(Ok(secret)) => Ok(Signing::ready(Verifier::new(secret))),
+            Ok(Err(e)) => Err(e),
+            Err(_) => {
+                tracing::warn!(secret = ?source, "the signing secret did not come in time: read on the first request");
+                Ok(Signing {
+                    cell: tokio::sync::OnceCell::new(),
+                    source: Some((source, sdk.clone())),
+                })
+            }
+        }
+    }
+
+    /// The verifier, reading the secret first if need be, within `within`.
+    pub async fn verifier(
+        &self,
+        within: std::time::Duration,
+    ) -> Result<&Verifier, SecretUnavailable> {
+        if let Some(v) = self.cell.get() {
+            return Ok(v);
+        }
+        let Some((source, sdk)) = &self.source else {
+            return Err(SecretUnavailable("none configured".into()));
+        };
+        let read = self.cell.get_or_try_init(|| async {
+            match tokio::time::timeout(within, signing_secret(source, sdk)).await {
+                Ok(Ok(secret)) => Ok(Verifier::new(secret)),
+                Ok(Err(e)) => Err(SecretUnavailable(e.to_string())),
+                Err(_) => Err(SecretUnavailable(format!("{source:?}"))),
+            }
+        });
+        read.await
+    }
+}
+
+impl From<Verifier> for Signing {
+    fn from(v: Verifier) -> Signing {
+        Signing::ready(v)
+    }
 }
 
 /// Resolves the signing secret (one call at most, at start).
@@ -225,5 +297,21 @@ mod tests {
         assert_eq!(from_secret_string(r#"{"signing_secret":"abc"}"#), "abc");
         assert_eq!(from_secret_string("abc"), "abc");
         assert_eq!(from_secret_string(r#"{"other":"abc"}"#), "");
+    }
+}
+
+#[cfg(test)]
+mod signing_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_ready_verifier_needs_no_aws_and_none_configured_is_refused() {
+        let s = Signing::ready(Verifier::new("x"));
+        assert!(s.verifier(std::time::Duration::ZERO).await.is_ok());
+        let none = Signing {
+            cell: tokio::sync::OnceCell::new(),
+            source: None,
+        };
+        assert!(none.verifier(std::time::Duration::ZERO).await.is_err());
     }
 }

@@ -88,7 +88,7 @@ fn world() -> World {
     let handler = Handler::with_parts(
         runner,
         Parts {
-            verifier: Verifier::new(SECRET),
+            verifier: Verifier::new(SECRET).into(),
             queue: queue.clone(),
             responder: responder.clone(),
             requests: requests.clone(),

@@ -477,7 +477,7 @@ async fn build_handler(
     Handler::with_parts(
         runner,
         Parts {
-            verifier: Verifier::new(SECRET),
+            verifier: Verifier::new(SECRET).into(),
             queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sqs_sdk), work_url)),
             responder: Arc::new(HttpResponder::new().unwrap()),
             requests: Arc::new(capstan_store::Store::new(dynamodb, TABLE)),

@@ -137,7 +137,7 @@ impl Slack {
         let queue_arn = "arn:aws:sqs:us-east-1:123456789012:capstan-demo-slack-work".to_string();
         let fake = FakeSlack::start().await;
         let parts = Parts {
-            verifier: Verifier::new(SECRET),
+            verifier: Verifier::new(SECRET).into(),
             queue: Arc::new(SqsQueue::new(sqs.clone(), queue_url.clone())),
             responder: Arc::new(HttpResponder::new().expect("an HTTP client")),
             requests: Arc::new(capstan_store::Store::new(
