@@ -412,6 +412,14 @@ pub fn request_id(team_id: &str, trigger_id: Option<&str>, timestamp: &str, body
     format!("req-{}", &digest[..REQUEST_ID_DIGITS])
 }
 
+/// A form body as Slack sends one (`application/x-www-form-urlencoded`), from its fields in
+/// order: for tests, demos and tools that play Slack.
+pub fn encode_form(pairs: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
 /// Whether `s` looks like a Slack user id: `U` or `W` followed by uppercase letters and digits,
 /// 3 to 21 characters in all.
 pub fn is_slack_user_id(s: &str) -> bool {

@@ -433,25 +433,8 @@ impl Req {
     }
 }
 
-/// `application/x-www-form-urlencoded`, as Slack encodes it.
 fn form(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", urlencode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn urlencode(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            b' ' => "+".to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    capstan_slack::request::encode_form(pairs)
 }
 
 /// The handler over `w`, its runner built as every function's, with these SQS and DynamoDB
