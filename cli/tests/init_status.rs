@@ -1,9 +1,10 @@
 //! `capstan init` and `capstan status` end to end: the binary against a moto server of its own
 //! per test, seeded with the example policy's ECS services and Auto Scaling group.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
 use aws_sdk_dynamodb::types::{TableStatus, TimeToLiveStatus};
 use capstan_aws::testing::{seed_asg, seed_ecs_service, seed_scalable_target};
@@ -26,32 +27,9 @@ fn now() -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-/// Runs `capstan ARGS` against `endpoint` with moto's test credentials and nothing else from
-/// the environment that could point it elsewhere.
+/// Runs `capstan ARGS` against `endpoint` in us-east-1 (see [`common::capstan`]).
 fn capstan(endpoint: &str, args: &[&str]) -> (Option<i32>, String, String) {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = Command::new(env!("CARGO_BIN_EXE_capstan"))
-        .args(args)
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("CAPSTAN_TABLE")
-        .env_remove("CAPSTAN_POLICY")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run capstan");
-    (
-        status.code(),
-        String::from_utf8_lossy(&stdout).into_owned(),
-        String::from_utf8_lossy(&stderr).into_owned(),
-    )
+    common::capstan(endpoint, "us-east-1", &[], args)
 }
 
 fn status(endpoint: &str, extra: &[&str]) -> (Option<i32>, String, String) {

@@ -2,7 +2,9 @@
 //! with the example policy's services and group, a state table holding a cap of
 //! AI-Service-Monthly on the ai service, and a topic with a queue subscribed.
 
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Command;
 
 use capstan_aws::testing::{
     read_messages, read_scalable_target, seed_asg, seed_ecs_service, seed_scalable_target,
@@ -19,34 +21,9 @@ const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../capstan.example.t
 const TABLE: &str = "capstan-lift-state";
 const BUDGET: &str = "AI-Service-Monthly";
 
-/// Runs `capstan ARGS` against the region with moto's test credentials and nothing else from
-/// the environment that could point it elsewhere.
+/// Runs `capstan ARGS` against the region (see [`common::capstan`]).
 fn capstan(region: &MotoRegion, args: &[&str]) -> (Option<i32>, String, String) {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = Command::new(env!("CARGO_BIN_EXE_capstan"))
-        .args(args)
-        .env("AWS_ENDPOINT_URL", region.endpoint())
-        .env("AWS_REGION", region.name())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("CAPSTAN_TABLE")
-        .env_remove("CAPSTAN_POLICY")
-        .env_remove("CAPSTAN_TOPIC_ARN")
-        .env("USER", "ana")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run capstan");
-    (
-        status.code(),
-        String::from_utf8_lossy(&stdout).into_owned(),
-        String::from_utf8_lossy(&stderr).into_owned(),
-    )
+    common::capstan(&region.endpoint(), region.name(), &[], args)
 }
 
 /// The world of one test: the example policy's resources, the ai service held at 2..2 by a

@@ -3,7 +3,9 @@
 //! then `capstan status` shows who did what. The tests act on the example's web group (2..15,
 //! no schedule or event moves its bounds, whatever the day).
 
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Command;
 
 use capstan_aws::testing::{
     read_asg, read_messages, seed_asg, seed_ecs_service, seed_scalable_target,
@@ -19,35 +21,11 @@ const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../capstan.example.t
 const TABLE: &str = "capstan-operate-state";
 const GROUP: &str = "aiwg-production-asg";
 
-/// Runs `capstan VERB ARGS --policy EXAMPLE --table TABLE` against the region with moto's test
-/// credentials and nothing else from the environment that could point it elsewhere; `$USER`
-/// is ana.
+/// Runs `capstan ARGS` against the region with the example policy and the test's table in
+/// the environment (see [`common::capstan`]).
 fn capstan(region: &MotoRegion, args: &[&str]) -> (Option<i32>, String, String) {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = Command::new(env!("CARGO_BIN_EXE_capstan"))
-        .args(args)
-        .env("AWS_ENDPOINT_URL", region.endpoint())
-        .env("AWS_REGION", region.name())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env("CAPSTAN_TABLE", TABLE)
-        .env("CAPSTAN_POLICY", EXAMPLE)
-        .env_remove("CAPSTAN_TOPIC_ARN")
-        .env("USER", "ana")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run capstan");
-    (
-        status.code(),
-        String::from_utf8_lossy(&stdout).into_owned(),
-        String::from_utf8_lossy(&stderr).into_owned(),
-    )
+    let env = [("CAPSTAN_TABLE", TABLE), ("CAPSTAN_POLICY", EXAMPLE)];
+    common::capstan(&region.endpoint(), region.name(), &env, args)
 }
 
 struct World {

@@ -1,0 +1,42 @@
+//! What the CLI's end-to-end tests share: running the `capstan` binary against moto.
+
+use std::process::{Command, Output};
+
+/// Runs `capstan ARGS` against moto at `endpoint` in `region`, with moto's test credentials,
+/// `$USER` ana, `env` set, and nothing else from the environment that could point it
+/// elsewhere (no AWS profile, no `CAPSTAN_*` but those in `env`): exit code, stdout, stderr.
+pub fn capstan(
+    endpoint: &str,
+    region: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (Option<i32>, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_capstan"));
+    command
+        .args(args)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_REGION", region)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("CAPSTAN_TABLE")
+        .env_remove("CAPSTAN_POLICY")
+        .env_remove("CAPSTAN_TOPIC_ARN")
+        .env("USER", "ana")
+        .env("NO_COLOR", "1");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().expect("run capstan");
+    (
+        status.code(),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
