@@ -322,7 +322,8 @@ impl Handler {
         let left = (reads_until - self.runner.now())
             .to_std()
             .unwrap_or_default();
-        match tokio::time::timeout(left, status::text(&self.runner, target.as_deref())).await {
+        match tokio::time::timeout(left, status::text(&self.runner, asker, target.as_deref())).await
+        {
             Ok(Ok(text)) => message(&Message::ephemeral(text)),
             outcome => {
                 match &outcome {

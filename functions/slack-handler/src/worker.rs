@@ -98,12 +98,12 @@ impl Handler {
                 Ok(())
             }
             Job::Status {
+                asker,
                 target,
                 response_url,
                 request_id,
-                ..
             } => {
-                let text = status::text(&self.runner, target.as_deref())
+                let text = status::text(&self.runner, asker, target.as_deref())
                     .await
                     .map_err(JobError::Table)?;
                 self.post(

@@ -26,6 +26,13 @@ service = "api-service"
 floor = 2
 ceiling = 20
 
+[targets.web]
+kind = "ecs"
+cluster = "main"
+service = "web-service"
+floor = 1
+ceiling = 5
+
 [slack]
 confirm_above = 4
 
@@ -41,6 +48,11 @@ verbs = ["confirm"]
 [[slack.grants]]
 users = ["U0CCC333"]
 verbs = ["status"]
+
+[[slack.grants]]
+users = ["U0DDD444"]
+verbs = ["status"]
+targets = ["web"]
 "#;
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -72,6 +84,19 @@ fn world() -> World {
         Live {
             desired: 4,
             running: 4,
+            min: None,
+            max: None,
+            managed: false,
+        },
+    );
+    memory.add(
+        Resource::Ecs {
+            cluster: "main".into(),
+            service: "web-service".into(),
+        },
+        Live {
+            desired: 2,
+            running: 2,
             min: None,
             max: None,
             managed: false,
@@ -457,6 +482,18 @@ async fn status_is_answered_inline_from_the_shared_view() {
     let said = text(&ack);
     assert!(said.contains("*api*") && said.contains("4/4"), "{said}");
     assert!(w.queue.take().is_empty(), "read inline, nothing queued");
+}
+
+#[tokio::test]
+async fn status_shows_only_the_targets_a_grant_covers() {
+    let mut w = world();
+    let (_, ack) = w.command("U0DDD444", "C0AAA111", "status").await;
+    let said = text(&ack);
+    assert!(said.contains("*web*"), "{said}");
+    assert!(!said.contains("*api*"), "{said}");
+    let (_, ack) = w.command("U0CCC333", "C0AAA111", "status").await;
+    let said = text(&ack);
+    assert!(said.contains("*web*") && said.contains("*api*"), "{said}");
 }
 
 #[tokio::test]
