@@ -12,13 +12,15 @@
 //! deletion is lazy (DynamoDB deletes an expired item within days; moto never does).
 //!
 //! A `response_url` is a bearer credential: the post bookkeeping stores only its SHA-256
-//! ([`url_digest`]), never the URL. (The [`SlackRequest`] item does hold the command's
-//! `response_url`, in its `doc`, until its TTL.)
+//! ([`url_digest`]), never the URL. (A [`SlackRequest`] item holds whatever `response_url` it
+//! is given, in its `doc`, until its TTL; the Slack function gives it none.)
 //!
 //! Slack accepts at most [`MAX_POSTS_PER_URL`] posts to a `response_url` within 30 minutes of
 //! the interaction. [`Store::post_slot`] grants them one `TransactWriteItems` at a time (the
-//! counter and the post's mark together), and a `post_key` once, so a redelivered job does not
-//! post twice; [`Store::unmark_post`] gives a slot back when the post itself failed.
+//! counter and the post's mark together), one slot per `post_key`: granted again to the same
+//! key until [`Store::mark_posted`] says the post was made, then never again. A post that
+//! failed or was cut off is thus made by the redelivered job, and one made is not made twice
+//! (at least once). [`Store::unmark_post`] gives a slot back outright.
 
 use std::collections::HashMap;
 use std::time::Duration as StdDuration;
@@ -257,8 +259,8 @@ impl ClaimError {
 /// The answer of [`Store::post_slot`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PostSlot {
-    /// Post now: this is post number `n` (1 to [`MAX_POSTS_PER_URL`]) to the URL. If the post
-    /// fails, [`Store::unmark_post`] gives the slot back.
+    /// Post now: this is post number `n` (1 to [`MAX_POSTS_PER_URL`]) to the URL; once made,
+    /// [`Store::mark_posted`].
     Granted {
         /// Which post to the URL this is.
         n: u32,
@@ -636,10 +638,11 @@ impl Store {
     /// concurrent askers are counted one by one) and writes the post's mark (only if absent),
     /// so the two never disagree.
     ///
-    /// [`PostSlot::AlreadyPosted`] when `post_key` was granted before (and not given back),
-    /// [`PostSlot::Exhausted`] when [`MAX_POSTS_PER_URL`] were granted or the window of
-    /// [`POST_WINDOW`] after the first has passed; else [`PostSlot::Granted`]: post, then, if
-    /// the post failed, [`Store::unmark_post`].
+    /// [`PostSlot::AlreadyPosted`] when the post of `post_key` was marked made; the slot
+    /// granted before when it was granted and not marked made (also when the URL's posts are
+    /// used up: the slot is this key's); [`PostSlot::Exhausted`] when [`MAX_POSTS_PER_URL`]
+    /// were granted or the window of [`POST_WINDOW`] after the first has passed; else a new
+    /// [`PostSlot::Granted`]: post, then [`Store::mark_posted`].
     pub async fn post_slot(
         &self,
         url: &str,
