@@ -1,0 +1,146 @@
+// What Capstan's functions may call: the same statements as infra/template.yaml's FunctionPolicy
+// and the functions' roles, statement for statement (test/iam-parity.test.ts compares the
+// (action, resource) pairs of every function's role with SAM's). Written as plain policy
+// documents rather than PolicyStatement objects because several statements exist only under a
+// condition (`Fn::If` on the statement), which CDK's PolicyStatement cannot express.
+// Why each statement is here: infra/README.md, "IAM".
+import { Aws, Fn, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Conditions, Parameters } from './parameters';
+
+const sub = (s: string) => Fn.sub(s);
+
+/** The managed policy every function's role attaches (FunctionPolicy in template.yaml). */
+export function functionPolicy(
+  stack: Stack,
+  p: Parameters,
+  c: Conditions,
+  refs: { stateTableArn: string; notificationTopicArn: string; deadLetterQueueArn: string },
+): iam.CfnManagedPolicy {
+  const ifTag = (key: string) =>
+    Fn.conditionIf(
+      c.hasManagedTag.logicalId,
+      { StringEquals: { [key]: p.managedTagValue.valueAsString } },
+      Aws.NO_VALUE,
+    );
+  return new iam.CfnManagedPolicy(stack, 'FunctionPolicy', {
+    description: sub('Capstan functions of stack ${AWS::StackName} - scale by the policy, record, announce'),
+    policyDocument: {
+      Version: '2012-10-17',
+      Statement: [
+        { Sid: 'EcsList', Effect: 'Allow', Action: 'ecs:ListServices', Resource: '*' },
+        {
+          Sid: 'EcsRead',
+          Effect: 'Allow',
+          Action: ['ecs:DescribeServices', 'ecs:ListTagsForResource'],
+          Resource: sub('arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/*'),
+        },
+        {
+          Sid: 'EcsScale',
+          Effect: 'Allow',
+          Action: 'ecs:UpdateService',
+          Resource: sub('arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/*'),
+          Condition: ifTag('aws:ResourceTag/capstan:managed'),
+        },
+        {
+          Sid: 'AutoScalingRead',
+          Effect: 'Allow',
+          Action: [
+            'autoscaling:DescribeAutoScalingGroups',
+            'autoscaling:DescribePolicies',
+            'application-autoscaling:DescribeScalableTargets',
+          ],
+          Resource: '*',
+        },
+        {
+          Sid: 'AutoScalingScale',
+          Effect: 'Allow',
+          Action: ['autoscaling:SetDesiredCapacity', 'autoscaling:UpdateAutoScalingGroup'],
+          Resource: sub(
+            'arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/*',
+          ),
+          Condition: ifTag('autoscaling:ResourceTag/capstan:managed'),
+        },
+        {
+          Sid: 'EcsScalableTargets',
+          Effect: 'Allow',
+          Action: 'application-autoscaling:RegisterScalableTarget',
+          Resource: sub(
+            'arn:${AWS::Partition}:application-autoscaling:${AWS::Region}:${AWS::AccountId}:scalable-target/*',
+          ),
+        },
+        {
+          // TransactWriteItems has no IAM action of its own: IAM authorizes each item action.
+          Sid: 'State',
+          Effect: 'Allow',
+          Action: [
+            'dynamodb:GetItem',
+            'dynamodb:BatchGetItem',
+            'dynamodb:Query',
+            'dynamodb:PutItem',
+            'dynamodb:UpdateItem',
+            'dynamodb:DeleteItem',
+            'dynamodb:ConditionCheckItem',
+          ],
+          Resource: refs.stateTableArn,
+        },
+        { Sid: 'Notify', Effect: 'Allow', Action: 'sns:Publish', Resource: refs.notificationTopicArn },
+        Fn.conditionIf(
+          c.hasTopicKmsKey.logicalId,
+          {
+            Sid: 'NotifyEncrypted',
+            Effect: 'Allow',
+            Action: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+            Resource: p.topicKmsKeyArn.valueAsString,
+          },
+          Aws.NO_VALUE,
+        ),
+        // Lambda's on-failure destination sends with the function's role.
+        { Sid: 'DeadLetters', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: refs.deadLetterQueueArn },
+        Fn.conditionIf(
+          c.usePolicyParameter.logicalId,
+          {
+            Sid: 'PolicyParameter',
+            Effect: 'Allow',
+            Action: 'ssm:GetParameter',
+            Resource: sub(
+              'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${PolicyParameterName}',
+            ),
+          },
+          Aws.NO_VALUE,
+        ),
+      ],
+    },
+  });
+}
+
+/** A function's own role: FunctionPolicy, writing to its own log group, and `extra` inline policies. */
+export function functionRole(
+  stack: Stack,
+  id: string,
+  binary: string,
+  managedPolicy: iam.CfnManagedPolicy,
+  logGroupArn: string,
+  extra: iam.CfnRole.PolicyProperty[] = [],
+): iam.CfnRole {
+  return new iam.CfnRole(stack, id, {
+    description: Fn.sub(`Capstan ${binary} of stack \${AWS::StackName}`),
+    assumeRolePolicyDocument: {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+    },
+    managedPolicyArns: [managedPolicy.ref],
+    policies: [
+      {
+        policyName: 'logs',
+        policyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: logGroupArn },
+          ],
+        },
+      },
+      ...extra,
+    ],
+  });
+}
