@@ -44,6 +44,8 @@ export function repoRoot(): string {
 export interface CapstanStackProps extends StackProps {
   /** The repository root; default: found from this file. */
   readonly repoRoot?: string;
+  /** Acknowledge the cdk-nag findings of lib/nag.ts (default true; false shows them all). */
+  readonly acknowledgeFindings?: boolean;
 }
 
 /** The logical ID SAM gives the resource, on the construct's CloudFormation resource. */
@@ -823,7 +825,7 @@ export class CapstanStack extends Stack {
     out('SlackQueueUrl', "slack-handler's work queue (CAPSTAN_SLACK_QUEUE_URL)", slackQueue.queueUrl);
     out('SlackDeadLetterQueueUrl', 'Slack jobs slack-handler failed 5 times, kept 14 days', slackDeadLetterQueue.queueUrl);
 
-    acknowledgeFindings(this);
+    if (props.acknowledgeFindings ?? true) acknowledgeFindings(this);
   }
 }
 

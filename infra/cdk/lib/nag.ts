@@ -65,7 +65,7 @@ export const ACKNOWLEDGEMENTS: Acknowledgement[] = [
 ];
 
 /** aws-cdk-lib's own CloudFormation Validate findings, each a false positive of an `Fn::If`. */
-const CFN_VALIDATE: { path: string; id: string; reason: string }[] = [
+export const CFN_VALIDATE: { path: string; id: string; reason: string }[] = [
   {
     // Reported on the stack: it is about the parameters ReservedConcurrency, ScheduleReservedConcurrency
     // and SlackReservedConcurrency (-1 below 0) and BudgetTopicArn ('' is no ARN).

@@ -181,12 +181,12 @@ export function render(node: Json): string {
 }
 
 /** Every way a node can come out of its `Fn::If`s: [guard, value] pairs, NoValue dropped. */
-export function branches(node: Json, guard: string[] = []): [string[], Json][] {
+export function branches(node: Json, guard: string[] = [], keepNoValue = false): [string[], Json][] {
   if (node && typeof node === 'object' && !Array.isArray(node) && Object.keys(node).length === 1 && 'Fn::If' in node) {
     const [cond, yes, no] = node['Fn::If'];
-    return [...branches(yes, [...guard, cond]), ...branches(no, [...guard, `!${cond}`])];
+    return [...branches(yes, [...guard, cond], keepNoValue), ...branches(no, [...guard, `!${cond}`], keepNoValue)];
   }
-  if (node && typeof node === 'object' && node.Ref === 'AWS::NoValue') return [];
+  if (node && typeof node === 'object' && node.Ref === 'AWS::NoValue') return keepNoValue ? [[guard, undefined]] : [];
   return [[guard, node]];
 }
 
@@ -205,7 +205,8 @@ function list(node: Json, guard: string[]): [string[], Json][] {
 export function normaliseStatements(statements: Json, guard: string[] = []): string[] {
   const out: string[] = [];
   for (const [g, st] of list(statements, guard)) {
-    const conditions = st.Condition === undefined ? [[g, undefined] as [string[], Json]] : branches(st.Condition, g);
+    // A Condition under Fn::If with a NoValue branch: the statement holds unconditioned there.
+    const conditions = st.Condition === undefined ? [[g, undefined] as [string[], Json]] : branches(st.Condition, g, true);
     for (const [cg, condition] of conditions) {
       for (const [ag, action] of list(st.Action ?? st.NotAction, cg)) {
         for (const [rg, resource] of list(st.Resource ?? st.NotResource ?? '*', ag)) {

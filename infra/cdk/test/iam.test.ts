@@ -1,0 +1,131 @@
+// No drift between SAM and CDK in IAM: for every function, the set of (effect, action, resource,
+// condition) grants of its role, each under the conditions (`Fn::If`) it holds in, is the same in
+// infra/template.yaml and in the CDK stack: the managed policies it attaches and its inline
+// policies, and any AWS::IAM::Policy naming it (which CDK would add on its own with grants).
+import * as assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Json, clone, functionRoleId, loadSam, roleGrants } from './sam';
+import { synth } from './synth';
+
+const sam = loadSam();
+const { json: cdk } = synth({ nag: false });
+const samFunctions = Object.keys(sam.Resources).filter((id) => sam.Resources[id].Type === 'AWS::Serverless::Function');
+
+function compare(samGrants: string[], cdkGrants: string[]) {
+  const onlySam = samGrants.filter((g) => !cdkGrants.includes(g));
+  const onlyCdk = cdkGrants.filter((g) => !samGrants.includes(g));
+  return { onlySam, onlyCdk };
+}
+
+describe('each function\'s role grants what SAM\'s grants, nothing more', () => {
+  for (const fn of samFunctions) {
+    it(fn, () => {
+      const samRole = functionRoleId(sam.Resources, fn);
+      const cdkRole = functionRoleId(cdk.Resources, fn);
+      assert.equal(cdkRole, samRole, `${fn}'s role`);
+      const samGrants = roleGrants(sam.Resources, samRole);
+      const cdkGrants = roleGrants(cdk.Resources, cdkRole);
+      assert.deepEqual(compare(samGrants, cdkGrants), { onlySam: [], onlyCdk: [] });
+      // Not vacuous: the shared policy's table grant and the role's own log group are in it.
+      assert.ok(samGrants.some((g) => g === 'always | Allow dynamodb:PutItem on ${StateTable.Arn}'), samGrants.join('\n'));
+      assert.ok(samGrants.some((g) => g.includes(`logs:PutLogEvents on \${${fn.replace(/Function$/, '')}LogGroup.Arn}`)));
+    });
+  }
+
+  it('the roles trust lambda.amazonaws.com only, as in SAM', () => {
+    for (const fn of samFunctions) {
+      const role = functionRoleId(sam.Resources, fn);
+      assert.deepEqual(
+        cdk.Resources[role].Properties.AssumeRolePolicyDocument,
+        sam.Resources[role].Properties.AssumeRolePolicyDocument,
+      );
+    }
+  });
+
+  it('CDK adds no IAM of its own (no AWS::IAM::Policy, no other role or managed policy)', () => {
+    const iam = Object.entries<Json>(cdk.Resources)
+      .filter(([, r]) => r.Type.startsWith('AWS::IAM::'))
+      .map(([id, r]) => `${id} ${r.Type}`)
+      .sort();
+    const samIam = Object.entries<Json>(sam.Resources)
+      .filter(([, r]) => r.Type.startsWith('AWS::IAM::'))
+      .map(([id, r]) => `${id} ${r.Type}`);
+    // SAM's own: the schedule's role (ScheduleV2 without RoleArn).
+    const scheduleRoles = samFunctions.flatMap((fn) =>
+      Object.entries<Json>(sam.Resources[fn].Properties.Events ?? {})
+        .filter(([, ev]) => ev.Type === 'ScheduleV2' && !ev.Properties.RoleArn)
+        .map(([event]) => `${fn}${event}Role AWS::IAM::Role`),
+    );
+    assert.deepEqual(iam, [...samIam, ...scheduleRoles].sort());
+  });
+
+  it('the schedule\'s role, as SAM makes it: invoke its function, send to its dead-letter queue', () => {
+    for (const fn of samFunctions) {
+      for (const [event, ev] of Object.entries<Json>(sam.Resources[fn].Properties.Events ?? {})) {
+        if (ev.Type !== 'ScheduleV2') continue;
+        const role = `${fn}${event}Role`;
+        const expected = [
+          `always | Allow lambda:InvokeFunction on \${${fn}.Arn}`,
+          `always | Allow sqs:SendMessage on \${${ev.Properties.DeadLetterConfig.Arn['Fn::GetAtt'].join('.')}}`,
+        ].sort();
+        assert.deepEqual(roleGrants(cdk.Resources, role), expected);
+        assert.deepEqual(cdk.Resources[role].Properties.AssumeRolePolicyDocument.Statement[0].Principal, {
+          Service: ['scheduler.amazonaws.com'],
+        });
+      }
+    }
+  });
+});
+
+describe('the comparison catches drift', () => {
+  const role = functionRoleId(sam.Resources, 'AlarmHandlerFunction');
+  const base = roleGrants(sam.Resources, role);
+
+  it('an action added to the shared policy', () => {
+    const changed = clone(sam.Resources);
+    changed.FunctionPolicy.Properties.PolicyDocument.Statement[0].Action = ['ecs:ListServices', 'ecs:ListClusters'];
+    assert.deepEqual(compare(base, roleGrants(changed, role)).onlyCdk, ['always | Allow ecs:ListClusters on *']);
+  });
+
+  it('a statement under a condition, and the condition of a branch', () => {
+    const changed = clone(sam.Resources);
+    const statements: Json[] = changed.FunctionPolicy.Properties.PolicyDocument.Statement;
+    const kms = statements.findIndex((s) => s['Fn::If']?.[1]?.Sid === 'NotifyEncrypted');
+    assert.ok(kms >= 0);
+    statements[kms] = statements[kms]['Fn::If'][1]; // unconditional now
+    const { onlySam, onlyCdk } = compare(base, roleGrants(changed, role));
+    assert.deepEqual(onlySam, [
+      'HasTopicKmsKey | Allow kms:Decrypt on ${TopicKmsKeyArn}',
+      'HasTopicKmsKey | Allow kms:GenerateDataKey* on ${TopicKmsKeyArn}',
+    ]);
+    assert.deepEqual(onlyCdk, [
+      'always | Allow kms:Decrypt on ${TopicKmsKeyArn}',
+      'always | Allow kms:GenerateDataKey* on ${TopicKmsKeyArn}',
+    ]);
+  });
+
+  it('a tag condition dropped', () => {
+    const changed = clone(sam.Resources);
+    const scale = changed.FunctionPolicy.Properties.PolicyDocument.Statement.find((s: Json) => s.Sid === 'EcsScale');
+    delete scale.Condition;
+    const { onlySam, onlyCdk } = compare(base, roleGrants(changed, role));
+    assert.equal(onlySam.length, 2); // with the tag (HasManagedTag) and without (!HasManagedTag)
+    assert.deepEqual(onlyCdk, [
+      'always | Allow ecs:UpdateService on arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/*',
+    ]);
+  });
+
+  it('a grant CDK would add by itself (an AWS::IAM::Policy on the role)', () => {
+    const changed = clone(sam.Resources);
+    changed.ExtraPolicy = {
+      Type: 'AWS::IAM::Policy',
+      Properties: {
+        Roles: [{ Ref: role }],
+        PolicyDocument: { Statement: [{ Effect: 'Allow', Action: 'sqs:GetQueueUrl', Resource: { 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] } }] },
+      },
+    };
+    assert.deepEqual(compare(base, roleGrants(changed, role)).onlyCdk, [
+      'always | Allow sqs:GetQueueUrl on ${DeadLetterQueue.Arn}',
+    ]);
+  });
+});
