@@ -41,6 +41,9 @@ cargo test --workspace 2>&1 | tee "$log"
 step "scripts/check-infra.sh (the SAM template, offline)"
 bash scripts/check-infra.sh
 
+step "scripts/check-cdk.sh (the CDK app against the SAM template, offline; needs node and npm)"
+bash scripts/check-cdk.sh
+
 # One closing line for the whole run (the last cargo line is often a doc-test run of 0 tests).
 passed=$(grep -oE '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -oE '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}')

@@ -3,7 +3,9 @@
 //
 // Context: `stackName` (default capstan, as samconfig.toml's stack_name);
 // `capstan:acknowledgeFindings=false` leaves out the stack's cdk-nag acknowledgements
-// (lib/nag.ts), to see every finding as an error.
+// (lib/nag.ts), to see every finding as an error; `capstan:bundle=false` skips building the
+// functions (CDK's aws:cdk:bundling-stacks=[], which the CLI does not let `-c` set): a quick
+// synth whose assets are the unbuilt sources, for looking at the template, never for a deploy.
 import { App, AppProps, Aspects } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, INagLogger } from 'cdk-nag';
 import { CapstanStack } from './capstan-stack';
@@ -22,6 +24,9 @@ export interface BuildOptions {
 
 export function buildApp(props: AppProps = {}, options: BuildOptions = {}): CapstanApp {
   const app = new App({ analyticsReporting: false, ...props });
+  if (String(app.node.tryGetContext('capstan:bundle') ?? 'true') === 'false') {
+    app.node.setContext('aws:cdk:bundling-stacks', []);
+  }
   const stackName = (app.node.tryGetContext('stackName') as string | undefined) ?? 'capstan';
   const acknowledge = String(app.node.tryGetContext('capstan:acknowledgeFindings') ?? 'true') !== 'false';
   const stack = new CapstanStack(app, 'Capstan', {
