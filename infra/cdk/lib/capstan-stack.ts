@@ -273,6 +273,7 @@ export class CapstanStack extends Stack {
     // ---------------------------------------------------------------------------------------
     // The functions.
     // ---------------------------------------------------------------------------------------
+    const roles: Record<string, iam.CfnRole> = {};
     const rustFunction = (spec: {
       id: string;
       binary: string;
@@ -291,6 +292,7 @@ export class CapstanStack extends Stack {
         `${spec.id}LogGroup`,
       );
       const role = functionRole(this, `${spec.id}Role`, spec.binary, managedPolicy, logGroup.logGroupArn, spec.extraPolicies);
+      roles[spec.id] = role;
       const fn = new RustFunction(this, `${spec.id}Function`, {
         manifestPath: path.join(root, 'functions', spec.binary, 'Cargo.toml'),
         binaryName: spec.binary,
@@ -770,6 +772,11 @@ export class CapstanStack extends Stack {
     const outputs = new Construct(this, 'Outputs');
     const out = (id: string, description: string, value: string) =>
       new CfnOutput(outputs, id, { description, value }).overrideLogicalId(id);
+    out(
+      'FunctionRoleArns',
+      "The roles of the functions that act (alarm, schedule, budget and slack handlers), comma-separated: infra/spoke.yaml's HubRoleArns, the only principals its role trusts",
+      Fn.join(',', ['AlarmHandler', 'ScheduleHandler', 'BudgetHandler', 'SlackHandler'].map((f) => roles[f].attrArn)),
+    );
     out(
       'AlarmHandlerFunctionName',
       "alarm-handler's name (aws lambda invoke --function-name, aws logs tail /aws/lambda/NAME)",

@@ -69,6 +69,13 @@ export function functionPolicy(
             'arn:${AWS::Partition}:application-autoscaling:${AWS::Region}:${AWS::AccountId}:scalable-target/*',
           ),
         },
+        // Targets in other accounts: exactly the roles the stack is given, never `*`. What each
+        // may do there is that role's own policy (infra/spoke.yaml).
+        Fn.conditionIf(
+          c.hasTargetRoles.logicalId,
+          { Sid: 'TargetAccounts', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: p.targetRoleArns.value },
+          Aws.NO_VALUE,
+        ),
         {
           // TransactWriteItems has no IAM action of its own: IAM authorizes each item action.
           Sid: 'State',

@@ -7,6 +7,7 @@ import { CfnCondition, CfnParameter, Fn, Stack } from 'aws-cdk-lib';
 export interface Parameters {
   dryRun: CfnParameter;
   managedTagValue: CfnParameter;
+  targetRoleArns: CfnParameter;
   policyParameterName: CfnParameter;
   alarmNamePrefix: CfnParameter;
   tickRate: CfnParameter;
@@ -37,6 +38,7 @@ export interface Conditions {
   createBudgetTopic: CfnCondition;
   createSlackSigningSecret: CfnCondition;
   hasSlackReservedConcurrency: CfnCondition;
+  hasTargetRoles: CfnCondition;
 }
 
 export function defineParameters(stack: Stack): Parameters {
@@ -58,6 +60,14 @@ export function defineParameters(stack: Stack): Parameters {
         'Empty: the functions may scale any ECS service and Auto Scaling group of this account and region ' +
         '(the policy decides which). Set (e.g. "true" or "prod"): they may change only those tagged ' +
         'capstan:managed with exactly this value; IAM denies the rest.',
+    }),
+    targetRoleArns: p('TargetRoleArns', {
+      type: 'CommaDelimitedList',
+      default: '',
+      description:
+        "The roles in other accounts that the policy's targets name (role_arn), comma-separated, e.g. " +
+        'arn:aws:iam::222222222222:role/capstan-target (infra/spoke.yaml creates them). The functions may assume ' +
+        'exactly these; empty: none, every target is in this account.',
     }),
     policyParameterName: p('PolicyParameterName', {
       type: 'String',
@@ -216,12 +226,14 @@ export function defineConditions(stack: Stack, p: Parameters): Conditions {
     createBudgetTopic: c('CreateBudgetTopic', empty(p.budgetTopicArn)),
     createSlackSigningSecret: c('CreateSlackSigningSecret', empty(p.slackSigningSecretArn)),
     hasSlackReservedConcurrency: c('HasSlackReservedConcurrency', reserved(p.slackReservedConcurrency)),
+    hasTargetRoles: c('HasTargetRoles', Fn.conditionNot(Fn.conditionEquals(Fn.join('', p.targetRoleArns.valueAsList), ''))),
   };
 }
 
 /** The console's grouping of the parameters (AWS::CloudFormation::Interface), as in template.yaml. */
 export const parameterGroups = [
   { Label: { default: 'Safety' }, Parameters: ['DryRun', 'ManagedTagValue'] },
+  { Label: { default: 'Targets in other accounts' }, Parameters: ['TargetRoleArns'] },
   { Label: { default: 'Policy' }, Parameters: ['PolicyParameterName'] },
   { Label: { default: 'Alarms in' }, Parameters: ['AlarmNamePrefix'] },
   { Label: { default: 'Schedule' }, Parameters: ['TickRate', 'ScheduleReservedConcurrency', 'MissedTickAlarmMinutes'] },

@@ -32,6 +32,15 @@ describe('each function\'s role grants what SAM\'s grants, nothing more', () => 
     });
   }
 
+  it('targets in other accounts: each function may assume exactly TargetRoleArns, only when it is set', () => {
+    for (const fn of samFunctions) {
+      const assume = roleGrants(cdk.Resources, functionRoleId(cdk.Resources, fn)).filter((g) => g.includes('sts:AssumeRole'));
+      assert.deepEqual(assume, ['HasTargetRoles | Allow sts:AssumeRole on ${TargetRoleArns}'], fn);
+    }
+    assert.deepEqual(cdk.Parameters.TargetRoleArns.Type, 'CommaDelimitedList');
+    assert.deepEqual(cdk.Parameters.TargetRoleArns.Default, '');
+  });
+
   it('the roles trust lambda.amazonaws.com only, as in SAM', () => {
     for (const fn of samFunctions) {
       const role = functionRoleId(sam.Resources, fn);

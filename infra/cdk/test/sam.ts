@@ -10,7 +10,8 @@ export type Template = { [section: string]: Json };
 
 export const REPO = path.resolve(__dirname, '..', '..', '..', '..');
 if (!fs.existsSync(path.join(REPO, 'Cargo.lock'))) throw new Error(`not the repository root: ${REPO}`);
-export const SAM_TEMPLATE = path.join(REPO, 'infra', 'template.yaml');
+// CAPSTAN_SAM_TEMPLATE: another template to compare with (to see the tests fail on a change).
+export const SAM_TEMPLATE = process.env.CAPSTAN_SAM_TEMPLATE ?? path.join(REPO, 'infra', 'template.yaml');
 
 const INTRINSICS = [
   'Ref', 'Condition', 'Sub', 'If', 'Not', 'Equals', 'And', 'Or', 'Select', 'Split', 'Join', 'FindInMap',
