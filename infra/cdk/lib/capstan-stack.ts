@@ -9,8 +9,9 @@
 // `Fn::If`, the HTTP API as SAM defines it: an OpenAPI body with exactly two routes). Every L2
 // that would grant IAM by itself gets an immutable view of its role, so that the roles hold
 // exactly the statements written in lib/iam.ts and nothing CDK adds on its own.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Aws, CfnOutput, CfnResource, Duration, Fn, RemovalPolicy, Stack, StackProps, Token } from 'aws-cdk-lib';
+import { Aws, CfnCondition, CfnOutput, CfnResource, Duration, Fn, RemovalPolicy, Stack, StackProps, Token } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -33,7 +34,7 @@ import { Conditions, Parameters, defineConditions, defineParameters, parameterGr
 /** The repository root (infra/cdk/lib or infra/cdk/dist/lib, up to the workspace). */
 export function repoRoot(): string {
   let dir = __dirname;
-  while (!require('node:fs').existsSync(path.join(dir, 'Cargo.lock'))) {
+  while (!fs.existsSync(path.join(dir, 'Cargo.lock'))) {
     const parent = path.dirname(dir);
     if (parent === dir) throw new Error(`no Cargo workspace above ${__dirname}`);
     dir = parent;
@@ -81,9 +82,9 @@ export class CapstanStack extends Stack {
     this.templateOptions.metadata = { 'AWS::CloudFormation::Interface': { ParameterGroups: parameterGroups } };
     const p = (this.params = defineParameters(this));
     const c = (this.conds = defineConditions(this, p));
-    const ifCond = (cond: { logicalId: string }, yes: unknown, no: unknown) => Fn.conditionIf(cond.logicalId, yes, no);
-    const withCondition = <T extends IConstruct>(construct: T, cond: { logicalId: string }) => {
-      (cfnOf(construct) as CfnResource).cfnOptions.condition = cond as never;
+    const ifCond = (cond: CfnCondition, yes: unknown, no: unknown) => Fn.conditionIf(cond.logicalId, yes, no);
+    const withCondition = <T extends IConstruct>(construct: T, cond: CfnCondition) => {
+      cfnOf(construct).cfnOptions.condition = cond;
       return construct;
     };
 
@@ -653,14 +654,14 @@ export class CapstanStack extends Stack {
     );
     // No tick succeeded for MissedTickAlarmMinutes: per minute, invocations minus errors; a
     // minute without any is missing data, counted as breaching.
-    const noTickMetric = (metricName: string) => ({
-      Metric: {
-        Namespace: 'AWS/Lambda',
-        MetricName: metricName,
-        Dimensions: [{ Name: 'FunctionName', Value: scheduleHandler.functionName }],
+    const noTickMetric = (metricName: string): cloudwatch.CfnAlarm.MetricStatProperty => ({
+      metric: {
+        namespace: 'AWS/Lambda',
+        metricName,
+        dimensions: [{ name: 'FunctionName', value: scheduleHandler.functionName }],
       },
-      Period: 60,
-      Stat: 'Sum',
+      period: 60,
+      stat: 'Sum',
     });
     new cloudwatch.CfnAlarm(this, 'ScheduleHandlerNoTickAlarm', {
       alarmName: sub('${AWS::StackName}-health-schedule-handler-no-tick'),
@@ -674,8 +675,8 @@ export class CapstanStack extends Stack {
           expression: 'invocations - FILL(errors, 0)',
           returnData: true,
         },
-        { id: 'invocations', returnData: false, metricStat: lowerKeys(noTickMetric('Invocations')) },
-        { id: 'errors', returnData: false, metricStat: lowerKeys(noTickMetric('Errors')) },
+        { id: 'invocations', returnData: false, metricStat: noTickMetric('Invocations') },
+        { id: 'errors', returnData: false, metricStat: noTickMetric('Errors') },
       ],
       evaluationPeriods: p.missedTickAlarmMinutes.valueAsNumber,
       datapointsToAlarm: p.missedTickAlarmMinutes.valueAsNumber,
@@ -834,17 +835,4 @@ export class CapstanStack extends Stack {
 
     if (props.acknowledgeFindings ?? true) acknowledgeFindings(this);
   }
-}
-
-/** CloudFormation's MetricStat keys as the L1 props' camelCase. */
-function lowerKeys(ms: { Metric: { Namespace: string; MetricName: string; Dimensions: { Name: string; Value: string }[] }; Period: number; Stat: string }): cloudwatch.CfnAlarm.MetricStatProperty {
-  return {
-    metric: {
-      namespace: ms.Metric.Namespace,
-      metricName: ms.Metric.MetricName,
-      dimensions: ms.Metric.Dimensions.map((d) => ({ name: d.Name, value: d.Value })),
-    },
-    period: ms.Period,
-    stat: ms.Stat,
-  };
 }
