@@ -111,6 +111,12 @@ describe('parameters, conditions, outputs, metadata', () => {
     sameValue(values(sam.Outputs), values(cdk.Outputs), 'the outputs');
   });
 
+  it('the same description, and no transform (plain CloudFormation)', () => {
+    assert.equal(cdk.Description, sam.Description);
+    assert.equal(cdk.Transform, undefined);
+    assert.equal(sam.Transform, 'AWS::Serverless-2016-10-31');
+  });
+
   it('the same parameter groups for the console', () => {
     sameValue(sam.Metadata['AWS::CloudFormation::Interface'], cdk.Metadata['AWS::CloudFormation::Interface'], 'the parameter groups');
   });
