@@ -546,26 +546,21 @@ impl Runner {
             ReceiptState::Done
         };
         receipt.notices = told.later;
-        if let Some(r) = record.as_mut() {
-            if let Some(p) = r.pending.as_mut().filter(|p| p.attempt == a.id) {
-                if retry_later {
-                    // Done on AWS, not yet told: released, so the retry only tells.
-                    p.deadline = Some(now);
-                    p.plan = None;
-                } else {
-                    r.pending = None;
-                }
-            }
-            if told.lost > 0 || retry_later {
-                r.last_error = Some(format!(
+        let leave = Leave::Settled {
+            tell_later: retry_later,
+            last_error: (told.lost > 0 || retry_later).then(|| {
+                format!(
                     "{}: notification failed for {}",
                     now.format("%Y-%m-%d %H:%M:%SZ"),
                     receipt.key
-                ));
-            }
-            r.updated_at = now;
-        }
-        if !self.finish(a, scope, receipt, record).await {
+                )
+            }),
+            at: now,
+        };
+        if !self
+            .finish(a, scope, receipt, record.take().map(|r| (r, leave)))
+            .await
+        {
             for r in &mut results {
                 r.retryable = true;
                 r.error.get_or_insert_with(|| {
@@ -592,16 +587,24 @@ impl Runner {
         told
     }
 
-    /// Writes the receipt (under this attempt) and the record; a record that changed meanwhile
-    /// is read again and the intent cleared on it, if it is still this attempt's. False when it
-    /// could not be written: the work stays in progress, and the retry completes it.
+    /// Writes the receipt (under this attempt) and the record left as `leave` says; a record
+    /// that changed meanwhile (a concurrent signal, or this very write landing with its answer
+    /// lost) is read again and left the same way. False when it could not be written: the work
+    /// stays in progress, and the retry completes it.
     async fn finish(
         &self,
         a: &Attempt<'_>,
         scope: &str,
         receipt: Receipt,
-        mut record: Option<TargetRecord>,
+        record: Option<(TargetRecord, Leave)>,
     ) -> bool {
+        let (mut record, leave) = match record {
+            Some((mut r, leave)) => {
+                leave.apply(&mut r, &a.id);
+                (Some(r), Some(leave))
+            }
+            None => (None, None),
+        };
         let mut failures = 0;
         for round in 0..self.max_rounds {
             if round > 0 {
@@ -638,6 +641,10 @@ impl Runner {
                     continue;
                 }
             }
+            let Some(leave) = &leave else {
+                // Only the receipt is written: nothing to read again.
+                continue;
+            };
             let mut fresh = match self.table().load_targets(&[scope.to_string()]).await {
                 Ok(fresh) => fresh,
                 Err(e) => {
@@ -646,13 +653,7 @@ impl Runner {
                 }
             };
             record = fresh.remove(scope).map(|mut current| {
-                let want = record.as_ref();
-                if current.pending.as_ref().is_some_and(|p| p.attempt == a.id) {
-                    current.pending = None;
-                }
-                if let Some(e) = want.and_then(|w| w.last_error.clone()) {
-                    current.last_error = Some(e);
-                }
+                leave.apply(&mut current, &a.id);
                 current
             });
         }
@@ -665,19 +666,19 @@ impl Runner {
         &self,
         a: &Attempt<'_>,
         scope: &str,
-        mut record: TargetRecord,
+        record: TargetRecord,
         mut receipt: Receipt,
     ) {
         let now = self.now();
-        if let Some(p) = record.pending.as_mut() {
-            p.deadline = Some(now);
-        }
-        record.last_error = Some(format!(
-            "{}: the change is committed and not yet confirmed; a retry completes it",
-            now.format("%Y-%m-%d %H:%M:%SZ")
-        ));
+        let leave = Leave::Released {
+            last_error: format!(
+                "{}: the change is committed and not yet confirmed; a retry completes it",
+                now.format("%Y-%m-%d %H:%M:%SZ")
+            ),
+            at: now,
+        };
         receipt.state = ReceiptState::InProgress { deadline: now };
-        self.finish(a, scope, receipt, Some(record)).await;
+        self.finish(a, scope, receipt, Some((record, leave))).await;
     }
 
     /// Takes a change that did not happen back out of the record (its history entry,
@@ -686,18 +687,16 @@ impl Runner {
         &self,
         a: &Attempt<'_>,
         inst: &Instance,
-        mut record: TargetRecord,
+        record: TargetRecord,
         mut receipt: Receipt,
         error: &str,
     ) -> Vec<TargetResult> {
         let now = self.now();
-        let p = record.pending.take();
-        if let Some(prior) = p.as_ref().and_then(|p| p.prior.clone()) {
-            record.state = prior.state;
-            record.tick_at = prior.tick_at;
-        }
-        record.last_error = Some(format!("{}: {error}", now.format("%Y-%m-%d %H:%M:%SZ")));
-        record.updated_at = now;
+        let p = record.pending.clone();
+        let leave = Leave::Undone {
+            last_error: format!("{}: {error}", now.format("%Y-%m-%d %H:%M:%SZ")),
+            at: now,
+        };
         let stored = stored_results(&receipt, &inst.name);
         let mut r = TargetResult::failed(
             &inst.name,
@@ -720,7 +719,7 @@ impl Runner {
             deadline: a.intent_deadline,
         };
         // Restore first (so no cooldown holds for what never happened), then tell.
-        self.finish(a, &inst.name, receipt.clone(), Some(record))
+        self.finish(a, &inst.name, receipt.clone(), Some((record, leave)))
             .await;
         self.settle(a, &inst.name, receipt, None).await
     }
@@ -1055,6 +1054,79 @@ enum Carried {
 }
 
 /// The results stored in a receipt.
+/// How [`Runner::finish`] leaves a target's record. It is one edit, made to the record as the
+/// attempt holds it and made again to the record read afresh when the write meets a newer one:
+/// a finish that has to read again (another signal wrote meanwhile, or its own write landed with
+/// the answer lost) must leave the record as the first try would have, never another way. (It
+/// once cleared the intent on every re-read, so a release whose write was retried dropped the
+/// intent its retry was to complete: the change never made, yet recorded as made.)
+#[derive(Debug, Clone)]
+enum Leave {
+    /// The intent is carried out: cleared; or, when telling failed for now, kept without its
+    /// call and released, so that the retry only tells.
+    Settled {
+        tell_later: bool,
+        last_error: Option<String>,
+        at: DateTime<Utc>,
+    },
+    /// The call failed for now: the intent stays, released (deadline now) for the retry.
+    Released {
+        last_error: String,
+        at: DateTime<Utc>,
+    },
+    /// The change did not happen: the record as it was before the intent (no history entry,
+    /// occurrence marks or tick time for it), with the error.
+    Undone {
+        last_error: String,
+        at: DateTime<Utc>,
+    },
+}
+
+impl Leave {
+    /// Makes the edit on `r`; the intent is touched only while it is `attempt`'s.
+    fn apply(&self, r: &mut TargetRecord, attempt: &str) {
+        let ours = r.pending.as_ref().is_some_and(|p| p.attempt == attempt);
+        match self {
+            Leave::Settled {
+                tell_later,
+                last_error,
+                at,
+            } => {
+                if ours {
+                    if *tell_later {
+                        if let Some(p) = r.pending.as_mut() {
+                            p.deadline = Some(*at);
+                            p.plan = None;
+                        }
+                    } else {
+                        r.pending = None;
+                    }
+                }
+                if let Some(e) = last_error {
+                    r.last_error = Some(e.clone());
+                }
+                r.updated_at = *at;
+            }
+            Leave::Released { last_error, at } => {
+                if let Some(p) = r.pending.as_mut().filter(|_| ours) {
+                    p.deadline = Some(*at);
+                }
+                r.last_error = Some(last_error.clone());
+            }
+            Leave::Undone { last_error, at } => {
+                if ours {
+                    if let Some(prior) = r.pending.take().and_then(|p| p.prior) {
+                        r.state = prior.state;
+                        r.tick_at = prior.tick_at;
+                    }
+                }
+                r.last_error = Some(last_error.clone());
+                r.updated_at = *at;
+            }
+        }
+    }
+}
+
 fn stored_results(r: &Receipt, scope: &str) -> Vec<TargetResult> {
     match serde_json::from_value::<Vec<TargetResult>>(r.result.clone()) {
         Ok(v) => v,

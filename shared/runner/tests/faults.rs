@@ -342,6 +342,66 @@ async fn every_fault_at_every_call_point_ends_as_the_fault_free_run() {
     );
 }
 
+/// The writes after a failed call (the release that keeps the intent for the retry, the undo
+/// that takes a refused change back out) meet a second fault at each of the calls that follow:
+/// the end is still the one the first fault alone gives. (Found by the random fault test: a
+/// release whose write landed with its answer lost read the record again and cleared the
+/// intent, so the change was recorded as made and never made.)
+#[tokio::test(start_paused = true)]
+async fn a_second_fault_while_a_failed_call_is_released_or_undone_changes_nothing() {
+    let mut cases = 0;
+    for s in scenarios() {
+        let execute = first_call(&s, Op::Execute).await;
+        for first in [
+            Fault::Before(ErrorKind::Transient),
+            Fault::Before(ErrorKind::Denied),
+        ] {
+            let alone = run_for(&s);
+            alone.memory.fault_at(execute, first);
+            invoke_until_done(&alone, &s.delivery, 4).await;
+            let want = end(&alone.memory);
+            let after = alone.memory.calls() - execute;
+            // After a refusal, a second fault that kills the attempt before its undo is written
+            // leaves the intent for the retry, which makes the call again: here AWS (healed)
+            // accepts it, in life it refuses again and the retry undoes. Neither ends as the
+            // refusal alone, so only the faults an attempt survives are paired with a refusal.
+            let seconds: Vec<Fault> = HEALABLE
+                .into_iter()
+                .filter(|f| {
+                    first == Fault::Before(ErrorKind::Transient)
+                        || !matches!(f, Fault::Hang | Fault::HangAfter)
+                })
+                .collect();
+            for j in execute + 1..execute + after.min(10) {
+                for &second in &seconds {
+                    let r = run_for(&s);
+                    r.memory.fault_at(execute, first);
+                    r.memory.fault_at(j, second);
+                    invoke_until_done(&r, &s.delivery, 6).await;
+                    let context = format!(
+                        "{}: {first:?} on the call, then {second:?} at call {j} ({:?})",
+                        s.name,
+                        r.memory.world().calls.get(j)
+                    );
+                    assert_eq!(end(&r.memory).live, want.live, "{context}");
+                    assert_eq!(end(&r.memory).told, want.told, "{context}");
+                    assert_settled(&r.memory, &context);
+                    let w = r.memory.world();
+                    for (name, rec) in &w.records {
+                        assert_eq!(
+                            rec.state.desired,
+                            alone.memory.world().records[name].state.desired,
+                            "{context}: {name}'s record"
+                        );
+                    }
+                    cases += 1;
+                }
+            }
+        }
+    }
+    assert!(cases > 100, "{cases} cases");
+}
+
 #[tokio::test(start_paused = true)]
 async fn access_denied_on_the_change_is_undone_announced_once_and_not_retried() {
     let s = &scenarios()[0];
