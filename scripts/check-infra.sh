@@ -3,10 +3,11 @@
 #   1. `sam validate --lint` on infra/template.yaml (the SAM translator's checks and cfn-lint);
 #   2. infra/lint-transformed.py: cfn-lint on the CloudFormation the SAM transform makes of it,
 #      which also checks every IAM action name (cfn-lint skips that on SAM templates);
-#   3. infra/check-slack-manifest.py: the Slack app manifest (infra/slack-manifest.yaml) has the
+#   3. cfn-lint on infra/spoke.yaml, the role Capstan assumes in each target account;
+#   4. infra/check-slack-manifest.py: the Slack app manifest (infra/slack-manifest.yaml) has the
 #      shape Slack accepts, asks for the `commands` scope only, and points at the template's
 #      two routes;
-#   4. the policy the PolicyLayer ships (infra/policy/capstan.toml): `capstan validate` and
+#   5. the policy the PolicyLayer ships (infra/policy/capstan.toml): `capstan validate` and
 #      `capstan test`.
 #
 #   bash scripts/check-infra.sh           # validate and lint the template
@@ -71,6 +72,10 @@ if ! { [ -x "$sam_python" ] && "$sam_python" -c 'import samtranslator, cfnlint' 
   sam_python="$venv/bin/python"
 fi
 "$sam_python" infra/lint-transformed.py infra/template.yaml
+
+step "cfn-lint on the spoke role (infra/spoke.yaml, IAM action names too)"
+"$(dirname "$sam_python")/cfn-lint" --regions us-east-1 -- infra/spoke.yaml
+echo "infra/spoke.yaml: cfn-lint clean"
 
 step "the Slack app manifest (infra/slack-manifest.yaml)"
 "$sam_python" infra/check-slack-manifest.py infra/slack-manifest.yaml infra/template.yaml

@@ -46,6 +46,9 @@ pub struct Session {
     pub clients: Clients,
     /// DynamoDB (the state table).
     pub dynamodb: aws_sdk_dynamodb::Client,
+    /// The configuration the clients were built from: targets in other accounts are reached
+    /// with it ([`Session::pool`]).
+    pub sdk: aws_config::SdkConfig,
     /// Where the clients point, for messages.
     pub endpoints: Endpoints,
 }
@@ -88,11 +91,20 @@ impl Session {
         Ok(Session {
             clients: Clients::new(&sdk),
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+            sdk: sdk.clone(),
             endpoints: Endpoints {
                 region,
                 endpoint: sdk.endpoint_url().map(str::to_string),
             },
         })
+    }
+}
+
+impl Session {
+    /// The clients of every account the policy's targets live in, assuming their roles as
+    /// `capstan-cli-<why>`.
+    pub fn pool(&self, why: &str) -> capstan_aws::ReachPool {
+        capstan_aws::ReachPool::new(self.clients.clone(), &self.sdk, "cli", why)
     }
 }
 

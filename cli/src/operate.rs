@@ -324,7 +324,7 @@ pub async fn run(common: &Common, verb: &Verb) -> ExitCode {
     // garble the report.
     let runner = Runner::new(
         policy,
-        session.clients.clone(),
+        session.pool("operate"),
         store.clone(),
         notifier,
         Arc::new(SystemClock),

@@ -65,7 +65,7 @@ pub async fn run(source: &str, table: &str, format: Format, now: Option<&str>) -
     let store = Store::new(session.dynamodb.clone(), table);
     let runner = Runner::new(
         policy,
-        session.clients.clone(),
+        session.pool("status"),
         store,
         None,
         Arc::new(SystemClock),
@@ -261,6 +261,7 @@ fn render_target(out: &mut String, t: &TargetStatus, width: usize, now: DateTime
         t.resource,
         if t.dry_run { "  (dry-run)" } else { "" }
     );
+    row(out, "account", &t.account);
     if let Some(note) = &t.note {
         row(out, "note", note);
     }
@@ -455,10 +456,7 @@ action = "cap"
 "#;
 
     fn ecs(service: &str) -> Resource {
-        Resource::Ecs {
-            cluster: "main".into(),
-            service: service.into(),
-        }
+        Resource::ecs("main", service)
     }
 
     fn capacity(desired: u32) -> Capacity {
@@ -530,6 +528,7 @@ action = "cap"
         Snapshot {
             instances,
             unmatched: Vec::new(),
+            unreachable: BTreeMap::new(),
             records: BTreeMap::from([("api".to_string(), record)]),
             global: Global {
                 caps: vec![BudgetCap {

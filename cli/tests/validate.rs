@@ -160,3 +160,26 @@ fn an_unreadable_file_exits_2() {
     assert_eq!(code, Some(2), "{out}{err}");
     assert!(err.contains("cannot read"), "{err}");
 }
+
+#[test]
+fn a_bad_role_arn_is_reported_with_its_field_and_line() {
+    let text = CLEAN.replace(
+        "ceiling = 10\n",
+        "ceiling = 10\nrole_arn = \"arn:aws:iam::2222:role/capstan-target\"\n",
+    );
+    let path = policy_file("bad-role.toml", &text);
+    let (code, out, err) = validate(&[path.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    let all = format!("{out}{err}");
+    assert!(all.contains("targets.api.role_arn"), "{all}");
+    assert!(all.contains("account `2222` is not 12 digits"), "{all}");
+    assert!(all.contains(":8:"), "line 8: {all}");
+
+    let text = CLEAN.replace(
+        "ceiling = 10\n",
+        "ceiling = 10\nrole_arn = \"arn:aws:iam::222222222222:role/capstan-target\"\n",
+    );
+    let path = policy_file("good-role.toml", &text);
+    let (code, out, err) = validate(&[path.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}{err}");
+}

@@ -17,10 +17,7 @@ const SNS: &str = include_str!("../../../tests/fixtures/aws-events/alarm-sns-sin
 fn handler(topics: &[&str]) -> (Handler, Memory) {
     let memory = Memory::new();
     memory.add(
-        Resource::Ecs {
-            cluster: "main-cluster".into(),
-            service: "api-service".into(),
-        },
+        Resource::ecs("main-cluster", "api-service"),
         Live {
             desired: 3,
             running: 3,

@@ -168,10 +168,7 @@ impl Responder for Slack {
 }
 
 fn api() -> Resource {
-    Resource::Ecs {
-        cluster: "main".into(),
-        service: "api-service".into(),
-    }
+    Resource::ecs("main", "api-service")
 }
 
 struct Run {

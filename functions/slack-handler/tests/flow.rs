@@ -60,10 +60,7 @@ fn t(s: &str) -> DateTime<Utc> {
 }
 
 fn api() -> Resource {
-    Resource::Ecs {
-        cluster: "main".into(),
-        service: "api-service".into(),
-    }
+    Resource::ecs("main", "api-service")
 }
 
 struct World {
@@ -90,10 +87,7 @@ fn world() -> World {
         },
     );
     memory.add(
-        Resource::Ecs {
-            cluster: "main".into(),
-            service: "web-service".into(),
-        },
+        Resource::ecs("main", "web-service"),
         Live {
             desired: 2,
             running: 2,

@@ -9,6 +9,7 @@
 //! | ECS service with a scalable target | `application-autoscaling:RegisterScalableTarget` | scale-out: `MinCapacity = clamp(desired, min, max)`; otherwise `MinCapacity = min`; `MaxCapacity = max` |
 //! | Auto Scaling group, bounds unchanged | `autoscaling:SetDesiredCapacity` | `DesiredCapacity` (clamped to the group's bounds), `HonorCooldown = false` |
 //! | Auto Scaling group, new bounds | `autoscaling:UpdateAutoScalingGroup` | `MinSize = min`, `MaxSize = max`, `DesiredCapacity = clamp(desired, min, max)` |
+//! | Auto Scaling group with its own scaling policies | `autoscaling:UpdateAutoScalingGroup` | scale-out: `MinSize = clamp(desired, min, max)`; otherwise `MinSize = min`; `MaxSize = max`; no `DesiredCapacity` |
 //!
 //! **ECS service, no scalable target** ([`Mode::DesiredCount`]): only `desiredCount` changes.
 //! `min`/`max` are Capstan's own bounds there, with nothing to set on AWS; [`Applied`] reports
@@ -31,6 +32,16 @@
 //! own); otherwise one `UpdateAutoScalingGroup` that sets the bounds and the desired capacity
 //! together. AWS rejects a desired capacity outside the group's bounds, so Capstan clamps it first
 //! and says so in [`Applied::clamped`] (`desired 25 clamped to the group's max 15`).
+//!
+//! **Auto Scaling group with scaling policies of its own** ([`Mode::GroupBounds`]): the same rule
+//! as a managed ECS service, for the same reason. `SetDesiredCapacity` on such a group would be
+//! undone by its target-tracking policy minutes later (or fight it for as long as the alarm
+//! holds), so Capstan moves the bounds instead: a scale-out raises `MinSize` to the decided
+//! capacity (AWS raises the desired capacity to a new `MinSize` at once), anything else sets
+//! `MinSize`/`MaxSize` to Capstan's `min`/`max` and leaves the desired capacity to the group's
+//! policy within them (AWS lowers it to a new `MaxSize` below it). The next tick after a
+//! scale-out returns `MinSize` to `min`: the group is its policy's again. `DesiredCapacity` is
+//! never sent.
 //!
 //! A call whose effect is already in place is skipped: [`Applied::calls`] is then empty.
 //! Failures are [`AwsError`]s, classified by [`AwsError::from_sdk`].
@@ -62,6 +73,9 @@ pub enum Mode {
     ScalableTarget,
     /// Auto Scaling `SetDesiredCapacity` or `UpdateAutoScalingGroup`.
     Group,
+    /// Auto Scaling `UpdateAutoScalingGroup` with a new `MinSize`/`MaxSize` only: the group's own
+    /// scaling policies keep its desired capacity.
+    GroupBounds,
 }
 
 /// What [`apply`] did.
@@ -134,6 +148,14 @@ pub enum Call {
         /// `DesiredCapacity`.
         desired: u32,
     },
+    /// `autoscaling:UpdateAutoScalingGroup` with `MinSize` and `MaxSize` only (a group with
+    /// scaling policies of its own: AWS brings the desired capacity inside the bounds).
+    UpdateGroupBounds {
+        /// `MinSize`.
+        min: u32,
+        /// `MaxSize`.
+        max: u32,
+    },
 }
 
 impl Call {
@@ -143,7 +165,9 @@ impl Call {
             Call::UpdateService { .. } => UPDATE_SERVICE,
             Call::RegisterScalableTarget { .. } => REGISTER_SCALABLE_TARGET,
             Call::SetDesiredCapacity { .. } => SET_DESIRED_CAPACITY,
-            Call::UpdateAutoScalingGroup { .. } => UPDATE_AUTO_SCALING_GROUP,
+            Call::UpdateAutoScalingGroup { .. } | Call::UpdateGroupBounds { .. } => {
+                UPDATE_AUTO_SCALING_GROUP
+            }
         }
     }
 }
@@ -159,7 +183,8 @@ pub struct Plan {
     pub mode: Mode,
     /// The call to make; `None` when AWS already shows the capacity.
     pub call: Option<Call>,
-    /// The desired capacity asked of AWS (for a managed ECS service: the new `MinCapacity`).
+    /// The desired capacity asked of AWS (for a managed ECS service or a group with its own
+    /// policies: the new `MinCapacity` or `MinSize`).
     pub desired: u32,
     /// The minimum in force afterwards (Capstan's own for an unmanaged ECS service).
     pub min: u32,
@@ -178,7 +203,8 @@ impl Plan {
             Some(Call::UpdateService { desired }) | Some(Call::SetDesiredCapacity { desired }) => {
                 live.desired == *desired
             }
-            Some(Call::RegisterScalableTarget { min, max }) => {
+            Some(Call::RegisterScalableTarget { min, max })
+            | Some(Call::UpdateGroupBounds { min, max }) => {
                 live.min == Some(*min) && live.max == Some(*max)
             }
             Some(Call::UpdateAutoScalingGroup { min, max, desired }) => {
@@ -221,30 +247,8 @@ pub fn plan(r: &Resource, live: &Live, to: Capacity) -> Plan {
             max: to.max,
             clamped: None,
         },
-        Resource::Ecs { .. } => {
-            let scale_out = to.desired > live.desired;
-            let floor = if scale_out {
-                clamp(to.desired, to.min, to.max)
-            } else {
-                clamp(to.min, to.min, to.max)
-            };
-            Plan {
-                resource: r.clone(),
-                mode: Mode::ScalableTarget,
-                call: (live.min != Some(floor) || live.max != Some(to.max)).then_some(
-                    Call::RegisterScalableTarget {
-                        min: floor,
-                        max: to.max,
-                    },
-                ),
-                desired: floor,
-                min: floor,
-                max: to.max,
-                clamped: scale_out
-                    .then(|| clamp_note(to.desired, floor, "the target's", to.min, to.max))
-                    .flatten(),
-            }
-        }
+        Resource::Ecs { .. } => bounds_plan(r, live, to, Mode::ScalableTarget),
+        Resource::Asg { .. } if live.managed => bounds_plan(r, live, to, Mode::GroupBounds),
         Resource::Asg { .. } => match (live.min, live.max) {
             (Some(min), Some(max)) if min == to.min && max == to.max => {
                 let desired = clamp(to.desired, min, max);
@@ -278,6 +282,45 @@ pub fn plan(r: &Resource, live: &Live, to: Capacity) -> Plan {
     }
 }
 
+/// The plan for a resource something else scales within its bounds (a scalable target, a group's
+/// own policies): a scale-out raises the floor to the decided capacity, anything else sets the
+/// floor to `min`; the ceiling is `max` (see the module docs).
+fn bounds_plan(r: &Resource, live: &Live, to: Capacity, mode: Mode) -> Plan {
+    let scale_out = to.desired > live.desired;
+    let floor = if scale_out {
+        clamp(to.desired, to.min, to.max)
+    } else {
+        clamp(to.min, to.min, to.max)
+    };
+    let (call, whose) = match mode {
+        Mode::GroupBounds => (
+            Call::UpdateGroupBounds {
+                min: floor,
+                max: to.max,
+            },
+            "the group's",
+        ),
+        _ => (
+            Call::RegisterScalableTarget {
+                min: floor,
+                max: to.max,
+            },
+            "the target's",
+        ),
+    };
+    Plan {
+        resource: r.clone(),
+        mode,
+        call: (live.min != Some(floor) || live.max != Some(to.max)).then_some(call),
+        desired: floor,
+        min: floor,
+        max: to.max,
+        clamped: scale_out
+            .then(|| clamp_note(to.desired, floor, whose, to.min, to.max))
+            .flatten(),
+    }
+}
+
 /// Sets `to` on `r`, given its `live` state from [`crate::resource::describe`]: [`plan`], then
 /// [`execute`]. See the module docs for what each kind of resource gets.
 pub async fn apply(
@@ -295,7 +338,12 @@ pub async fn execute(c: &Clients, p: &Plan) -> Result<Applied, AwsError> {
         return Ok(p.applied(false));
     };
     match (&p.resource, call) {
-        (Resource::Ecs { cluster, service }, Call::UpdateService { desired }) => {
+        (
+            Resource::Ecs {
+                cluster, service, ..
+            },
+            Call::UpdateService { desired },
+        ) => {
             c.ecs
                 .update_service()
                 .cluster(cluster)
@@ -305,7 +353,12 @@ pub async fn execute(c: &Clients, p: &Plan) -> Result<Applied, AwsError> {
                 .await
                 .map_err(|e| AwsError::from_sdk(UPDATE_SERVICE, e))?;
         }
-        (Resource::Ecs { cluster, service }, Call::RegisterScalableTarget { min, max }) => {
+        (
+            Resource::Ecs {
+                cluster, service, ..
+            },
+            Call::RegisterScalableTarget { min, max },
+        ) => {
             c.aas
                 .register_scalable_target()
                 .service_namespace(ServiceNamespace::Ecs)
@@ -317,7 +370,7 @@ pub async fn execute(c: &Clients, p: &Plan) -> Result<Applied, AwsError> {
                 .await
                 .map_err(|e| AwsError::from_sdk(REGISTER_SCALABLE_TARGET, e))?;
         }
-        (Resource::Asg { group }, Call::SetDesiredCapacity { desired }) => {
+        (Resource::Asg { group, .. }, Call::SetDesiredCapacity { desired }) => {
             c.autoscaling
                 .set_desired_capacity()
                 .auto_scaling_group_name(group)
@@ -327,13 +380,25 @@ pub async fn execute(c: &Clients, p: &Plan) -> Result<Applied, AwsError> {
                 .await
                 .map_err(|e| AwsError::from_sdk(SET_DESIRED_CAPACITY, e))?;
         }
-        (Resource::Asg { group }, Call::UpdateAutoScalingGroup { min, max, desired }) => {
+        (Resource::Asg { group, .. }, Call::UpdateAutoScalingGroup { min, max, desired }) => {
             c.autoscaling
                 .update_auto_scaling_group()
                 .auto_scaling_group_name(group)
                 .min_size(aws_int(*min))
                 .max_size(aws_int(*max))
                 .desired_capacity(aws_int(*desired))
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk(UPDATE_AUTO_SCALING_GROUP, e))?;
+        }
+        (Resource::Asg { group, .. }, Call::UpdateGroupBounds { min, max }) => {
+            // No DesiredCapacity: AWS brings it inside the new bounds, and the group's own
+            // policy keeps it from there.
+            c.autoscaling
+                .update_auto_scaling_group()
+                .auto_scaling_group_name(group)
+                .min_size(aws_int(*min))
+                .max_size(aws_int(*max))
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk(UPDATE_AUTO_SCALING_GROUP, e))?;

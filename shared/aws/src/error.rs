@@ -7,6 +7,7 @@
 //! | [`ErrorKind::Denied`] | the function's IAM role lacks a permission, or its credentials are bad | `AccessDenied*`, `UnauthorizedOperation`, `*NotAuthorized*`, `AuthorizationError`, `ExpiredToken` |
 //! | [`ErrorKind::Invalid`] | AWS rejected the request itself | `ValidationError`, `ValidationException`, `InvalidParameter*`, ECS `ClientException` |
 //! | [`ErrorKind::NotFound`] | the cluster, service, group, topic or parameter does not exist | `ServiceNotFoundException`, `ClusterNotFoundException`, `ObjectNotFoundException`, `ResourceNotFound*`, `ParameterNotFound` |
+//! | [`ErrorKind::AssumeRole`] | the role of a target in another account cannot be assumed (the message names it) | STS's `AccessDenied`, `InvalidClientTokenId`, `RegionDisabledException`, ... for `sts:AssumeRole` |
 //! | [`ErrorKind::Other`] | anything else | |
 //!
 //! The SDK has already retried transient failures (see [`crate::config::Timeouts`]) before an
@@ -34,6 +35,10 @@ pub enum ErrorKind {
     Invalid,
     /// The named resource does not exist.
     NotFound,
+    /// The role of a target in another account cannot be assumed: its trust policy, the
+    /// functions' `sts:AssumeRole` permission, the external id, or the role itself. Not
+    /// transient: trying again changes nothing until someone fixes it.
+    AssumeRole,
     /// Anything else.
     Other,
 }
@@ -45,6 +50,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Denied => "denied",
             ErrorKind::Invalid => "invalid",
             ErrorKind::NotFound => "not-found",
+            ErrorKind::AssumeRole => "assume-role",
             ErrorKind::Other => "other",
         })
     }
@@ -90,7 +96,28 @@ impl AwsError {
         E: ProvideErrorMetadata + ProvideErrorKind + std::error::Error + Send + Sync + 'static,
         R: fmt::Debug + Send + Sync + 'static,
     {
-        let (kind, code, message) = match &err {
+        AwsError::from_sdk_ref(operation, &err)
+    }
+
+    /// [`AwsError::from_sdk`] of a borrowed error.
+    pub fn from_sdk_ref<E, R>(operation: &str, err: &SdkError<E, R>) -> AwsError
+    where
+        E: ProvideErrorMetadata + ProvideErrorKind + std::error::Error + Send + Sync + 'static,
+        R: fmt::Debug + Send + Sync + 'static,
+    {
+        // The credentials of a call to another account could not be had: the SDK says
+        // "dispatch failure", the provider (`crate::reach`) left the classified STS failure,
+        // naming the role, among the error's sources.
+        if let SdkError::DispatchFailure(_) = err {
+            let mut source = std::error::Error::source(err);
+            while let Some(s) = source {
+                if let Some(carried) = s.downcast_ref::<AwsError>() {
+                    return carried.clone();
+                }
+                source = s.source();
+            }
+        }
+        let (kind, code, message) = match err {
             SdkError::ServiceError(ctx) => {
                 let e = ctx.err();
                 let code = ProvideErrorMetadata::code(e).map(str::to_string);
@@ -108,7 +135,7 @@ impl AwsError {
             SdkError::TimeoutError(_) => (
                 ErrorKind::Transient,
                 None,
-                format!("timed out ({})", DisplayErrorContext(&err)),
+                format!("timed out ({})", DisplayErrorContext(err)),
             ),
             SdkError::DispatchFailure(d) => {
                 let kind = if d.is_user() {
@@ -116,7 +143,7 @@ impl AwsError {
                 } else {
                     ErrorKind::Transient
                 };
-                (kind, None, DisplayErrorContext(&err).to_string())
+                (kind, None, DisplayErrorContext(err).to_string())
             }
             SdkError::ResponseError(r) => {
                 let status = http_status(r.raw());
@@ -124,12 +151,12 @@ impl AwsError {
                     Some(s) if (400..500).contains(&s) && s != 429 => ErrorKind::Other,
                     _ => ErrorKind::Transient,
                 };
-                (kind, None, DisplayErrorContext(&err).to_string())
+                (kind, None, DisplayErrorContext(err).to_string())
             }
             _ => (
                 ErrorKind::Other,
                 None,
-                DisplayErrorContext(&err).to_string(),
+                DisplayErrorContext(err).to_string(),
             ),
         };
         AwsError {

@@ -23,8 +23,12 @@
 //! `ecs:DescribeServices`, `ecs:ListServices` (selector targets), `ecs:UpdateService`,
 //! `application-autoscaling:DescribeScalableTargets`,
 //! `application-autoscaling:RegisterScalableTarget`, `autoscaling:DescribeAutoScalingGroups`,
+//! `autoscaling:DescribePolicies` (which groups scale themselves),
 //! `autoscaling:SetDesiredCapacity`, `autoscaling:UpdateAutoScalingGroup`, `sns:Publish`, and
 //! `ssm:GetParameter` when the policy is read from SSM. Error messages name the missing one.
+//!
+//! For a target in another account ([`reach`]): `sts:AssumeRole` on its role, which in turn
+//! needs the ECS and Auto Scaling permissions above in that account (`infra/spoke.yaml`).
 //!
 //! # Feature `testing`
 //!
@@ -36,6 +40,7 @@ pub mod actuate;
 pub mod config;
 pub mod error;
 pub mod notify;
+pub mod reach;
 pub mod resource;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -44,4 +49,5 @@ pub use actuate::{apply, execute, plan, Applied, Call, Mode, Plan};
 pub use config::{fetch_parameter, load_config, Clients, Timeouts};
 pub use error::{AwsError, ErrorKind};
 pub use notify::{parse_message, Notification, Notifier};
+pub use reach::{session_name, Reach, ReachPool};
 pub use resource::{describe, describe_calls, resolve, Live, Resource};

@@ -10,7 +10,10 @@
 //! - `ecs:DescribeServices`: 10 services per call, per cluster;
 //! - `application-autoscaling:DescribeScalableTargets`: 50 ECS services per call (all clusters
 //!   together), to learn which services a scalable target manages;
-//! - `autoscaling:DescribeAutoScalingGroups`: 100 groups per call.
+//! - `autoscaling:DescribeAutoScalingGroups`: 100 groups per call;
+//! - `autoscaling:DescribePolicies`: one call (and its pages) for all the groups, without a group
+//!   name: the region's scaling policies at once, to learn which groups scale themselves. Per
+//!   group it would be one call per group on every tick.
 //!
 //! [`describe_calls`] says how many calls that is for a given list.
 //!
@@ -21,7 +24,11 @@
 //!   `service/<cluster>/<service>`, dimension `ecs:service:DesiredCount`), `managed` is true and
 //!   `min`/`max` are the target's `MinCapacity`/`MaxCapacity`; otherwise `min`/`max` are `None`.
 //! - Auto Scaling group: `desired` is `DesiredCapacity`, `running` the instances `InService`,
-//!   `min`/`max` are `MinSize`/`MaxSize`, `managed` is false.
+//!   `min`/`max` are `MinSize`/`MaxSize`. `managed` is true when the group has a scaling policy of
+//!   its own that moves its desired capacity: an enabled target-tracking, step or simple scaling
+//!   policy, or a predictive one in `ForecastAndScale` mode (a `ForecastOnly` one changes
+//!   nothing). Capstan then moves the group's bounds and leaves the desired capacity to that
+//!   policy ([`crate::actuate`]).
 //!
 //! A resource AWS does not know (ECS reports it as a `MISSING` failure, a deleted service is
 //! `INACTIVE`, its cluster does not exist, Auto Scaling leaves it out) is simply absent from the
@@ -42,6 +49,7 @@ use tokio::task::JoinSet;
 
 use crate::config::Clients;
 use crate::error::{AwsError, ErrorKind};
+use crate::reach::Reach;
 
 /// Services per `ecs:DescribeServices` call (the API's limit).
 pub const ECS_DESCRIBE_BATCH: usize = 10;
@@ -66,11 +74,18 @@ pub enum Resource {
         cluster: String,
         /// Service name.
         service: String,
+        /// In another account: how to reach it (none: the functions' own account). Left out
+        /// of the JSON when none, so that intents stored before it existed still read.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reach: Option<Reach>,
     },
     /// An EC2 Auto Scaling group, by name.
     Asg {
         /// Group name.
         group: String,
+        /// In another account: how to reach it (none: the functions' own account).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reach: Option<Reach>,
     },
 }
 
@@ -85,25 +100,36 @@ impl Resource {
             TargetKind::Ecs => Some(Resource::Ecs {
                 cluster: t.cluster.clone()?,
                 service: t.service.clone()?,
+                reach: Reach::of(t),
             }),
             TargetKind::Asg => Some(Resource::Asg {
                 group: t.group.clone()?,
+                reach: Reach::of(t),
             }),
         }
     }
 
-    /// A readable name: `ecs main-cluster/api-service`, `asg web-asg`.
+    /// A readable name: `ecs main-cluster/api-service`, `asg web-asg`, and in another account
+    /// `asg web-asg in account 222222222222`.
     pub fn label(&self) -> String {
-        match self {
-            Resource::Ecs { cluster, service } => format!("ecs {cluster}/{service}"),
-            Resource::Asg { group } => format!("asg {group}"),
+        let name = match self {
+            Resource::Ecs {
+                cluster, service, ..
+            } => format!("ecs {cluster}/{service}"),
+            Resource::Asg { group, .. } => format!("asg {group}"),
+        };
+        match self.reach() {
+            Some(reach) => format!("{name} in {reach}"),
+            None => name,
         }
     }
 
     /// The Application Auto Scaling resource id of an ECS service, `service/<cluster>/<service>`.
     pub fn scalable_target_id(&self) -> Option<String> {
         match self {
-            Resource::Ecs { cluster, service } => Some(ecs_resource_id(cluster, service)),
+            Resource::Ecs {
+                cluster, service, ..
+            } => Some(ecs_resource_id(cluster, service)),
             Resource::Asg { .. } => None,
         }
     }
@@ -130,7 +156,9 @@ pub struct Live {
     pub min: Option<u32>,
     /// The maximum AWS holds (scalable target `MaxCapacity`, group `MaxSize`), if any.
     pub max: Option<u32>,
-    /// True for an ECS service with an Application Auto Scaling scalable target.
+    /// True when something else scales the resource within its bounds: an ECS service with an
+    /// Application Auto Scaling scalable target, or an Auto Scaling group with a scaling policy
+    /// of its own (see the module docs). Capstan then moves the bounds, never the desired count.
     pub managed: bool,
 }
 
@@ -147,6 +175,7 @@ enum Call {
     Groups {
         names: Vec<String>,
     },
+    GroupPolicies,
 }
 
 fn plan(resources: &[Resource]) -> Vec<Call> {
@@ -155,11 +184,13 @@ fn plan(resources: &[Resource]) -> Vec<Call> {
     let mut groups = BTreeSet::new();
     for r in resources {
         match r {
-            Resource::Ecs { cluster, service } => {
+            Resource::Ecs {
+                cluster, service, ..
+            } => {
                 by_cluster.entry(cluster).or_default().insert(service);
                 ids.insert(ecs_resource_id(cluster, service));
             }
-            Resource::Asg { group } => {
+            Resource::Asg { group, .. } => {
                 groups.insert(group.as_str());
             }
         }
@@ -186,6 +217,9 @@ fn plan(resources: &[Resource]) -> Vec<Call> {
             names: chunk.iter().map(|s| s.to_string()).collect(),
         });
     }
+    if !groups.is_empty() {
+        calls.push(Call::GroupPolicies);
+    }
     calls
 }
 
@@ -206,6 +240,7 @@ pub async fn describe(
     // One queue per API: AWS throttles each API on its own, and the few scalable-target and
     // group calls need not wait behind dozens of `DescribeServices`.
     let (mut ecs, mut aas, mut asg) = (Vec::new(), Vec::new(), Vec::new());
+    let mut policies = None;
     for call in calls {
         let c = c.clone();
         match call {
@@ -218,12 +253,22 @@ pub async fn describe(
             Call::Groups { names } => {
                 asg.push(async move { describe_groups(&c, Some(names), Vec::new()).await })
             }
+            Call::GroupPolicies => {
+                policies = Some(async move { self_scaling_groups(&c).await });
+            }
         }
     }
-    let (services, targets, groups) = tokio::try_join!(
+    let policies = async move {
+        match policies {
+            Some(call) => call.await,
+            None => Ok(BTreeSet::new()),
+        }
+    };
+    let (services, targets, groups, self_scaling) = tokio::try_join!(
         run_concurrently(ecs),
         run_concurrently(aas),
-        run_concurrently(asg)
+        run_concurrently(asg),
+        policies
     )?;
     let targets: BTreeMap<String, (u32, u32)> = targets
         .into_iter()
@@ -233,7 +278,12 @@ pub async fn describe(
     let mut out: BTreeMap<Resource, Live> = groups
         .into_iter()
         .flatten()
-        .map(|(r, live, _)| (r, live))
+        .map(|(r, mut live, _)| {
+            if let Resource::Asg { group, .. } = &r {
+                live.managed = self_scaling.contains(group);
+            }
+            (r, live)
+        })
         .collect();
     let services = services.into_iter().flatten().map(|(r, live, _)| (r, live));
     let wanted: BTreeSet<&Resource> = resources.iter().collect();
@@ -422,6 +472,7 @@ async fn describe_services(
             let r = Resource::Ecs {
                 cluster: cluster.to_string(),
                 service,
+                reach: None,
             };
             Some((r, live, tags))
         })
@@ -501,9 +552,48 @@ async fn describe_groups(
                 .iter()
                 .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
                 .collect();
-            Some((Resource::Asg { group }, live, tags))
+            Some((Resource::asg(group), live, tags))
         })
         .collect())
+}
+
+/// `autoscaling:DescribePolicies` without a group name, all pages: the groups of the region that
+/// have a scaling policy of their own moving their desired capacity (see the module docs).
+async fn self_scaling_groups(c: &Clients) -> Result<BTreeSet<String>, AwsError> {
+    let policies = c
+        .autoscaling
+        .describe_policies()
+        .max_records(ASG_DESCRIBE_BATCH as i32)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| AwsError::from_sdk("autoscaling:DescribePolicies", e))?;
+    Ok(policies
+        .iter()
+        .filter(|p| scales_the_group(p))
+        .filter_map(|p| p.auto_scaling_group_name().map(str::to_string))
+        .collect())
+}
+
+/// True for a policy that changes its group's desired capacity by itself.
+pub(crate) fn scales_the_group(p: &aws_sdk_autoscaling::types::ScalingPolicy) -> bool {
+    use aws_sdk_autoscaling::types::PredictiveScalingMode;
+    // AWS leaves `Enabled` out for policies that never were disabled.
+    if p.enabled() == Some(false) {
+        return false;
+    }
+    match p.policy_type() {
+        Some("TargetTrackingScaling" | "StepScaling" | "SimpleScaling") => true,
+        Some("PredictiveScaling") => p
+            .predictive_scaling_configuration()
+            .and_then(|c| c.mode())
+            .is_some_and(|m| *m == PredictiveScalingMode::ForecastAndScale),
+        // No type: AWS's default is simple scaling. A type this SDK does not know yet: assume
+        // it scales, so Capstan moves bounds rather than fight it.
+        _ => true,
+    }
 }
 
 /// AWS counts are `i32` and never negative; a negative one reads as 0.
@@ -547,22 +637,18 @@ mod tests {
     use super::*;
 
     fn ecs(cluster: &str, service: &str) -> Resource {
-        Resource::Ecs {
-            cluster: cluster.into(),
-            service: service.into(),
-        }
+        Resource::ecs(cluster, service)
     }
 
     #[test]
     fn plan_batches_per_cluster_and_api() {
         let mut rs: Vec<Resource> = (0..25).map(|i| ecs("a", &format!("s{i}"))).collect();
         rs.extend((0..3).map(|i| ecs("b", &format!("s{i}"))));
-        rs.extend((0..150).map(|i| Resource::Asg {
-            group: format!("g{i}"),
-        }));
+        rs.extend((0..150).map(|i| Resource::asg(format!("g{i}"))));
         rs.push(ecs("a", "s0")); // duplicates count once
-                                 // a: 3 calls (10+10+5), b: 1, AAS: 28 ids -> 1, ASG: 2.
-        assert_eq!(describe_calls(&rs), 3 + 1 + 1 + 2);
+                                 // a: 3 calls (10+10+5), b: 1, AAS: 28 ids -> 1, ASG: 2, and
+                                 // one for every group's scaling policies.
+        assert_eq!(describe_calls(&rs), 3 + 1 + 1 + 2 + 1);
         assert_eq!(describe_calls(&[]), 0);
         let calls = plan(&rs);
         let sizes: Vec<usize> = calls
@@ -571,9 +657,10 @@ mod tests {
                 Call::Services { services, .. } => services.len(),
                 Call::ScalableTargets { ids } => ids.len(),
                 Call::Groups { names } => names.len(),
+                Call::GroupPolicies => 0,
             })
             .collect();
-        assert_eq!(sizes, vec![10, 10, 5, 3, 28, 100, 50]);
+        assert_eq!(sizes, vec![10, 10, 5, 3, 28, 100, 50, 0]);
     }
 
     fn target(v: serde_json::Value) -> Target {
@@ -590,9 +677,7 @@ mod tests {
             target(serde_json::json!({"kind": "asg", "group": "web", "floor": 1, "ceiling": 4}));
         assert_eq!(
             Resource::for_target(&t),
-            Some(Resource::Asg {
-                group: "web".into()
-            })
+            Some(Resource::asg("web"))
         );
         let t = target(serde_json::json!({
             "kind": "ecs", "cluster": "main", "selector": {"team": "web"}, "floor": 1, "ceiling": 4
@@ -610,10 +695,7 @@ mod tests {
             "ecs main-cluster/api-service"
         );
         assert_eq!(
-            Resource::Asg {
-                group: "web-asg".into()
-            }
-            .label(),
+            Resource::asg("web-asg").label(),
             "asg web-asg"
         );
         assert_eq!(

@@ -275,6 +275,32 @@ pub async fn seed_asg_with_tags(
         .unwrap_or_else(|e| panic!("autoscaling:CreateAutoScalingGroup {name}: {e:?}"));
 }
 
+/// Gives the group `name` a target-tracking policy of its own (average CPU at 50%), as a team
+/// whose group scales itself would have.
+pub async fn seed_target_tracking_policy(clients: &Clients, name: &str) {
+    use aws_sdk_autoscaling::types::{
+        MetricType, PredefinedMetricSpecification, TargetTrackingConfiguration,
+    };
+    let metric = PredefinedMetricSpecification::builder()
+        .predefined_metric_type(MetricType::AsgAverageCpuUtilization)
+        .build();
+    clients
+        .autoscaling
+        .put_scaling_policy()
+        .auto_scaling_group_name(name)
+        .policy_name(format!("{name}-cpu-50"))
+        .policy_type("TargetTrackingScaling")
+        .target_tracking_configuration(
+            TargetTrackingConfiguration::builder()
+                .predefined_metric_specification(metric)
+                .target_value(50.0)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("autoscaling:PutScalingPolicy {name}: {e:?}"));
+}
+
 /// Reads the group `name`: `(min, max, desired)`.
 pub async fn read_asg(clients: &Clients, name: &str) -> (i32, i32, i32) {
     let out = clients

@@ -7,9 +7,13 @@ use aws_sdk_applicationautoscaling::operation::describe_scalable_targets::Descri
 use aws_sdk_applicationautoscaling::operation::register_scalable_target::RegisterScalableTargetOutput;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ScalableTarget, ServiceNamespace};
 use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoScalingGroupsOutput;
+use aws_sdk_autoscaling::operation::describe_policies::DescribePoliciesOutput;
 use aws_sdk_autoscaling::operation::set_desired_capacity::SetDesiredCapacityOutput;
 use aws_sdk_autoscaling::operation::update_auto_scaling_group::UpdateAutoScalingGroupOutput;
-use aws_sdk_autoscaling::types::{AutoScalingGroup, Instance, LifecycleState};
+use aws_sdk_autoscaling::types::{
+    AutoScalingGroup, Instance, LifecycleState, PredictiveScalingConfiguration,
+    PredictiveScalingMode, ScalingPolicy,
+};
 use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
 use aws_sdk_ecs::operation::update_service::UpdateServiceOutput;
 use aws_sdk_ecs::types::{Failure, Service};
@@ -71,16 +75,11 @@ fn query_error(code: &str, message: &str) -> String {
 }
 
 fn api() -> Resource {
-    Resource::Ecs {
-        cluster: "main".into(),
-        service: "api".into(),
-    }
+    Resource::ecs("main", "api")
 }
 
 fn web() -> Resource {
-    Resource::Asg {
-        group: "web".into(),
-    }
+    Resource::asg("web")
 }
 
 fn live(desired: u32, min: Option<u32>, max: Option<u32>, managed: bool) -> Live {
@@ -272,6 +271,64 @@ async fn new_asg_bounds_go_through_update_with_desired_clamped_to_them() {
 }
 
 #[tokio::test]
+async fn a_group_with_its_own_policies_gets_new_bounds_never_a_desired_capacity() {
+    let bounds = |min: i32, max: i32| {
+        mock!(aws_sdk_autoscaling::Client::update_auto_scaling_group)
+            .match_requests(move |r| {
+                r.auto_scaling_group_name() == Some("web")
+                    && r.min_size() == Some(min)
+                    && r.max_size() == Some(max)
+                    && r.desired_capacity().is_none()
+            })
+            .then_output(|| UpdateAutoScalingGroupOutput::builder().build())
+    };
+    let (raise, lower, cap_it) = (bounds(6, 10), bounds(2, 10), bounds(8, 8));
+    let set = mock!(aws_sdk_autoscaling::Client::set_desired_capacity)
+        .then_output(|| SetDesiredCapacityOutput::builder().build());
+    let c = clients(&[], &[&raise, &lower, &cap_it, &set], &[]);
+
+    // Scale-out from 3 to 6: the floor rises to 6 (AWS raises the group to it at once).
+    let scaling = live(3, Some(2), Some(10), true);
+    let applied = apply(&c, &web(), &scaling, cap(6, 2, 10))
+        .await
+        .expect("raise the floor");
+    assert_eq!(raise.num_calls(), 1);
+    assert_eq!(applied.mode, Mode::GroupBounds);
+    assert_eq!((applied.desired, applied.min, applied.max), (6, 6, 10));
+    assert_eq!(applied.calls, ["autoscaling:UpdateAutoScalingGroup"]);
+
+    // The next decision (no scale-out) hands the group back: the floor returns to min.
+    let raised = live(6, Some(6), Some(10), true);
+    let back = apply(&c, &web(), &raised, cap(6, 2, 10))
+        .await
+        .expect("lower the floor");
+    assert_eq!(lower.num_calls(), 1);
+    assert_eq!((back.min, back.max), (2, 10));
+
+    // Then all is in place: no call.
+    let again = apply(&c, &web(), &live(6, Some(2), Some(10), true), cap(6, 2, 10))
+        .await
+        .expect("nothing to do");
+    assert!(again.calls.is_empty());
+
+    // A scale-out beyond max is clamped to it, and said so.
+    let over = apply(&c, &web(), &live(5, Some(8), Some(8), true), cap(12, 8, 8))
+        .await
+        .expect("already there");
+    assert!(over.calls.is_empty(), "8..8 is in place: {over:?}");
+    assert_eq!(
+        over.clamped.as_deref(),
+        Some("desired 12 clamped to the group's max 8")
+    );
+    let capped = apply(&c, &web(), &live(5, Some(2), Some(10), true), cap(12, 8, 8))
+        .await
+        .expect("cap");
+    assert_eq!(cap_it.num_calls(), 1);
+    assert_eq!((capped.desired, capped.min, capped.max), (8, 8, 8));
+    assert_eq!(set.num_calls(), 0, "SetDesiredCapacity never fights its policy");
+}
+
+#[tokio::test]
 async fn managed_ecs_service_gets_a_new_floor_not_a_desired_count() {
     let register = mock!(aws_sdk_applicationautoscaling::Client::register_scalable_target)
         .match_requests(|r| {
@@ -453,38 +510,79 @@ async fn describe_batches_and_merges() {
             }
             out.build()
         });
-    let c = clients(&[&services], &[&groups], &[&targets]);
+    // g2 has a target-tracking policy; g1 only a disabled step policy and a forecast-only
+    // predictive one, which move nothing; another group's policy is not g1's.
+    let policies = mock!(aws_sdk_autoscaling::Client::describe_policies)
+        .match_requests(|r| r.auto_scaling_group_name().is_none())
+        .then_output(|| {
+            let policy = |group: &str, kind: &str| {
+                ScalingPolicy::builder()
+                    .auto_scaling_group_name(group)
+                    .policy_name(format!("{group}-{kind}"))
+                    .policy_type(kind)
+            };
+            DescribePoliciesOutput::builder()
+                .scaling_policies(policy("g2", "TargetTrackingScaling").build())
+                .scaling_policies(policy("g1", "StepScaling").enabled(false).build())
+                .scaling_policies(
+                    policy("g1", "PredictiveScaling")
+                        .predictive_scaling_configuration(
+                            PredictiveScalingConfiguration::builder()
+                                .mode(PredictiveScalingMode::ForecastOnly)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .scaling_policies(policy("elsewhere", "SimpleScaling").build())
+                .build()
+        });
+    let c = clients(&[&services], &[&groups, &policies], &[&targets]);
     let mut resources: Vec<Resource> = (1..=24)
-        .map(|i| Resource::Ecs {
-            cluster: "main".into(),
-            service: format!("s{i}"),
-        })
+        .map(|i| Resource::ecs("main", format!("s{i}")))
         .collect();
-    resources.push(Resource::Ecs {
-        cluster: "main".into(),
-        service: "ghost".into(),
-    });
+    resources.push(Resource::ecs("main", "ghost"));
     for g in ["g1", "g2", "g-ghost"] {
-        resources.push(Resource::Asg { group: g.into() });
+        resources.push(Resource::asg(g));
     }
     let found = describe(&c, &resources).await.expect("describe");
-    assert_eq!(describe_calls(&resources), 3 + 1 + 1);
+    assert_eq!(describe_calls(&resources), 3 + 1 + 1 + 1);
     assert_eq!(services.num_calls(), 3);
     assert_eq!(targets.num_calls(), 1);
     assert_eq!(groups.num_calls(), 1);
+    assert_eq!(policies.num_calls(), 1, "one call for every group's policies");
     assert_eq!(found.len(), 24 + 2, "ghosts are absent");
-    let s7 = &found[&Resource::Ecs {
-        cluster: "main".into(),
-        service: "s7".into(),
-    }];
+    let s7 = &found[&Resource::ecs("main", "s7")];
     assert_eq!(*s7, live_of(7, 3, None, None, false));
-    let s3 = &found[&Resource::Ecs {
-        cluster: "main".into(),
-        service: "s3".into(),
-    }];
+    let s3 = &found[&Resource::ecs("main", "s3")];
     assert_eq!(*s3, live_of(3, 1, Some(2), Some(9), true));
-    let g1 = &found[&Resource::Asg { group: "g1".into() }];
+    let g1 = &found[&Resource::asg("g1")];
     assert_eq!(*g1, live_of(3, 2, Some(1), Some(6), false));
+    let g2 = &found[&Resource::asg("g2")];
+    assert_eq!(*g2, live_of(3, 2, Some(1), Some(6), true), "scales itself");
+}
+
+#[tokio::test]
+async fn describe_without_groups_reads_no_policies_and_a_denied_policy_read_fails() {
+    let targets = mock!(aws_sdk_applicationautoscaling::Client::describe_scalable_targets)
+        .then_output(|| DescribeScalableTargetsOutput::builder().build());
+    let services = mock!(aws_sdk_ecs::Client::describe_services)
+        .then_output(|| DescribeServicesOutput::builder().build());
+    let denied = mock!(aws_sdk_autoscaling::Client::describe_policies)
+        .sequence()
+        .http_status(403, Some(query_error("AccessDenied", "not authorized")))
+        .repeatedly()
+        .build();
+    let groups = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
+        .then_output(|| DescribeAutoScalingGroupsOutput::builder().build());
+    let c = clients(&[&services], &[&groups, &denied], &[&targets]);
+    describe(&c, &[api()]).await.expect("no group, no policy read");
+    assert_eq!(describe_calls(&[api()]), 2);
+    assert_eq!(denied.num_calls(), 0);
+    // Without knowing whether a group scales itself Capstan cannot choose its call: the whole
+    // describe fails (and says which permission), rather than guess and fight its policy.
+    let err = describe(&c, &[web()]).await.expect_err("denied");
+    assert_eq!(err.operation, "autoscaling:DescribePolicies");
+    assert_eq!(err.kind, ErrorKind::Denied);
 }
 
 fn live_of(desired: u32, running: u32, min: Option<u32>, max: Option<u32>, managed: bool) -> Live {
@@ -516,10 +614,7 @@ async fn describe_reports_a_failed_call_and_skips_missing_clusters() {
     let targets = mock!(aws_sdk_applicationautoscaling::Client::describe_scalable_targets)
         .then_output(|| DescribeScalableTargetsOutput::builder().build());
     let c = clients(&[&services, &missing_cluster], &[], &[&targets]);
-    let gone = Resource::Ecs {
-        cluster: "gone".into(),
-        service: "api".into(),
-    };
+    let gone = Resource::ecs("gone", "api");
     let found = describe(&c, std::slice::from_ref(&gone))
         .await
         .expect("absent, not failed");

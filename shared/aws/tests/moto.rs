@@ -24,16 +24,11 @@ async fn start() -> (Moto, Clients, aws_sdk_sqs::Client) {
 }
 
 fn ecs(cluster: &str, service: &str) -> Resource {
-    Resource::Ecs {
-        cluster: cluster.into(),
-        service: service.into(),
-    }
+    Resource::ecs(cluster, service)
 }
 
 fn asg(group: &str) -> Resource {
-    Resource::Asg {
-        group: group.into(),
-    }
+    Resource::asg(group)
 }
 
 fn cap(desired: u32, min: u32, max: u32) -> Capacity {
@@ -66,8 +61,8 @@ async fn describe_reads_many_resources_in_batches() {
         asg("batch"),
         asg("ghost-asg"),
     ]);
-    // alpha: 10+10+5, beta: 1, scalable targets: 1 (28 ids), groups: 1.
-    assert_eq!(describe_calls(&resources), 3 + 1 + 1 + 1);
+    // alpha: 10+10+5, beta: 1, scalable targets: 1 (28 ids), groups: 1, their policies: 1.
+    assert_eq!(describe_calls(&resources), 3 + 1 + 1 + 1 + 1);
 
     let live = describe(&c, &resources).await.expect("describe");
     assert_eq!(live.len(), 25 + 2 + 2, "the ghosts are absent: {live:?}");
@@ -99,6 +94,35 @@ async fn describe_reads_many_resources_in_batches() {
     );
     let batch = &live[&asg("batch")];
     assert_eq!((batch.desired, batch.running), (0, 0));
+}
+
+#[tokio::test]
+async fn a_group_with_a_target_tracking_policy_has_its_bounds_moved() {
+    let (_moto, c, _) = start().await;
+    seed_asg(&c, "tracked", 2, 10, 3).await;
+    seed_target_tracking_policy(&c, "tracked").await;
+    seed_asg(&c, "plain", 1, 5, 2).await;
+    let both = [asg("tracked"), asg("plain")];
+    let live = describe(&c, &both).await.expect("describe");
+    assert!(live[&both[0]].managed, "{live:?}");
+    assert!(!live[&both[1]].managed, "{live:?}");
+
+    // Scale-out to 6: MinSize rises to 6 and AWS raises the group to it (moto does too); no
+    // DesiredCapacity is sent.
+    let applied = apply(&c, &both[0], &live[&both[0]], cap(6, 2, 10))
+        .await
+        .expect("raise the floor");
+    assert_eq!(applied.mode, Mode::GroupBounds);
+    assert_eq!(applied.calls, ["autoscaling:UpdateAutoScalingGroup"]);
+    assert_eq!(read_asg(&c, "tracked").await, (6, 10, 6));
+
+    // Handing it back: MinSize returns to 2, the group keeps its 6 for its policy to scale in.
+    let now = describe(&c, &both[..1]).await.expect("describe again");
+    let back = apply(&c, &both[0], &now[&both[0]], cap(6, 2, 10))
+        .await
+        .expect("lower the floor");
+    assert_eq!((back.min, back.max), (2, 10));
+    assert_eq!(read_asg(&c, "tracked").await, (2, 10, 6));
 }
 
 #[tokio::test]

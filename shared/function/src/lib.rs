@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use capstan_aws::{Clients, Notifier, Timeouts};
+use capstan_aws::{Clients, Notifier, ReachPool, Timeouts};
 use capstan_policy::Policy;
 use capstan_runner::{Clock, Delivery, Report, Runner, SystemClock};
 use capstan_store::Store;
@@ -261,11 +261,15 @@ pub async fn runner_with_config(
     clock: Arc<dyn Clock>,
 ) -> Result<Runner, ConfigError> {
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-    runner_with_clients(function, config, Clients::new(sdk), dynamodb, clock).await
+    // Targets in other accounts are reached by assuming their roles as
+    // `capstan-<function>-scale`, with the hub's endpoint and credentials.
+    let pool = ReachPool::new(Clients::new(sdk), sdk, function, "scale");
+    runner_with_pool(function, config, pool, dynamodb, clock).await
 }
 
 /// Builds the runner from explicit settings, clients and clock (tests that inject failures
-/// into one client, benchmarks that count calls).
+/// into one client, benchmarks that count calls). Clients alone reach the functions' own
+/// account only: a target in another account fails, naming its role.
 pub async fn runner_with_clients(
     function: &str,
     config: &Config,
@@ -273,6 +277,20 @@ pub async fn runner_with_clients(
     dynamodb: aws_sdk_dynamodb::Client,
     clock: Arc<dyn Clock>,
 ) -> Result<Runner, ConfigError> {
+    let pool = ReachPool::hub_only(clients);
+    runner_with_pool(function, config, pool, dynamodb, clock).await
+}
+
+/// Builds the runner from explicit settings, the clients of every account ([`ReachPool`])
+/// and clock.
+pub async fn runner_with_pool(
+    function: &str,
+    config: &Config,
+    pool: ReachPool,
+    dynamodb: aws_sdk_dynamodb::Client,
+    clock: Arc<dyn Clock>,
+) -> Result<Runner, ConfigError> {
+    let clients = pool.hub().clone();
     let mut policy = load_policy(&config.policy, &clients).await?;
     if config.dry_run {
         policy.settings.dry_run = true;
@@ -292,9 +310,10 @@ pub async fn runner_with_clients(
         rules = policy.rules.len(),
         schedules = policy.schedules.len(),
         budgets = policy.budgets.len(),
+        other_accounts = policy.targets.values().filter(|t| t.role_arn.is_some()).count(),
         "ready"
     );
-    Ok(Runner::new(policy, clients, store, notifier, clock))
+    Ok(Runner::new(policy, pool, store, notifier, clock))
 }
 
 /// Handles every delivery of one event within `deadline`, each in its log span, and answers

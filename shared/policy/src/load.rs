@@ -32,6 +32,7 @@ use crate::model::{
     HolidaySpec, Policy, PolicyTest, Schedule, Settings, SlackAccess, Target, TargetKind,
     MAX_COUNT, MAX_DURATION, MAX_PERCENT,
 };
+use crate::model::{external_id_problem, region_problem, role_arn_problem};
 use crate::signal::Signal;
 
 /// One problem in a policy file.
@@ -1534,6 +1535,7 @@ impl Loader<'_> {
                     "list the tags that identify the resources, e.g. `{ team = \"search\" }`",
                 );
             }
+            self.check_reach(t, &base, spans);
             match t.kind {
                 TargetKind::Ecs => {
                     if no_cluster {
@@ -1599,6 +1601,55 @@ impl Loader<'_> {
                             );
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// `role_arn`, `region` and `external_id` of a target in another account.
+    fn check_reach(&mut self, t: &Target, base: &Path, spans: &Spans<'_>) {
+        if let Some(arn) = &t.role_arn {
+            if let Some(problem) = role_arn_problem(arn) {
+                self.at(
+                    spans,
+                    &base.key("role_arn"),
+                    format!("`{base}.role_arn` `{arn}` is not an IAM role ARN: it {problem}"),
+                    "write `arn:aws:iam::<12-digit account>:role/<name>`, e.g. `arn:aws:iam::222222222222:role/capstan-target`",
+                );
+            }
+        }
+        if let Some(region) = &t.region {
+            if let Some(problem) = region_problem(region) {
+                self.at(
+                    spans,
+                    &base.key("region"),
+                    format!("`{base}.region` {problem}"),
+                    "write the region's name, e.g. `eu-west-1`",
+                );
+            }
+        }
+        if let Some(id) = &t.external_id {
+            if let Some(problem) = external_id_problem(id) {
+                self.at(
+                    spans,
+                    &base.key("external_id"),
+                    format!("`{base}.external_id` {problem}"),
+                    "use the external id the role's trust policy names (`sts:ExternalId`)",
+                );
+            }
+        }
+        if t.role_arn.is_none() {
+            for (field, set) in [
+                ("region", t.region.is_some()),
+                ("external_id", t.external_id.is_some()),
+            ] {
+                if set {
+                    self.at_key(
+                        spans,
+                        &base.key(field),
+                        format!("`{base}.{field}` needs `role_arn`: it says how to reach another account"),
+                        "add `role_arn = \"arn:aws:iam::<account>:role/<name>\"` or remove it",
+                    );
                 }
             }
         }

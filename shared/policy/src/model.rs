@@ -128,6 +128,18 @@ pub struct Target {
     /// Resource tags: the entry covers every service or group carrying all of them.
     #[serde(default)]
     pub selector: Option<BTreeMap<String, String>>,
+    /// The IAM role in another account through which the functions reach the target's
+    /// resources (`arn:aws:iam::222222222222:role/capstan-target`); none: the functions' own
+    /// account.
+    #[serde(default)]
+    pub role_arn: Option<String>,
+    /// The region of the target's resources, when it is not the functions' own (needs
+    /// `role_arn`).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// The external id the role's trust policy asks for (`sts:ExternalId`; needs `role_arn`).
+    #[serde(default)]
+    pub external_id: Option<String>,
     /// Hard lower bound on desired capacity.
     pub floor: u32,
     /// Hard upper bound on desired capacity.
@@ -163,9 +175,16 @@ impl Target {
             .unwrap_or_else(|| self.ceiling.saturating_sub(self.floor).max(1))
     }
 
-    /// A readable name of the AWS resource, such as `ecs main-cluster/api-service`.
+    /// The account the target's resources live in: the account of its `role_arn`, or `None`
+    /// for the functions' own account (the hub's).
+    pub fn account(&self) -> Option<&str> {
+        self.role_arn.as_deref().and_then(role_account)
+    }
+
+    /// A readable name of the AWS resource, such as `ecs main-cluster/api-service`, and for a
+    /// target in another account `ecs main-cluster/api-service in account 222222222222`.
     pub fn resource_label(&self) -> String {
-        match (self.kind, &self.selector) {
+        let label = match (self.kind, &self.selector) {
             (TargetKind::Ecs, None) => format!(
                 "ecs {}/{}",
                 self.cluster.as_deref().unwrap_or("?"),
@@ -181,7 +200,107 @@ impl Target {
                 };
                 format!("{kind} tagged {}", tags.join(","))
             }
+        };
+        match (self.account(), &self.region) {
+            (Some(account), Some(region)) => format!("{label} in account {account} ({region})"),
+            (Some(account), None) => format!("{label} in account {account}"),
+            _ => label,
         }
+    }
+}
+
+/// The account id of an IAM role ARN (`arn:aws:iam::222222222222:role/x` gives
+/// `222222222222`), or `None` when `arn` is not one ([`role_arn_problem`] says why).
+pub fn role_account(arn: &str) -> Option<&str> {
+    role_arn_problem(arn)
+        .is_none()
+        .then(|| arn.split(':').nth(4))
+        .flatten()
+}
+
+/// What is wrong with `arn` as an IAM role ARN, if anything. IAM's rules:
+/// `arn:<partition>:iam::<12 digits>:role/<path><name>`, where the partition is `aws` or
+/// `aws-<something>` (`aws-cn`, `aws-us-gov`), the path is `/` or `/segments/` of printable
+/// ASCII (at most 512 characters) and the name is 1 to 64 of `[A-Za-z0-9+=,.@_-]`.
+pub fn role_arn_problem(arn: &str) -> Option<String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, partition, service, region, account, resource] = parts[..] else {
+        return Some("has not the six `:`-separated parts of an ARN".into());
+    };
+    if prefix != "arn" {
+        return Some("does not start with `arn:`".into());
+    }
+    let partition_ok = partition == "aws"
+        || partition.strip_prefix("aws-").is_some_and(|p| {
+            !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+        });
+    if !partition_ok {
+        return Some(format!("partition `{partition}` is not `aws`, `aws-cn`, `aws-us-gov`..."));
+    }
+    if service != "iam" {
+        return Some(format!("names service `{service}`, not `iam`"));
+    }
+    if !region.is_empty() {
+        return Some("has a region; IAM ARNs have none (`arn:aws:iam::...`)".into());
+    }
+    if account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) {
+        return Some(format!("account `{account}` is not 12 digits"));
+    }
+    let Some(path_name) = resource.strip_prefix("role/") else {
+        return Some("does not name a role (`...:role/NAME`)".into());
+    };
+    let (path, name) = match path_name.rfind('/') {
+        Some(i) => (&path_name[..=i], &path_name[i + 1..]),
+        None => ("", path_name),
+    };
+    if !(1..=64).contains(&name.len())
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+    {
+        return Some(format!(
+            "role name `{name}` is not 1 to 64 of letters, digits and `+=,.@_-`"
+        ));
+    }
+    // The path, with its leading `/` (IAM's), is at most 512 printable ASCII characters.
+    if path.len() + 1 > 512 || !path.chars().all(|c| ('!'..='~').contains(&c)) {
+        return Some(format!("role path `/{path}` is not printable ASCII of at most 512"));
+    }
+    if path.contains("//") {
+        return Some(format!("role path `/{path}` has an empty segment"));
+    }
+    None
+}
+
+/// What is wrong with `region` as an AWS region name (`eu-west-1`, `us-gov-west-1`), if
+/// anything: lower-case letters in two or more `-`-separated parts, ending in a number.
+pub fn region_problem(region: &str) -> Option<String> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let ok = parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts
+            .last()
+            .is_some_and(|p| !p.is_empty() && p.len() <= 2 && p.chars().all(|c| c.is_ascii_digit()));
+    (!ok).then(|| format!("`{region}` is not a region name such as `eu-west-1`"))
+}
+
+/// What is wrong with `id` as an STS external id, if anything: 2 to 1224 characters of
+/// letters, digits and `+=,.@:/-_` (STS's rule).
+pub fn external_id_problem(id: &str) -> Option<String> {
+    let n = id.chars().count();
+    if !(2..=1224).contains(&n) {
+        return Some(format!("is {n} characters; STS takes 2 to 1224"));
+    }
+    match id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(*c)))
+    {
+        Some(c) => Some(format!(
+            "has `{c}`; STS takes letters, digits and `+=,.@:/-_` only"
+        )),
+        None => None,
     }
 }
 

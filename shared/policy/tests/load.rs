@@ -378,3 +378,115 @@ fn line_deletions_give_coherent_diagnostics() {
     }
     assert!(broken > 40, "only {broken} deletions broke the policy");
 }
+
+/// A policy with one target `far` carrying `extra` (TOML lines).
+fn remote(extra: &str) -> String {
+    format!(
+        "[targets.far]\nkind = \"ecs\"\ncluster = \"main\"\nservice = \"api\"\nfloor = 1\nceiling = 4\n{extra}\n"
+    )
+}
+
+#[test]
+fn a_target_in_another_account_loads_and_names_its_account() {
+    let p = load(&remote(
+        "role_arn = \"arn:aws:iam::222222222222:role/ops/capstan-target\"\nregion = \"eu-west-1\"\nexternal_id = \"capstan-hub:1\"",
+    ))
+    .unwrap_or_else(|e| panic!("{}", render(&e.diagnostics)));
+    let t = &p.targets["far"];
+    assert_eq!(t.account(), Some("222222222222"));
+    assert_eq!(t.region.as_deref(), Some("eu-west-1"));
+    assert_eq!(
+        t.resource_label(),
+        "ecs main/api in account 222222222222 (eu-west-1)"
+    );
+    let local = load(&remote("")).unwrap();
+    assert_eq!(local.targets["far"].account(), None, "the hub's own account");
+    assert_eq!(local.targets["far"].resource_label(), "ecs main/api");
+}
+
+#[test]
+fn each_bad_reach_field_is_reported_with_its_field_and_target() {
+    let cases = [
+        ("role_arn = \"capstan-target\"", "`targets.far.role_arn`", "not an IAM role ARN"),
+        (
+            "role_arn = \"arn:aws:iam::2222:role/capstan\"",
+            "`targets.far.role_arn`",
+            "account `2222` is not 12 digits",
+        ),
+        (
+            "role_arn = \"arn:aws:iam::222222222222:user/capstan\"",
+            "`targets.far.role_arn`",
+            "does not name a role",
+        ),
+        (
+            "role_arn = \"arn:aws:sts::222222222222:role/capstan\"",
+            "`targets.far.role_arn`",
+            "not `iam`",
+        ),
+        (
+            "role_arn = \"arn:aws:iam:us-east-1:222222222222:role/capstan\"",
+            "`targets.far.role_arn`",
+            "has a region",
+        ),
+        (
+            "role_arn = \"arn:aws:iam::222222222222:role/capstan target\"",
+            "`targets.far.role_arn`",
+            "role name `capstan target`",
+        ),
+        (
+            "role_arn = \"arn:aws:iam::222222222222:role/\"",
+            "`targets.far.role_arn`",
+            "role name ``",
+        ),
+        (
+            "role_arn = \"arn:azure:iam::222222222222:role/capstan\"",
+            "`targets.far.role_arn`",
+            "partition `azure`",
+        ),
+        (
+            "role_arn = \"arn:aws:iam::222222222222:role/a\"\nregion = \"Europe\"",
+            "`targets.far.region`",
+            "not a region name",
+        ),
+        (
+            "role_arn = \"arn:aws:iam::222222222222:role/a\"\nexternal_id = \"x\"",
+            "`targets.far.external_id`",
+            "is 1 characters",
+        ),
+        (
+            "role_arn = \"arn:aws:iam::222222222222:role/a\"\nexternal_id = \"no spaces\"",
+            "`targets.far.external_id`",
+            "has ` `",
+        ),
+        ("region = \"eu-west-1\"", "`targets.far.region` needs `role_arn`", ""),
+        (
+            "external_id = \"capstan\"",
+            "`targets.far.external_id` needs `role_arn`",
+            "",
+        ),
+    ];
+    for (extra, field, says) in cases {
+        let text = remote(extra);
+        let diags = diagnostics(&text);
+        assert_eq!(diags.len(), 1, "{extra}:\n{}", render(&diags));
+        let d = diags[0].to_string();
+        assert!(d.contains(field) && d.contains(says), "{extra}: {d}");
+        // At the line of the bad field.
+        let line = text
+            .lines()
+            .position(|l| l.starts_with(extra.lines().last().unwrap().split(' ').next().unwrap()))
+            .unwrap()
+            + 1;
+        assert_eq!(diags[0].line, line, "{extra}: {d}");
+    }
+    // IAM's other partitions and paths are fine; so is an external id of STS's characters.
+    for arn in [
+        "arn:aws-cn:iam::222222222222:role/capstan",
+        "arn:aws-us-gov:iam::222222222222:role/a/b/c+=,.@_-",
+    ] {
+        let text = remote(&format!(
+            "role_arn = \"{arn}\"\nexternal_id = \"ab+=,.@:/-_9\""
+        ));
+        assert!(diagnostics(&text).is_empty(), "{arn}");
+    }
+}

@@ -2,7 +2,7 @@
 //! tell people, finish. And what a later attempt does with what an earlier one left: complete
 //! it, or undo it.
 
-use capstan_aws::{AwsError, Live, Notification, Plan};
+use capstan_aws::{AwsError, Live, Notification, Plan, Reach};
 use capstan_policy::command;
 use capstan_policy::decision::{Decision, Outcome, Reason, StateOp, TargetDecision};
 use capstan_policy::signal::Signal;
@@ -929,6 +929,51 @@ impl Runner {
         self.once(a, GLOBAL, r, what).await
     }
 
+    /// A target in another account whose resources cannot be reached (its role cannot be
+    /// assumed, or the role may not read them there): it fails alone, the others go on.
+    ///
+    /// Announced once per target, role and day (UTC), not once per signal: a role that
+    /// cannot be assumed fails every tick until someone fixes it, and a message a minute would
+    /// bury it. The receipt `reach:<role ARN>:<day>` of the target holds the announcement: the
+    /// first signal of the day to meet the failure commits it and tells people; the others find
+    /// it and only report the failure (in their result, the log and the `Failures` metric). A
+    /// transient failure (STS throttled or slow) is not announced: the invocation is retried.
+    pub(crate) async fn unreachable(
+        &self,
+        a: &Attempt<'_>,
+        name: &str,
+        reach: &Reach,
+        e: &AwsError,
+    ) -> Result<TargetResult, RunError> {
+        let mut r = TargetResult::failed(name, "", e.to_string(), e.is_retryable());
+        r.explanation = format!(
+            "cannot decide for {name}: its resources in {reach} cannot be reached through role {}",
+            reach.role_arn
+        );
+        error!(target = %name, role = %reach.role_arn, error = %e, "target in another account cannot be reached");
+        if r.retryable {
+            return Ok(r);
+        }
+        let key = format!(
+            "reach:{}:{}",
+            reach.role_arn,
+            self.now().format("%Y-%m-%d")
+        );
+        match self
+            .once_as(a, &key, name, r.clone(), "account cannot be reached")
+            .await
+        {
+            Ok(told) => {
+                r.notify_failed = told.outcome == ResultOutcome::Failed && told.notify_failed;
+                r.retryable = told.outcome == ResultOutcome::Failed && told.retryable;
+                Ok(r)
+            }
+            // Another attempt is announcing it right now.
+            Err(RunError::InProgress(_)) => Ok(r),
+            Err(other) => Err(other),
+        }
+    }
+
     /// Records `r` as this signal's result for `scope` and tells people, once however often
     /// the signal is delivered.
     async fn once(
@@ -938,13 +983,26 @@ impl Runner {
         r: TargetResult,
         summary: &str,
     ) -> Result<TargetResult, RunError> {
+        self.once_as(a, &a.delivery.key, scope, r, summary).await
+    }
+
+    /// [`Runner::once`] under the receipt `key` instead of the signal's own: once however
+    /// many signals meet the same failure.
+    async fn once_as(
+        &self,
+        a: &Attempt<'_>,
+        key: &str,
+        scope: &str,
+        r: TargetResult,
+        summary: &str,
+    ) -> Result<TargetResult, RunError> {
         let now = self.now();
         self.metric("Failures", 1.0, scope, "failed");
         let signal = a.delivery.signal.summary();
         let mut n = notice::for_result(&bare_decision(now, &signal), &r);
-        n.dedup = format!("{}/{scope}/failure", a.delivery.key);
+        n.dedup = format!("{key}/{scope}/failure");
         let receipt = Receipt {
-            key: a.delivery.key.clone(),
+            key: key.to_string(),
             scope: scope.to_string(),
             attempt: a.id.clone(),
             at: now,
@@ -968,8 +1026,7 @@ impl Runner {
                 Ok(duplicates(&stored, scope).into_iter().next().unwrap_or(r))
             }
             Committed::Taken(stored) if stored.live_at(now) => Err(RunError::InProgress(format!(
-                "{} is being handled by another attempt",
-                a.delivery.key
+                "{key} is being handled by another attempt"
             ))),
             Committed::Taken(stored) => match self.take_over(a, scope, *stored, None).await {
                 Some(receipt) => {
@@ -977,8 +1034,7 @@ impl Runner {
                     Ok(results.into_iter().next().unwrap_or(r))
                 }
                 None => Err(RunError::InProgress(format!(
-                    "{} is being completed by another attempt",
-                    a.delivery.key
+                    "{key} is being completed by another attempt"
                 ))),
             },
             Committed::Conflict => unreachable!("a commit without a record cannot conflict"),

@@ -57,7 +57,9 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use capstan_aws::{AwsError, Clients, Live, Notifier, Resource};
+#[cfg(doc)]
+use capstan_aws::Clients;
+use capstan_aws::{AwsError, Live, Notifier, Reach, ReachPool, Resource};
 use capstan_policy::decision::{Outcome, Reason, StateOp, TargetDecision};
 use capstan_policy::engine::{concerned_targets, NO_TARGET};
 use capstan_policy::model::{Policy, Target};
@@ -193,6 +195,10 @@ pub struct Instance {
     pub resource: Resource,
 }
 
+/// Selector targets set aside because their account could not be reached: the target's
+/// name, its reach and why.
+pub(crate) type CutOff = Vec<(String, Reach, AwsError)>;
+
 /// One handling of a delivery: who is acting, and until when.
 pub(crate) struct Attempt<'a> {
     pub(crate) delivery: &'a Delivery,
@@ -205,11 +211,12 @@ pub(crate) struct Attempt<'a> {
 }
 
 impl Runner {
-    /// A runner for `policy` on AWS: acting through `clients`, recording in `store`, telling
+    /// A runner for `policy` on AWS: acting through `fleet` (a [`ReachPool`] for targets in
+    /// other accounts too, or the hub's [`Clients`] alone), recording in `store`, telling
     /// people through `notifier` (none: notifications are only logged).
     pub fn new(
         policy: Policy,
-        clients: Clients,
+        fleet: impl Into<ReachPool>,
         store: Store,
         notifier: Option<Notifier>,
         clock: Arc<dyn Clock>,
@@ -218,7 +225,7 @@ impl Runner {
             policy,
             Ports {
                 table: Arc::new(store),
-                fleet: Arc::new(AwsFleet(clients)),
+                fleet: Arc::new(AwsFleet(fleet.into())),
                 publisher: notifier.map(|n| Arc::new(n) as Arc<dyn Publisher>),
             },
             clock,
@@ -307,7 +314,7 @@ impl Runner {
             key: delivery.key.clone(),
             ..Report::default()
         };
-        let instances = match self.instances(&delivery.signal).await {
+        let (instances, cut_off) = match self.instances(&delivery.signal).await {
             Ok(i) => i,
             Err(e) if e.is_retryable() => return Err(RunError::Transient(e.to_string())),
             Err(e) => {
@@ -318,6 +325,12 @@ impl Runner {
                 return Ok(report);
             }
         };
+        // Selector targets in another account whose resources could not be listed there fail
+        // alone; the others go on.
+        for (name, reach, e) in &cut_off {
+            let r = self.unreachable(&attempt, name, reach, e).await?;
+            report.results.push(r);
+        }
         let known: BTreeSet<String> = instances.iter().map(|i| i.name.clone()).collect();
         let mut open = known.clone();
         let mut global_done = false;
@@ -333,11 +346,21 @@ impl Runner {
             }
             busy.clear();
             let names: Vec<String> = open.iter().cloned().collect();
-            let resources: Vec<Resource> = instances
-                .iter()
-                .filter(|i| open.contains(&i.name))
-                .map(|i| i.resource.clone())
-                .collect();
+            // One describe per account: a role that cannot be assumed fails its own targets only.
+            let mut by_reach: BTreeMap<Option<Reach>, Vec<Resource>> = BTreeMap::new();
+            for i in instances.iter().filter(|i| open.contains(&i.name)) {
+                by_reach
+                    .entry(i.resource.reach().cloned())
+                    .or_default()
+                    .push(i.resource.clone());
+            }
+            let hub_resources = by_reach.remove(&None).unwrap_or_default();
+            let remote = futures_util::future::join_all(by_reach.into_iter().map(
+                |(reach, rs)| async move {
+                    let reach = reach.expect("the hub's were taken out");
+                    (reach, self.fleet().describe(&rs).await)
+                },
+            ));
             // The first round also looks for this signal's `*` receipt left unfinished by an
             // attempt that died (its notices are published before anything else is decided).
             let star = async {
@@ -347,12 +370,25 @@ impl Runner {
                     None
                 }
             };
-            let (records, global, live, star) = tokio::join!(
+            let (records, global, live, star, remote) = tokio::join!(
                 self.table().load_targets(&names),
                 self.table().load_global(),
-                self.fleet().describe(&resources),
+                self.fleet().describe(&hub_resources),
                 star,
+                remote,
             );
+            let mut unreachable: BTreeMap<Reach, AwsError> = BTreeMap::new();
+            let live = live.map(|mut live| {
+                for (reach, read) in remote {
+                    match read {
+                        Ok(l) => live.extend(l),
+                        Err(e) => {
+                            unreachable.insert(reach, e);
+                        }
+                    }
+                }
+                live
+            });
             match star {
                 Some(Ok(Some(r))) => self.finish_global(&attempt, r, &mut report).await?,
                 // Not fatal: the `*` commit, if this decision has one, meets the receipt anyway.
@@ -400,6 +436,16 @@ impl Runner {
                 let rec = records.get(&inst.name);
                 if let Some(r) = stale_tick(delivery, inst, rec) {
                     open.remove(&inst.name);
+                    report.results.push(r);
+                    continue;
+                }
+                if let Some((reach, e)) = inst
+                    .resource
+                    .reach()
+                    .and_then(|reach| unreachable.get_key_value(reach))
+                {
+                    open.remove(&inst.name);
+                    let r = self.unreachable(&attempt, &inst.name, reach, e).await?;
                     report.results.push(r);
                     continue;
                 }
@@ -559,24 +605,29 @@ impl Runner {
         Ok(report)
     }
 
-    /// The instances of the targets the signal concerns.
-    async fn instances(&self, signal: &Signal) -> Result<Vec<Instance>, AwsError> {
+    /// The instances of the targets the signal concerns, and the selector targets in another
+    /// account whose resources could not be listed there (each with its reach and why).
+    async fn instances(&self, signal: &Signal) -> Result<(Vec<Instance>, CutOff), AwsError> {
         let names: Vec<String> = match concerned_targets(&self.policy, signal) {
             Some(names) => names,
             None => self.policy.targets.keys().cloned().collect(),
         };
-        Ok(self.resolve_instances(&names).await?.0)
+        let (instances, _, cut_off) = self.resolve_each(&names).await?;
+        Ok((instances, cut_off))
     }
 
     /// The instances of the policy targets `names`, in their order (a selector target's
-    /// resources as the fleet lists them), and the selector targets that matched nothing.
+    /// resources as the fleet lists them), the selector targets that matched nothing, and the
+    /// selector targets in another account that cannot be listed there (its role cannot be
+    /// assumed, say), each with its failure: those fail alone, the targets in reach go on.
     /// Names the policy does not have are skipped.
-    pub(crate) async fn resolve_instances(
+    pub(crate) async fn resolve_each(
         &self,
         names: &[String],
-    ) -> Result<(Vec<Instance>, Vec<String>), AwsError> {
+    ) -> Result<(Vec<Instance>, Vec<String>, CutOff), AwsError> {
         let mut out = Vec::new();
         let mut unmatched = Vec::new();
+        let mut cut_off = Vec::new();
         for name in names {
             let Some(target) = self.policy.targets.get(name) else {
                 continue;
@@ -588,14 +639,21 @@ impl Runner {
                     resource,
                 }),
                 None => {
-                    let found = self.fleet().resolve(target).await?;
+                    let found = match (self.fleet().resolve(target).await, Reach::of(target)) {
+                        (Ok(found), _) => found,
+                        (Err(e), Some(reach)) if !e.is_retryable() => {
+                            cut_off.push((name.clone(), reach, e));
+                            continue;
+                        }
+                        (Err(e), _) => return Err(e),
+                    };
                     if found.is_empty() {
                         unmatched.push(name.clone());
                     }
                     for resource in found {
                         let id = match &resource {
                             Resource::Ecs { service, .. } => service.clone(),
-                            Resource::Asg { group } => group.clone(),
+                            Resource::Asg { group, .. } => group.clone(),
                         };
                         out.push(Instance {
                             name: format!("{name}:{id}"),
@@ -606,7 +664,7 @@ impl Runner {
                 }
             }
         }
-        Ok((out, unmatched))
+        Ok((out, unmatched, cut_off))
     }
 
     /// Publishes one notification; the error when it failed (logged, counted), `Ok` also when

@@ -375,10 +375,11 @@ fn make(live: &mut Live, call: &Call) {
         Call::UpdateService { desired } | Call::SetDesiredCapacity { desired } => {
             live.desired = desired;
         }
-        Call::RegisterScalableTarget { min, max } => {
+        Call::RegisterScalableTarget { min, max } | Call::UpdateGroupBounds { min, max } => {
             live.min = Some(min);
             live.max = Some(max);
-            // Application Auto Scaling brings the count inside the new bounds at once.
+            // Application Auto Scaling (and Auto Scaling for a group's new bounds) brings the
+            // count inside the new bounds at once.
             live.desired = live.desired.clamp(min, max.max(min));
         }
         Call::UpdateAutoScalingGroup { min, max, desired } => {

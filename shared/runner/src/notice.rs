@@ -16,6 +16,12 @@ pub(crate) fn describe_applied(resource: &Resource, a: &Applied) -> String {
             a.min,
             a.max
         ),
+        Mode::GroupBounds => format!(
+            "{}: min {} max {} (the group's own scaling policies keep its desired capacity)",
+            resource.label(),
+            a.min,
+            a.max
+        ),
         Mode::Group => format!(
             "{}: desired {} (min {}, max {})",
             resource.label(),

@@ -1,7 +1,7 @@
 //! The narrow interfaces the runner acts through: the state table ([`StateTable`]), the fleet
 //! of resources it scales ([`Fleet`]) and the people it tells ([`Publisher`]).
 //!
-//! The AWS adapters ([`capstan_store::Store`], [`AwsFleet`] over [`capstan_aws::Clients`],
+//! The AWS adapters ([`capstan_store::Store`], [`AwsFleet`] over [`capstan_aws::ReachPool`],
 //! [`capstan_aws::Notifier`]) implement them for production; [`crate::memory`] implements all
 //! three in memory, with faults that can be programmed at every call, for tests that cover
 //! every failure without a server.
@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use capstan_aws::{Applied, AwsError, Clients, Live, Notification, Notifier, Plan, Resource};
+use capstan_aws::{Applied, AwsError, Live, Notification, Notifier, Plan, ReachPool, Resource};
 use capstan_policy::model::Target;
 use capstan_store::{
     Commit, CommitError, Global, LogEntry, Receipt, Store, StoreError, TargetRecord,
@@ -47,7 +47,9 @@ pub trait Fleet: Send + Sync {
     /// The resources a selector target stands for.
     async fn resolve(&self, target: &Target) -> Result<Vec<Resource>, AwsError>;
 
-    /// The live capacity of `resources` (absent ones are missing from the map).
+    /// The live capacity of `resources` (absent ones are missing from the map), keyed by the
+    /// resources as given. The runner asks for one reach (account) at a time, so that a role
+    /// that cannot be assumed fails only its own targets.
     async fn describe(&self, resources: &[Resource]) -> Result<BTreeMap<Resource, Live>, AwsError>;
 
     /// Makes a plan's call (absolute values: repeating it is harmless).
@@ -92,22 +94,24 @@ impl StateTable for Store {
     }
 }
 
-/// The fleet on AWS: ECS, Application Auto Scaling and EC2 Auto Scaling through the SDK.
+/// The fleet on AWS: ECS, Application Auto Scaling and EC2 Auto Scaling through the SDK, in
+/// the functions' own account and, through the roles the targets name, in others: each call
+/// goes to the account of its resource (its [`capstan_aws::Reach`]).
 #[derive(Clone)]
-pub struct AwsFleet(pub Clients);
+pub struct AwsFleet(pub ReachPool);
 
 #[async_trait]
 impl Fleet for AwsFleet {
     async fn resolve(&self, target: &Target) -> Result<Vec<Resource>, AwsError> {
-        capstan_aws::resolve(&self.0, target).await
+        self.0.resolve(target).await
     }
 
     async fn describe(&self, resources: &[Resource]) -> Result<BTreeMap<Resource, Live>, AwsError> {
-        capstan_aws::describe(&self.0, resources).await
+        self.0.describe(resources).await
     }
 
     async fn execute(&self, plan: &Plan) -> Result<Applied, AwsError> {
-        capstan_aws::execute(&self.0, plan).await
+        self.0.execute(plan).await
     }
 }
 

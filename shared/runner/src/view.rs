@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use capstan_aws::{AwsError, Live, Resource};
+use capstan_aws::{AwsError, Live, Reach, Resource};
 use capstan_policy::decision::Capacity;
 use capstan_policy::engine::{cooldown_of, status_line};
 use capstan_policy::model::{BudgetAction, Criticality, Event, Policy, Target};
@@ -49,6 +49,9 @@ pub struct Snapshot {
     pub live: BTreeMap<Resource, Live>,
     /// The newest log entries of each instance and of `*`, newest first.
     pub logs: BTreeMap<String, Vec<LogEntry>>,
+    /// Targets and instances in another account that could not be read there (their role
+    /// cannot be assumed, say), with why: the rest of the view goes on without them.
+    pub unreachable: BTreeMap<String, String>,
 }
 
 /// Why the view could not be gathered.
@@ -66,14 +69,41 @@ pub enum ViewError {
 /// records, caps and events, and live capacity side by side, then the logs (bounded).
 pub async fn gather(runner: &Runner) -> Result<Snapshot, ViewError> {
     let names: Vec<String> = runner.policy().targets.keys().cloned().collect();
-    let (instances, unmatched) = runner.resolve_instances(&names).await?;
-    let resources: Vec<Resource> = instances.iter().map(|i| i.resource.clone()).collect();
-    let (records, global, live) = tokio::join!(
+    let (instances, unmatched, cut_off) = runner.resolve_each(&names).await?;
+    let mut unreachable: BTreeMap<String, String> = cut_off
+        .into_iter()
+        .map(|(name, _, e)| (name, e.to_string()))
+        .collect();
+    // One describe per account, as the runner reads: another account that cannot be read
+    // leaves its targets without live numbers, the others are shown.
+    let mut by_reach: BTreeMap<Option<Reach>, Vec<Resource>> = BTreeMap::new();
+    for i in &instances {
+        by_reach
+            .entry(i.resource.reach().cloned())
+            .or_default()
+            .push(i.resource.clone());
+    }
+    let hub = by_reach.remove(&None).unwrap_or_default();
+    let remote = futures_util::future::join_all(by_reach.into_iter().map(|(reach, rs)| async move {
+        (reach, runner.fleet().describe(&rs).await)
+    }));
+    let (records, global, live, remote) = tokio::join!(
         runner.table().all_targets(),
         runner.table().load_global(),
-        runner.fleet().describe(&resources),
+        runner.fleet().describe(&hub),
+        remote,
     );
-    let (records, global, live) = (records?, global?, live?);
+    let (records, global, mut live) = (records?, global?, live?);
+    for (reach, read) in remote {
+        match read {
+            Ok(l) => live.extend(l),
+            Err(e) => {
+                for i in instances.iter().filter(|i| i.resource.reach() == reach.as_ref()) {
+                    unreachable.insert(i.name.clone(), e.to_string());
+                }
+            }
+        }
+    }
     let scopes: BTreeSet<String> = instances
         .iter()
         .map(|i| i.name.clone())
@@ -102,6 +132,7 @@ pub async fn gather(runner: &Runner) -> Result<Snapshot, ViewError> {
         global,
         live,
         logs,
+        unreachable,
     })
 }
 
@@ -133,6 +164,9 @@ pub struct TargetStatus {
     pub target: String,
     /// `ecs main-cluster/api-service`, `asg web`, or the selector for one that matched nothing.
     pub resource: String,
+    /// The account the resources live in: its id for a target in another account, else
+    /// [`THIS_ACCOUNT`].
+    pub account: String,
     /// The target (or the whole policy) runs dry.
     pub dry_run: bool,
     /// Something unusual about the instance itself (not in the policy, nothing matched).
@@ -276,6 +310,14 @@ impl IntentStatus {
     }
 }
 
+/// How the view names the functions' own account (the hub's).
+pub const THIS_ACCOUNT: &str = "this account";
+
+/// The account a target's resources live in, for people: its role's, else [`THIS_ACCOUNT`].
+fn account_of(t: &Target) -> String {
+    t.account().unwrap_or(THIS_ACCOUNT).to_string()
+}
+
 /// Puts what was read together with the policy, at `now`.
 pub fn build(policy: &Policy, snapshot: &Snapshot, now: DateTime<Utc>) -> StatusReport {
     let g = snapshot;
@@ -311,7 +353,10 @@ pub fn build(policy: &Policy, snapshot: &Snapshot, now: DateTime<Utc>) -> Status
         let pending = record
             .and_then(|r| r.pending.as_ref())
             .map(|p| IntentStatus::of(p, Some(&inst.resource), now));
-        let mut line = if live.is_some() {
+        let cut_off = g.unreachable.get(&inst.name);
+        let mut line = if let Some(e) = cut_off {
+            format!("{}: {} cannot be read: {e}", inst.name, inst.resource.label())
+        } else if live.is_some() {
             status_line(policy, &state, &inst.name, ts, now)
         } else {
             format!("{}: {} not found on AWS", inst.name, inst.resource.label())
@@ -323,8 +368,9 @@ pub fn build(policy: &Policy, snapshot: &Snapshot, now: DateTime<Utc>) -> Status
             instance: inst.name.clone(),
             target: inst.target.clone(),
             resource: inst.resource.label(),
+            account: account_of(t),
             dry_run: policy.settings.dry_run || t.dry_run,
-            note: None,
+            note: cut_off.map(|e| format!("cannot be read in its account: {e}")),
             live,
             bounds: Some(bounds_now(effective_bounds(
                 policy, &state, &inst.name, now,
@@ -341,12 +387,40 @@ pub fn build(policy: &Policy, snapshot: &Snapshot, now: DateTime<Utc>) -> Status
             line,
         });
     }
+    // Selector targets whose account could not be listed: no instances, only the failure.
+    let cut_off = g.unreachable.iter().filter(|(name, _)| {
+        policy.targets.contains_key(*name) && !g.instances.iter().any(|i| &i.target == *name)
+    });
+    for (name, e) in cut_off {
+        let t = &policy.targets[name];
+        targets.push(TargetStatus {
+            instance: name.clone(),
+            target: name.clone(),
+            resource: t.resource_label(),
+            account: account_of(t),
+            dry_run: policy.settings.dry_run || t.dry_run,
+            note: Some(format!("cannot be read in its account: {e}")),
+            live: None,
+            bounds: None,
+            cooldowns: Vec::new(),
+            scale_in_guards: Vec::new(),
+            pause: None,
+            caps: Vec::new(),
+            pending: None,
+            last_error: None,
+            last_action: None,
+            recent: Vec::new(),
+            record: None,
+            line: format!("{name}: {} cannot be read: {e}", t.resource_label()),
+        });
+    }
     for name in &g.unmatched {
         let t = &policy.targets[name];
         targets.push(TargetStatus {
             instance: name.clone(),
             target: name.clone(),
             resource: t.resource_label(),
+            account: account_of(t),
             dry_run: policy.settings.dry_run || t.dry_run,
             note: Some("no resource on AWS carries the selector's tags".to_string()),
             live: None,
@@ -392,6 +466,10 @@ pub fn build(policy: &Policy, snapshot: &Snapshot, now: DateTime<Utc>) -> Status
             instance: name.clone(),
             target: ts.target.clone(),
             resource: "-".to_string(),
+            account: policy
+                .targets
+                .get(&ts.target)
+                .map_or_else(|| THIS_ACCOUNT.to_string(), account_of),
             dry_run: policy.settings.dry_run,
             note: Some(note),
             live: None,
@@ -655,6 +733,10 @@ pub fn slack_lines(report: &StatusReport, target: Option<&str>) -> String {
 
 fn slack_line(t: &TargetStatus, now: DateTime<Utc>) -> String {
     let mut parts = vec![format!("*{}*", escape(&t.instance))];
+    // The functions' own account goes without saying; another one is named on every line.
+    if t.account != THIS_ACCOUNT {
+        parts.push(format!("in account {}", escape(&t.account)));
+    }
     if let Some(note) = &t.note {
         parts.push(note.clone());
     }

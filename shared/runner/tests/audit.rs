@@ -21,10 +21,7 @@ fn t(s: &str) -> DateTime<Utc> {
 }
 
 fn ecs(service: &str) -> Resource {
-    Resource::Ecs {
-        cluster: "main-cluster".into(),
-        service: service.into(),
-    }
+    Resource::ecs("main-cluster", service)
 }
 
 fn live(desired: u32, bounds: Option<(u32, u32)>) -> Live {
@@ -44,9 +41,7 @@ fn world() -> (Memory, Runner) {
     m.add(ecs("frontend-service"), live(2, None));
     m.add(ecs("ai-service"), live(2, Some((2, 30))));
     m.add(
-        Resource::Asg {
-            group: "aiwg-production-asg".into(),
-        },
+        Resource::asg("aiwg-production-asg"),
         Live {
             managed: false,
             ..live(2, Some((2, 15)))

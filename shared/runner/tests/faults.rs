@@ -22,16 +22,11 @@ fn t(s: &str) -> DateTime<Utc> {
 }
 
 fn ecs(service: &str) -> Resource {
-    Resource::Ecs {
-        cluster: "main-cluster".into(),
-        service: service.into(),
-    }
+    Resource::ecs("main-cluster", service)
 }
 
 fn asg() -> Resource {
-    Resource::Asg {
-        group: "aiwg-production-asg".into(),
-    }
+    Resource::asg("aiwg-production-asg")
 }
 
 fn live(desired: u32, bounds: Option<(u32, u32)>, managed: bool) -> Live {

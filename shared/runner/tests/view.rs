@@ -21,10 +21,7 @@ fn at(s: &str) -> DateTime<Utc> {
 }
 
 fn ecs(cluster: &str, service: &str) -> Resource {
-    Resource::Ecs {
-        cluster: cluster.into(),
-        service: service.into(),
-    }
+    Resource::ecs(cluster, service)
 }
 
 fn live(desired: u32, bounds: Option<(u32, u32)>) -> Live {
@@ -49,9 +46,7 @@ fn example() -> (Memory, Runner, DateTime<Utc>) {
     m.add(ecs("main-cluster", "frontend-service"), live(2, None));
     m.add(ecs("main-cluster", "ai-service"), live(2, Some((2, 30))));
     m.add(
-        Resource::Asg {
-            group: "aiwg-production-asg".into(),
-        },
+        Resource::asg("aiwg-production-asg"),
         Live {
             managed: false,
             ..live(3, Some((2, 15)))
@@ -331,6 +326,7 @@ fn snapshot(now: DateTime<Utc>) -> Snapshot {
     Snapshot {
         instances,
         unmatched: Vec::new(),
+        unreachable: BTreeMap::new(),
         records: BTreeMap::from([("api".to_string(), record)]),
         global: Global {
             caps: vec![BudgetCap {
@@ -479,7 +475,7 @@ async fn a_selector_target_has_one_line_per_resource() {
     );
     let policy = capstan_policy::load(&text).unwrap();
     let m = Memory::new();
-    let groups = ["w-a", "w-b"].map(|g| Resource::Asg { group: g.into() });
+    let groups = ["w-a", "w-b"].map(|g| Resource::asg(g));
     for g in &groups {
         m.add(g.clone(), live(2, Some((1, 4))));
     }

@@ -1178,6 +1178,61 @@ async fn malformed_requests_are_errors_naming_the_field_and_change_nothing() {
 }
 
 #[tokio::test]
+async fn a_group_with_its_own_scaling_policy_has_its_bounds_moved_and_is_handed_back() {
+    // web (2..15) has a target-tracking policy of its own: Capstan raises MinSize for a
+    // scale-out instead of setting the desired capacity, which the policy would undo.
+    let w = World::with(Seed {
+        web_scales_itself: true,
+        ..Seed::default()
+    })
+    .await;
+    w.tick(t("2026-11-24T09:50:00Z")).await;
+    drain(&w).await;
+    quiet(&w, t("2026-11-24T09:55:00Z")).await;
+    assert_eq!(w.group().await, (2, 2, 15));
+    w.at(t("2026-11-24T10:00:00Z"));
+    let r = w
+        .deliver(eventbridge(
+            "web-cpu-critical",
+            "ALARM",
+            t("2026-11-24T10:00:00Z"),
+            Some(91.0),
+        ))
+        .await
+        .unwrap();
+    let applied = result(&r, "web")["applied"].to_string();
+    assert!(
+        applied.contains("min 4 max 15") && applied.contains("own scaling policies"),
+        "{applied}"
+    );
+    // (desired, min, max): AWS (and moto) raise the group to its new MinSize at once.
+    assert_eq!(w.group().await, (4, 4, 15), "{r:#}");
+    assert_eq!(drain(&w).await.len(), 1, "one notification");
+
+    // The next tick returns MinSize to 2, once: the group's policy governs 2..15 again and
+    // keeps its 4 instances until it scales in.
+    let r = w.tick(t("2026-11-24T10:05:00Z")).await;
+    assert_eq!(changes(&r).len(), 1, "{r:#}");
+    assert_eq!(w.group().await, (4, 2, 15));
+    assert_eq!(drain(&w).await.len(), 1, "one notification");
+    quiet_ticks(&w, "2026-11-24T10:10:00Z", "2026-11-24T10:30:00Z", 5).await;
+    assert_eq!(w.group().await, (4, 2, 15));
+
+    // Its policy scales the group in (AWS does that; moto does not: play it): Capstan leaves
+    // it be, no tick fights it.
+    w.clients
+        .autoscaling
+        .set_desired_capacity()
+        .auto_scaling_group_name(GROUP)
+        .desired_capacity(3)
+        .send()
+        .await
+        .unwrap();
+    quiet_ticks(&w, "2026-11-24T10:35:00Z", "2026-11-24T10:45:00Z", 5).await;
+    assert_eq!(w.group().await, (3, 2, 15));
+}
+
+#[tokio::test]
 async fn after_a_scale_out_on_a_managed_service_the_next_tick_hands_it_back_to_target_tracking() {
     // ai has a scalable target (2..30): Capstan scales it out by raising MinCapacity, and
     // never sets its desired count.

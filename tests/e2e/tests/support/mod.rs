@@ -82,6 +82,8 @@ pub struct Seed {
     pub web: u32,
     pub dry_run: bool,
     pub topic: bool,
+    /// The web group has a target-tracking policy of its own.
+    pub web_scales_itself: bool,
     /// The policy file (default: the example policy).
     pub policy: Option<String>,
 }
@@ -95,6 +97,7 @@ impl Default for Seed {
             web: 2,
             dry_run: false,
             topic: true,
+            web_scales_itself: false,
             policy: None,
         }
     }
@@ -116,6 +119,9 @@ impl World {
         seedkit::seed_ecs_service(&clients, CLUSTER, "ai-service", seed.ai).await;
         seedkit::seed_scalable_target(&clients, CLUSTER, "ai-service", 2, 30).await;
         seedkit::seed_asg(&clients, GROUP, 2, 15, seed.web).await;
+        if seed.web_scales_itself {
+            seedkit::seed_target_tracking_policy(&clients, GROUP).await;
+        }
         let (topic_arn, queue_url) =
             seedkit::seed_topic_with_queue(&clients.sns, &sqs, "capstan-notifications").await;
         let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE);
