@@ -153,11 +153,7 @@ impl AwsError {
                 };
                 (kind, None, DisplayErrorContext(err).to_string())
             }
-            _ => (
-                ErrorKind::Other,
-                None,
-                DisplayErrorContext(err).to_string(),
-            ),
+            _ => (ErrorKind::Other, None, DisplayErrorContext(err).to_string()),
         };
         AwsError {
             operation: operation.to_string(),

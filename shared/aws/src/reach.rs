@@ -465,10 +465,7 @@ mod tests {
         let other = pool.clients(Some(&b)).await.unwrap();
         assert_eq!(pool.reaches().await, 2);
         // The same reach gets the same clients (one identity cache, one assumption).
-        assert_eq!(
-            first.ecs.config().region(),
-            again.ecs.config().region()
-        );
+        assert_eq!(first.ecs.config().region(), again.ecs.config().region());
         assert_eq!(
             other.ecs.config().region().map(|r| r.as_ref()),
             Some("eu-west-1")

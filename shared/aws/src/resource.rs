@@ -675,10 +675,7 @@ mod tests {
         assert_eq!(Resource::for_target(&t), Some(ecs("main", "api")));
         let t =
             target(serde_json::json!({"kind": "asg", "group": "web", "floor": 1, "ceiling": 4}));
-        assert_eq!(
-            Resource::for_target(&t),
-            Some(Resource::asg("web"))
-        );
+        assert_eq!(Resource::for_target(&t), Some(Resource::asg("web")));
         let t = target(serde_json::json!({
             "kind": "ecs", "cluster": "main", "selector": {"team": "web"}, "floor": 1, "ceiling": 4
         }));
@@ -694,10 +691,7 @@ mod tests {
             ecs("main-cluster", "api-service").label(),
             "ecs main-cluster/api-service"
         );
-        assert_eq!(
-            Resource::asg("web-asg").label(),
-            "asg web-asg"
-        );
+        assert_eq!(Resource::asg("web-asg").label(), "asg web-asg");
         assert_eq!(
             ecs("c", "s").scalable_target_id().as_deref(),
             Some("service/c/s")

@@ -325,7 +325,11 @@ async fn a_group_with_its_own_policies_gets_new_bounds_never_a_desired_capacity(
         .expect("cap");
     assert_eq!(cap_it.num_calls(), 1);
     assert_eq!((capped.desired, capped.min, capped.max), (8, 8, 8));
-    assert_eq!(set.num_calls(), 0, "SetDesiredCapacity never fights its policy");
+    assert_eq!(
+        set.num_calls(),
+        0,
+        "SetDesiredCapacity never fights its policy"
+    );
 }
 
 #[tokio::test]
@@ -549,7 +553,11 @@ async fn describe_batches_and_merges() {
     assert_eq!(services.num_calls(), 3);
     assert_eq!(targets.num_calls(), 1);
     assert_eq!(groups.num_calls(), 1);
-    assert_eq!(policies.num_calls(), 1, "one call for every group's policies");
+    assert_eq!(
+        policies.num_calls(),
+        1,
+        "one call for every group's policies"
+    );
     assert_eq!(found.len(), 24 + 2, "ghosts are absent");
     let s7 = &found[&Resource::ecs("main", "s7")];
     assert_eq!(*s7, live_of(7, 3, None, None, false));
@@ -575,7 +583,9 @@ async fn describe_without_groups_reads_no_policies_and_a_denied_policy_read_fail
     let groups = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
         .then_output(|| DescribeAutoScalingGroupsOutput::builder().build());
     let c = clients(&[&services], &[&groups, &denied], &[&targets]);
-    describe(&c, &[api()]).await.expect("no group, no policy read");
+    describe(&c, &[api()])
+        .await
+        .expect("no group, no policy read");
     assert_eq!(describe_calls(&[api()]), 2);
     assert_eq!(denied.num_calls(), 0);
     // Without knowing whether a group scales itself Capstan cannot choose its call: the whole

@@ -27,12 +27,12 @@ use serde::de::DeserializeOwned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
+use crate::model::{external_id_problem, region_problem, role_arn_problem};
 use crate::model::{
     Action, AlarmRule, Amount, BudgetAction, BudgetRule, Criticality, Dur, Event, Grant,
     HolidaySpec, Policy, PolicyTest, Schedule, Settings, SlackAccess, Target, TargetKind,
     MAX_COUNT, MAX_DURATION, MAX_PERCENT,
 };
-use crate::model::{external_id_problem, region_problem, role_arn_problem};
 use crate::signal::Signal;
 
 /// One problem in a policy file.

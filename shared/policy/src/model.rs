@@ -235,7 +235,9 @@ pub fn role_arn_problem(arn: &str) -> Option<String> {
             !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '-')
         });
     if !partition_ok {
-        return Some(format!("partition `{partition}` is not `aws`, `aws-cn`, `aws-us-gov`..."));
+        return Some(format!(
+            "partition `{partition}` is not `aws`, `aws-cn`, `aws-us-gov`..."
+        ));
     }
     if service != "iam" {
         return Some(format!("names service `{service}`, not `iam`"));
@@ -264,7 +266,9 @@ pub fn role_arn_problem(arn: &str) -> Option<String> {
     }
     // The path, with its leading `/` (IAM's), is at most 512 printable ASCII characters.
     if path.len() + 1 > 512 || !path.chars().all(|c| ('!'..='~').contains(&c)) {
-        return Some(format!("role path `/{path}` is not printable ASCII of at most 512"));
+        return Some(format!(
+            "role path `/{path}` is not printable ASCII of at most 512"
+        ));
     }
     if path.contains("//") {
         return Some(format!("role path `/{path}` has an empty segment"));
@@ -280,9 +284,9 @@ pub fn region_problem(region: &str) -> Option<String> {
         && parts[..parts.len() - 1]
             .iter()
             .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
-        && parts
-            .last()
-            .is_some_and(|p| !p.is_empty() && p.len() <= 2 && p.chars().all(|c| c.is_ascii_digit()));
+        && parts.last().is_some_and(|p| {
+            !p.is_empty() && p.len() <= 2 && p.chars().all(|c| c.is_ascii_digit())
+        });
     (!ok).then(|| format!("`{region}` is not a region name such as `eu-west-1`"))
 }
 
@@ -293,15 +297,9 @@ pub fn external_id_problem(id: &str) -> Option<String> {
     if !(2..=1224).contains(&n) {
         return Some(format!("is {n} characters; STS takes 2 to 1224"));
     }
-    match id
-        .chars()
+    id.chars()
         .find(|c| !(c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(*c)))
-    {
-        Some(c) => Some(format!(
-            "has `{c}`; STS takes letters, digits and `+=,.@:/-_` only"
-        )),
-        None => None,
-    }
+        .map(|c| format!("has `{c}`; STS takes letters, digits and `+=,.@:/-_` only"))
 }
 
 /// Per-direction cooldowns and the scale-in guard of a target.

@@ -400,14 +400,22 @@ fn a_target_in_another_account_loads_and_names_its_account() {
         "ecs main/api in account 222222222222 (eu-west-1)"
     );
     let local = load(&remote("")).unwrap();
-    assert_eq!(local.targets["far"].account(), None, "the hub's own account");
+    assert_eq!(
+        local.targets["far"].account(),
+        None,
+        "the hub's own account"
+    );
     assert_eq!(local.targets["far"].resource_label(), "ecs main/api");
 }
 
 #[test]
 fn each_bad_reach_field_is_reported_with_its_field_and_target() {
     let cases = [
-        ("role_arn = \"capstan-target\"", "`targets.far.role_arn`", "not an IAM role ARN"),
+        (
+            "role_arn = \"capstan-target\"",
+            "`targets.far.role_arn`",
+            "not an IAM role ARN",
+        ),
         (
             "role_arn = \"arn:aws:iam::2222:role/capstan\"",
             "`targets.far.role_arn`",
@@ -458,7 +466,11 @@ fn each_bad_reach_field_is_reported_with_its_field_and_target() {
             "`targets.far.external_id`",
             "has ` `",
         ),
-        ("region = \"eu-west-1\"", "`targets.far.region` needs `role_arn`", ""),
+        (
+            "region = \"eu-west-1\"",
+            "`targets.far.region` needs `role_arn`",
+            "",
+        ),
         (
             "external_id = \"capstan\"",
             "`targets.far.external_id` needs `role_arn`",

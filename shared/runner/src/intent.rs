@@ -954,11 +954,7 @@ impl Runner {
         if r.retryable {
             return Ok(r);
         }
-        let key = format!(
-            "reach:{}:{}",
-            reach.role_arn,
-            self.now().format("%Y-%m-%d")
-        );
+        let key = format!("reach:{}:{}", reach.role_arn, self.now().format("%Y-%m-%d"));
         match self
             .once_as(a, &key, name, r.clone(), "account cannot be reached")
             .await

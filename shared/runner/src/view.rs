@@ -84,9 +84,11 @@ pub async fn gather(runner: &Runner) -> Result<Snapshot, ViewError> {
             .push(i.resource.clone());
     }
     let hub = by_reach.remove(&None).unwrap_or_default();
-    let remote = futures_util::future::join_all(by_reach.into_iter().map(|(reach, rs)| async move {
-        (reach, runner.fleet().describe(&rs).await)
-    }));
+    let remote = futures_util::future::join_all(
+        by_reach
+            .into_iter()
+            .map(|(reach, rs)| async move { (reach, runner.fleet().describe(&rs).await) }),
+    );
     let (records, global, live, remote) = tokio::join!(
         runner.table().all_targets(),
         runner.table().load_global(),
@@ -98,7 +100,10 @@ pub async fn gather(runner: &Runner) -> Result<Snapshot, ViewError> {
         match read {
             Ok(l) => live.extend(l),
             Err(e) => {
-                for i in instances.iter().filter(|i| i.resource.reach() == reach.as_ref()) {
+                for i in instances
+                    .iter()
+                    .filter(|i| i.resource.reach() == reach.as_ref())
+                {
                     unreachable.insert(i.name.clone(), e.to_string());
                 }
             }
@@ -355,7 +360,11 @@ pub fn build(policy: &Policy, snapshot: &Snapshot, now: DateTime<Utc>) -> Status
             .map(|p| IntentStatus::of(p, Some(&inst.resource), now));
         let cut_off = g.unreachable.get(&inst.name);
         let mut line = if let Some(e) = cut_off {
-            format!("{}: {} cannot be read: {e}", inst.name, inst.resource.label())
+            format!(
+                "{}: {} cannot be read: {e}",
+                inst.name,
+                inst.resource.label()
+            )
         } else if live.is_some() {
             status_line(policy, &state, &inst.name, ts, now)
         } else {

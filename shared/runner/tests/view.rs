@@ -475,7 +475,7 @@ async fn a_selector_target_has_one_line_per_resource() {
     );
     let policy = capstan_policy::load(&text).unwrap();
     let m = Memory::new();
-    let groups = ["w-a", "w-b"].map(|g| Resource::asg(g));
+    let groups = ["w-a", "w-b"].map(Resource::asg);
     for g in &groups {
         m.add(g.clone(), live(2, Some((1, 4))));
     }

@@ -255,7 +255,11 @@ async fn an_alarm_and_a_tick_scale_another_account_and_a_refused_role_fails_alon
         "{error}"
     );
     // (min, max, desired)
-    assert_eq!(seedkit::read_asg(&spoke, WEB).await, (3, 10, 3), "the spoke's group");
+    assert_eq!(
+        seedkit::read_asg(&spoke, WEB).await,
+        (3, 10, 3),
+        "the spoke's group"
+    );
     assert_eq!(
         seedkit::read_asg(&w.clients, WEB).await,
         (1, 10, 1),
