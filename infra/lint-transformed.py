@@ -50,6 +50,7 @@ LOCAL_PATHS = {
 RESOURCELESS_ACTIONS = {
     "ecs:ListServices",
     "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:DescribePolicies",
     "application-autoscaling:DescribeScalableTargets",
 }
 
