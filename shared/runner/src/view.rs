@@ -402,49 +402,21 @@ pub fn build(policy: &Policy, snapshot: &Snapshot, now: DateTime<Utc>) -> Status
     });
     for (name, e) in cut_off {
         let t = &policy.targets[name];
-        targets.push(TargetStatus {
-            instance: name.clone(),
-            target: name.clone(),
-            resource: t.resource_label(),
-            account: account_of(t),
-            dry_run: policy.settings.dry_run || t.dry_run,
-            note: Some(format!("cannot be read in its account: {e}")),
-            live: None,
-            bounds: None,
-            cooldowns: Vec::new(),
-            scale_in_guards: Vec::new(),
-            pause: None,
-            caps: Vec::new(),
-            pending: None,
-            last_error: None,
-            last_action: None,
-            recent: Vec::new(),
-            record: None,
-            line: format!("{name}: {} cannot be read: {e}", t.resource_label()),
-        });
+        targets.push(unseen(
+            policy,
+            name,
+            format!("cannot be read in its account: {e}"),
+            format!("{name}: {} cannot be read: {e}", t.resource_label()),
+        ));
     }
     for name in &g.unmatched {
         let t = &policy.targets[name];
-        targets.push(TargetStatus {
-            instance: name.clone(),
-            target: name.clone(),
-            resource: t.resource_label(),
-            account: account_of(t),
-            dry_run: policy.settings.dry_run || t.dry_run,
-            note: Some("no resource on AWS carries the selector's tags".to_string()),
-            live: None,
-            bounds: None,
-            cooldowns: Vec::new(),
-            scale_in_guards: Vec::new(),
-            pause: None,
-            caps: Vec::new(),
-            pending: None,
-            last_error: None,
-            last_action: None,
-            recent: Vec::new(),
-            record: None,
-            line: format!("{name}: no resource matches {}", t.resource_label()),
-        });
+        targets.push(unseen(
+            policy,
+            name,
+            "no resource on AWS carries the selector's tags".to_string(),
+            format!("{name}: no resource matches {}", t.resource_label()),
+        ));
     }
     let known: BTreeSet<&str> = g.instances.iter().map(|i| i.name.as_str()).collect();
     for (name, record) in &g.records {
@@ -822,4 +794,30 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+/// The status of policy target `name` when none of its resources could be seen (its account
+/// cannot be read, or its selector matches nothing): the policy's facts and why, nothing live.
+fn unseen(policy: &Policy, name: &str, note: String, line: String) -> TargetStatus {
+    let t = &policy.targets[name];
+    TargetStatus {
+        instance: name.to_string(),
+        target: name.to_string(),
+        resource: t.resource_label(),
+        account: account_of(t),
+        dry_run: policy.settings.dry_run || t.dry_run,
+        note: Some(note),
+        live: None,
+        bounds: None,
+        cooldowns: Vec::new(),
+        scale_in_guards: Vec::new(),
+        pause: None,
+        caps: Vec::new(),
+        pending: None,
+        last_error: None,
+        last_action: None,
+        recent: Vec::new(),
+        record: None,
+        line,
+    }
 }
