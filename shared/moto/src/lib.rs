@@ -13,9 +13,11 @@
 //! region of its own on a shared server (moto keeps every region apart), and the server stops
 //! when the test process exits.
 //!
-//! The server binary is `moto_server` (PyPI `moto[server]`), found through `MOTO_SERVER` or
-//! `PATH`. `scripts/test.sh` installs it; a missing server is a test failure that says how to
-//! install it, never a skipped test.
+//! The server is moto's own (PyPI `moto[server]`), run by the Python that `moto_server` runs
+//! under (found through `MOTO_SERVER` or `PATH`; `MOTO_PYTHON` overrides it) with one change:
+//! it serves one request at a time (see `serial_server.py` for why: moto's DynamoDB writes are
+//! not atomic under concurrent requests, real DynamoDB's are). `scripts/test.sh` installs it; a
+//! missing server is a test failure that says how to install it, never a skipped test.
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -45,18 +47,18 @@ impl Moto {
 
     /// [`Moto::start`] for synchronous callers.
     pub fn start_blocking() -> Moto {
-        let program = std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".to_string());
+        let python = python();
         for attempt in 0..3 {
             let port = free_port();
-            let child = Command::new(&program)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            let child = Command::new(&python)
+                .args(["-c", SERIAL_SERVER, "-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap_or_else(|e| {
                     panic!(
-                        "cannot start `{program}` ({e}): install it with `pip install 'moto[server]'` \
+                        "cannot start moto under `{python}` ({e}): install it with `pip install 'moto[server]'` \
                          or run the tests through `bash scripts/test.sh`, which does"
                     )
                 });
@@ -109,6 +111,50 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// moto's server, serving one request at a time.
+const SERIAL_SERVER: &str = include_str!("serial_server.py");
+
+/// The Python to run moto with: `MOTO_PYTHON`; else the interpreter named on the first line of
+/// the `moto_server` script (`MOTO_SERVER`, or the first on `PATH`), which is the one moto is
+/// installed for; else `python3`.
+fn python() -> String {
+    if let Ok(p) = std::env::var("MOTO_PYTHON") {
+        return p;
+    }
+    let script = std::env::var("MOTO_SERVER")
+        .ok()
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("PATH").and_then(|path| {
+                std::env::split_paths(&path)
+                    .map(|dir| dir.join("moto_server"))
+                    .find(|p| p.is_file())
+            })
+        });
+    script
+        .and_then(|s| std::fs::read_to_string(s).ok())
+        .and_then(|text| shebang_python(&text))
+        .unwrap_or_else(|| "python3".to_string())
+}
+
+/// The interpreter of a `#!/path/to/python` first line; `None` for anything else (a shell
+/// wrapper such as pyenv's shim).
+fn shebang_python(script: &str) -> Option<String> {
+    let line = script.lines().next()?.strip_prefix("#!")?.trim();
+    let mut words = line.split_whitespace();
+    let first = words.next()?;
+    let interpreter = if first.ends_with("/env") {
+        words.next()?
+    } else {
+        first
+    };
+    interpreter
+        .rsplit('/')
+        .next()
+        .is_some_and(|name| name.starts_with("python"))
+        .then(|| interpreter.to_string())
 }
 
 fn free_port() -> u16 {
@@ -209,14 +255,14 @@ impl MotoRegion {
 /// Starts a server under a shell that kills it when its stdin closes: the test process holds
 /// the pipe's other end until it exits, so no server outlives the tests.
 fn start_shared() -> Shared {
-    let program = std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".to_string());
+    let python = python();
     for attempt in 0..3 {
         let port = free_port();
         let script = format!(
-            "\"$0\" -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; cat >/dev/null; kill $m"
+            "\"$0\" -c \"$1\" -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; cat >/dev/null; kill $m"
         );
         let mut child = Command::new("sh")
-            .args(["-c", &script, &program])
+            .args(["-c", &script, &python, SERIAL_SERVER])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -242,7 +288,26 @@ fn start_shared() -> Shared {
         eprintln!("shared moto_server on port {port} did not come up (attempt {attempt})");
     }
     panic!(
-        "`{program}` did not come up: install it with `pip install 'moto[server]'` or run the \
+        "moto under `{python}` did not come up: install it with `pip install 'moto[server]'` or run the \
          tests through `bash scripts/test.sh`, which does"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shebang_python;
+
+    #[test]
+    fn the_python_of_a_console_script_is_found_and_a_shell_wrapper_is_not() {
+        assert_eq!(
+            shebang_python("#!/opt/venv/bin/python3\nimport sys\n").as_deref(),
+            Some("/opt/venv/bin/python3")
+        );
+        assert_eq!(
+            shebang_python("#!/usr/bin/env python3.11\n").as_deref(),
+            Some("python3.11")
+        );
+        assert_eq!(shebang_python("#!/usr/bin/env bash\nexec pyenv\n"), None);
+        assert_eq!(shebang_python("\x7fELF"), None);
+    }
 }

@@ -283,3 +283,69 @@ async fn run_time_events_are_stored_replaced_and_cancelled() {
     store.commit(&cancel, now).await.unwrap();
     assert!(store.load_global().await.unwrap().events.is_empty());
 }
+
+/// Many writers commit on the same version at once, rounds after rounds: in each round exactly
+/// one wins, and the record is the winner's. moto as shipped fails this (its conditions are
+/// checked and its transactions rolled back without a lock, so a loser's rollback erases the
+/// winner's write, or two writers both pass the check); `capstan_moto` serves one request at a
+/// time, as DynamoDB's conditional writes behave.
+#[tokio::test]
+async fn concurrent_writers_on_one_version_leave_exactly_one_winner() {
+    let moto = Moto::start().await;
+    let store = std::sync::Arc::new(store(&moto).await);
+    let now = t("2026-11-23T10:00:00Z");
+    // A table with some history, as in production: moto's copy of it before each transaction
+    // then takes long enough for requests to interleave.
+    for batch in 0..6 {
+        let commit = Commit {
+            receipt: idem(&format!("fill{batch}"), "other"),
+            log: (0..60)
+                .map(|i| {
+                    entry(
+                        now + Duration::seconds(i),
+                        &format!("fill{batch}"),
+                        "other",
+                        3,
+                    )
+                })
+                .collect(),
+            ..Commit::default()
+        };
+        store.commit(&commit, now).await.unwrap();
+    }
+    let mut version = 0;
+    for round in 0..8u32 {
+        let mut tasks = tokio::task::JoinSet::new();
+        for writer in 0..12u32 {
+            let store = store.clone();
+            tasks.spawn(async move {
+                let mut rec = TargetRecord::new(TargetState::new("api", writer + 2, 2, 20), now);
+                rec.version = version;
+                let key = format!("r{round}w{writer}");
+                let commit = Commit {
+                    receipt: Some((receipt(&key, "api", "a1", ReceiptState::Done), Expect::New)),
+                    record: Some(("api".into(), rec)),
+                    ..Commit::default()
+                };
+                (writer, store.commit(&commit, now).await)
+            });
+        }
+        let mut winners = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            match done.unwrap() {
+                (w, Ok(())) => winners.push(w),
+                (_, Err(CommitError::Conflict)) => {}
+                (w, Err(e)) => panic!("round {round}, writer {w}: {e}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: winners {winners:?}");
+        let back = &store.load_targets(&["api".into()]).await.unwrap()["api"];
+        version += 1;
+        assert_eq!(back.version, version, "round {round}");
+        assert_eq!(
+            back.state.desired,
+            winners[0] + 2,
+            "round {round}: the winner's record"
+        );
+    }
+}
