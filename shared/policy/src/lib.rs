@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod command;
+pub mod cron;
 pub mod decision;
 pub mod engine;
 pub mod filetest;

@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::schedule::CronExpr;
+use crate::cron::CronExpr;
 use crate::signal::Signal;
 
 /// A whole policy file.
