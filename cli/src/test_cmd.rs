@@ -19,21 +19,21 @@ pub fn run(file: &Path) -> Result<bool, String> {
 
 /// Loads `text` (named `name` in messages), runs its tests and writes the report to `out`.
 fn report(name: &str, text: &str, out: &mut impl Write) -> io::Result<bool> {
-    let policy = match capstan_policy::load(text) {
-        Ok(p) => p,
+    let file = match capstan_policy::load_file(text) {
+        Ok(f) => f,
         Err(e) => {
             writeln!(out, "{name}: the policy does not load, no test was run")?;
             write!(out, "{}", crate::diagnostics::render(name, &e))?;
             return Ok(false);
         }
     };
-    if policy.tests.is_empty() {
+    if file.tests.is_empty() {
         writeln!(
             out,
             "{name} has no [[tests]]; see docs/policy.md (\"Tests\") for how to write them"
         )?;
     }
-    let results = filetest::run_tests(&policy);
+    let results = filetest::run_tests(&file);
     let failed = results.iter().filter(|r| !r.passed).count();
     for r in &results {
         if r.passed {

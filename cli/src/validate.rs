@@ -7,7 +7,7 @@ use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use capstan_policy::{Diagnostic, Policy};
+use capstan_policy::{Diagnostic, PolicyFile};
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
 
 /// How `validate` prints its report.
@@ -81,23 +81,24 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 /// `4 targets, 10 rules, 4 schedules, 1 event, 2 budget rules, 12 tests`.
-fn summary(policy: &Policy) -> String {
+fn summary(file: &PolicyFile) -> String {
+    let policy = &file.policy;
     [
         plural(policy.targets.len(), "target", "targets"),
         plural(policy.rules.len(), "rule", "rules"),
         plural(policy.schedules.len(), "schedule", "schedules"),
         plural(policy.events.len(), "event", "events"),
         plural(policy.budgets.len(), "budget rule", "budget rules"),
-        plural(policy.tests.len(), "test", "tests"),
+        plural(file.tests.len(), "test", "tests"),
     ]
     .join(", ")
 }
 
 /// Loads `text` (named `name` in messages) and writes the human report to `out`.
 fn report(name: &str, text: &str, color: bool, out: &mut impl Write) -> io::Result<bool> {
-    let diagnostics = match capstan_policy::load(text) {
-        Ok(policy) => {
-            writeln!(out, "{name}: ok ({})", summary(&policy))?;
+    let diagnostics = match capstan_policy::load_file(text) {
+        Ok(file) => {
+            writeln!(out, "{name}: ok ({})", summary(&file))?;
             return Ok(true);
         }
         Err(e) => e.diagnostics,
@@ -127,8 +128,8 @@ fn report(name: &str, text: &str, color: bool, out: &mut impl Write) -> io::Resu
 
 /// Loads `text` and writes the report as one JSON document.
 fn report_json(name: &str, text: &str, out: &mut impl Write) -> io::Result<bool> {
-    let (ok, problems, counts) = match capstan_policy::load(text) {
-        Ok(policy) => (
+    let (ok, problems, counts) = match capstan_policy::load_file(text) {
+        Ok(PolicyFile { policy, tests }) => (
             true,
             Vec::new(),
             serde_json::json!({
@@ -137,7 +138,7 @@ fn report_json(name: &str, text: &str, out: &mut impl Write) -> io::Result<bool>
                 "schedules": policy.schedules.len(),
                 "events": policy.events.len(),
                 "budget_rules": policy.budgets.len(),
-                "tests": policy.tests.len(),
+                "tests": tests.len(),
             }),
         ),
         Err(e) => (

@@ -26,7 +26,8 @@
 //!   some notice's text.
 
 use crate::decision::{Decision, Outcome, TargetDecision};
-use crate::model::{Policy, PolicyTest, TargetExpect};
+use crate::file::{PolicyFile, PolicyTest, TargetExpect};
+use crate::model::Policy;
 use crate::state::{ActionRecord, BudgetCap, Pause, State, TargetState};
 
 /// The `expect` key that checks notices rather than a target.
@@ -46,9 +47,12 @@ pub struct TestResult {
     pub failures: Vec<String>,
 }
 
-/// Runs every test of `policy`, in file order.
-pub fn run_tests(policy: &Policy) -> Vec<TestResult> {
-    policy.tests.iter().map(|t| run_test(policy, t)).collect()
+/// Runs every test of `file` against its policy, in file order.
+pub fn run_tests(file: &PolicyFile) -> Vec<TestResult> {
+    file.tests
+        .iter()
+        .map(|t| run_test(&file.policy, t))
+        .collect()
 }
 
 /// Runs one test of `policy`.
@@ -322,7 +326,7 @@ expect.api = { outcome = "change", desired = 6, min = 4, max = 20 }
 expect.notify = { says = "hello" }
 "#;
 
-    fn policy() -> Policy {
+    fn policy() -> PolicyFile {
         toml::from_str(POLICY).expect("the test policy parses")
     }
 
@@ -371,7 +375,7 @@ expect.notify = { says = "hello" }
     #[test]
     fn state_is_built_from_the_test() {
         let p = policy();
-        let s = test_state(&p, &p.tests[0]).expect("valid state");
+        let s = test_state(&p.policy, &p.tests[0]).expect("valid state");
         let api = &s.targets["api"];
         assert_eq!(api.target, "api");
         // No desired given: the newest history entry's `to`.
@@ -397,7 +401,7 @@ expect.notify = { says = "hello" }
     fn unnamed_targets_start_at_their_floor() {
         let mut p = policy();
         p.tests[0].state.clear();
-        let s = test_state(&p, &p.tests[0]).expect("valid state");
+        let s = test_state(&p.policy, &p.tests[0]).expect("valid state");
         let api = &s.targets["api"];
         assert_eq!((api.desired, api.min, api.max), (2, 2, 20));
         assert!(api.history.is_empty() && api.pause.is_none());
@@ -409,11 +413,11 @@ expect.notify = { says = "hello" }
         let api = p.tests[0].state["api"].clone();
         p.tests[0].state.insert("nope".into(), api);
         p.tests[0].caps[0].rule = "missing".into();
-        let problems = test_state(&p, &p.tests[0]).expect_err("unknown names");
+        let problems = test_state(&p.policy, &p.tests[0]).expect_err("unknown names");
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].contains("state.nope"), "{problems:?}");
         assert!(problems[1].contains("`missing`"), "{problems:?}");
-        let result = run_test(&p, &p.tests[0]);
+        let result = run_test(&p.policy, &p.tests[0]);
         assert!(!result.passed);
     }
 

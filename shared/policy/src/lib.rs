@@ -10,6 +10,7 @@ pub mod command;
 pub mod cron;
 pub mod decision;
 pub mod engine;
+pub mod file;
 pub mod filetest;
 pub mod load;
 pub mod model;
@@ -21,7 +22,8 @@ pub use decision::{
     Capacity, ConfirmWhy, Decision, Notice, Outcome, Reason, StateOp, TargetDecision,
 };
 pub use engine::{decide, effective_bounds, Bounds};
-pub use load::{load, Diagnostic, LoadError};
+pub use file::PolicyFile;
+pub use load::{load, load_file, Diagnostic, LoadError};
 pub use model::Policy;
 pub use signal::{Signal, TimedSignal};
 pub use state::State;

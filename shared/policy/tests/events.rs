@@ -733,7 +733,7 @@ expect.notify = { says = "cancelled by ops" }
 #[test]
 fn policy_tests_can_add_and_cancel_events() {
     let text = format!("{}{WITH_TESTS}", common::POLICY);
-    let p = capstan_policy::load(&text).unwrap_or_else(|e| panic!("{:?}", e.diagnostics));
+    let p = capstan_policy::load_file(&text).unwrap_or_else(|e| panic!("{:?}", e.diagnostics));
     assert_eq!(p.tests.len(), 3);
     assert_eq!(p.tests[2].events.len(), 1);
     let results = filetest::run_tests(&p);
@@ -743,7 +743,7 @@ fn policy_tests_can_add_and_cancel_events() {
     // The tests can fail: without the stored event there is nothing to cancel.
     let mut broken = p.clone();
     broken.tests[2].events.clear();
-    let r = filetest::run_test(&broken, &broken.tests[2]);
+    let r = filetest::run_test(&broken.policy, &broken.tests[2]);
     assert!(!r.passed);
     assert!(
         r.failures
@@ -787,14 +787,14 @@ expect."*" = { outcome = "denied" }
 #[test]
 fn a_test_event_with_problems_fails_the_test() {
     let text = format!("{}{WITH_TESTS}", common::POLICY);
-    let mut p = capstan_policy::load(&text).expect("loads");
+    let mut p = capstan_policy::load_file(&text).expect("loads");
     p.tests[2]
         .events
         .get_mut("promo")
         .unwrap()
         .targets
         .insert("ghost".into(), Default::default());
-    let r = filetest::run_test(&p, &p.tests[2]);
+    let r = filetest::run_test(&p.policy, &p.tests[2]);
     assert!(!r.passed);
     assert!(
         r.failures

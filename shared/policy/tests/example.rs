@@ -1,14 +1,14 @@
 //! The example policy at the repository root: it loads, every one of its own tests passes, it
 //! tests every rule, schedule, event and budget rule it defines, and its tests can fail.
 
+use capstan_policy::file::{PolicyTest, TargetExpect};
 use capstan_policy::filetest::{self, NOTIFY_KEY};
-use capstan_policy::model::{PolicyTest, TargetExpect};
-use capstan_policy::{schedule, Policy, Signal};
+use capstan_policy::{schedule, PolicyFile, Signal};
 
 const EXAMPLE: &str = include_str!("../../../capstan.example.toml");
 
-fn example() -> Policy {
-    match capstan_policy::load(EXAMPLE) {
+fn example() -> PolicyFile {
+    match capstan_policy::load_file(EXAMPLE) {
         Ok(p) => p,
         Err(e) => panic!(
             "capstan.example.toml does not load:\n{}",
@@ -28,9 +28,9 @@ fn expects_any(test: &PolicyTest, targets: &[String]) -> bool {
 
 #[test]
 fn every_test_in_the_example_passes() {
-    let policy = example();
-    assert!(!policy.tests.is_empty(), "the example has no tests");
-    let results = filetest::run_tests(&policy);
+    let file = example();
+    assert!(!file.tests.is_empty(), "the example has no tests");
+    let results = filetest::run_tests(&file);
     let failed: Vec<String> = results
         .iter()
         .filter(|r| !r.passed)
@@ -47,8 +47,8 @@ fn every_test_in_the_example_passes() {
 
 #[test]
 fn test_names_are_unique() {
-    let policy = example();
-    let mut names: Vec<&str> = policy.tests.iter().map(|t| t.name.as_str()).collect();
+    let PolicyFile { tests, .. } = example();
+    let mut names: Vec<&str> = tests.iter().map(|t| t.name.as_str()).collect();
     names.sort_unstable();
     let before = names.len();
     names.dedup();
@@ -57,9 +57,9 @@ fn test_names_are_unique() {
 
 #[test]
 fn every_rule_is_tested() {
-    let policy = example();
+    let PolicyFile { policy, tests } = example();
     for (name, rule) in &policy.rules {
-        let tested = policy.tests.iter().any(|t| {
+        let tested = tests.iter().any(|t| {
             let Signal::Alarm(a) = &t.signal else {
                 return false;
             };
@@ -82,9 +82,9 @@ fn every_rule_is_tested() {
 
 #[test]
 fn every_schedule_is_tested() {
-    let policy = example();
+    let PolicyFile { policy, tests } = example();
     for (name, s) in &policy.schedules {
-        let tested = policy.tests.iter().any(|t| {
+        let tested = tests.iter().any(|t| {
             let Signal::Tick(tick) = &t.signal else {
                 return false;
             };
@@ -112,7 +112,7 @@ fn every_schedule_is_tested() {
 
 #[test]
 fn every_event_is_tested_before_during_and_after() {
-    let policy = example();
+    let PolicyFile { policy, tests } = example();
     for (name, e) in &policy.events {
         let targets: Vec<String> = e.targets.keys().cloned().collect();
         let begin = e.start.0 - e.lead.map(|d| d.chrono()).unwrap_or_default();
@@ -122,8 +122,7 @@ fn every_event_is_tested_before_during_and_after() {
             ("release", e.end.0, e.end.0 + chrono::Duration::days(1)),
         ];
         for (phase, from, until) in phases {
-            let tested = policy
-                .tests
+            let tested = tests
                 .iter()
                 .any(|t| t.at.0 >= from && t.at.0 < until && expects_any(t, &targets));
             assert!(tested, "no example test covers event {name} ({phase})");
@@ -133,9 +132,9 @@ fn every_event_is_tested_before_during_and_after() {
 
 #[test]
 fn every_budget_rule_is_tested() {
-    let policy = example();
+    let PolicyFile { policy, tests } = example();
     for (name, rule) in &policy.budgets {
-        let tested = policy.tests.iter().any(|t| {
+        let tested = tests.iter().any(|t| {
             matches!(&t.signal, Signal::Budget(b)
                 if b.budget == rule.budget
                     && b.alert_type == rule.alert_type
@@ -150,9 +149,8 @@ fn every_budget_rule_is_tested() {
 
 #[test]
 fn a_broken_expectation_fails_with_expected_and_actual() {
-    let mut policy = example();
-    let (index, key, desired) = policy
-        .tests
+    let PolicyFile { policy, mut tests } = example();
+    let (index, key, desired) = tests
         .iter()
         .enumerate()
         .find_map(|(i, t)| {
@@ -162,13 +160,13 @@ fn a_broken_expectation_fails_with_expected_and_actual() {
                 .find_map(|(k, e)| e.desired.map(|d| (i, k.clone(), d)))
         })
         .expect("some example test expects a desired capacity");
-    policy.tests[index]
+    tests[index]
         .expect
         .targets
         .get_mut(&key)
         .expect("the key just found")
         .desired = Some(desired + 1);
-    let result = filetest::run_test(&policy, &policy.tests[index]);
+    let result = filetest::run_test(&policy, &tests[index]);
     assert!(
         !result.passed,
         "{} passed with a wrong expectation",
@@ -244,10 +242,10 @@ fn mutations(e: &TargetExpect, notify: bool) -> Vec<(String, TargetExpect)> {
 
 #[test]
 fn every_expectation_in_the_example_can_fail() {
-    let policy = example();
+    let PolicyFile { policy, tests } = example();
     let mut vacuous = Vec::new();
     let mut checked = 0;
-    for test in &policy.tests {
+    for test in &tests {
         for (key, expect) in &test.expect.targets {
             for (what, wrong) in mutations(expect, key == NOTIFY_KEY) {
                 let mut t = test.clone();
@@ -259,7 +257,7 @@ fn every_expectation_in_the_example_can_fail() {
             }
         }
     }
-    assert!(checked > policy.tests.len(), "too few expectations checked");
+    assert!(checked > tests.len(), "too few expectations checked");
     assert!(
         vacuous.is_empty(),
         "these expectations still pass when wrong:\n{}",

@@ -1,6 +1,6 @@
 //! Loading and validating policy files: every problem reported at once, each at its line.
 
-use capstan_policy::load::{load, load_at, Diagnostic};
+use capstan_policy::load::{load, load_at, load_file, Diagnostic};
 
 const CLEAN: &str = include_str!("fixtures/clean.toml");
 const BROKEN: &str = include_str!("fixtures/broken.toml");
@@ -40,24 +40,25 @@ fn expectations(text: &str) -> Vec<(usize, String)> {
 
 #[test]
 fn clean_policy_loads() {
-    let policy = match load(CLEAN) {
-        Ok(p) => p,
+    let file = match load_file(CLEAN) {
+        Ok(f) => f,
         Err(e) => panic!("clean policy has problems:\n{}", render(&e.diagnostics)),
     };
+    let policy = &file.policy;
     assert_eq!(policy.targets.len(), 3);
     assert_eq!(policy.rules.len(), 5);
     assert_eq!(policy.schedules.len(), 3);
     assert_eq!(policy.events.len(), 1);
     assert_eq!(policy.budgets.len(), 2);
-    assert_eq!(policy.tests.len(), 3);
+    assert_eq!(file.tests.len(), 3);
     assert_eq!(policy.settings.zone, chrono_tz::Europe::Berlin);
     assert_eq!(policy.targets["api"].max_step, Some(4));
 }
 
 #[test]
 fn load_agrees_with_plain_deserialization_on_a_clean_policy() {
-    let loaded = load(CLEAN).expect("clean");
-    let plain: capstan_policy::Policy = toml::from_str(CLEAN).expect("serde");
+    let loaded = load_file(CLEAN).expect("clean");
+    let plain: capstan_policy::PolicyFile = toml::from_str(CLEAN).expect("serde");
     assert_eq!(loaded, plain);
 }
 

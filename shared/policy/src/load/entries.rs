@@ -10,7 +10,8 @@ use toml::Spanned;
 use super::hints::explain_error;
 use super::path::{deepest, remove, Path};
 use super::Loader;
-use crate::model::{Grant, Policy, PolicyTest, Settings, SlackAccess};
+use crate::file::{PolicyFile, PolicyTest};
+use crate::model::{Grant, Settings, SlackAccess};
 
 impl Loader<'_> {
     // ----- types, per entry -------------------------------------------------------------
@@ -88,8 +89,9 @@ impl Loader<'_> {
         out
     }
 
-    pub(super) fn entries(&mut self, root: &DeTable<'_>) -> Policy {
-        let mut policy = Policy::default();
+    pub(super) fn entries(&mut self, root: &DeTable<'_>) -> PolicyFile {
+        let mut file = PolicyFile::default();
+        let policy = &mut file.policy;
         if let Some(v) = root.get("settings") {
             if let Some(s) = self.entry::<Settings>(&Path::of(&["settings"]), v) {
                 policy.settings = s;
@@ -137,7 +139,7 @@ impl Loader<'_> {
                 DeValue::Array(a) => {
                     for (i, v) in a.iter().enumerate() {
                         if let Some(t) = self.entry::<PolicyTest>(&Path::of(&["tests"]).idx(i), v) {
-                            policy.tests.push(t);
+                            file.tests.push(t);
                             self.test_index.push(i);
                         }
                     }
@@ -152,6 +154,6 @@ impl Loader<'_> {
                 ),
             }
         }
-        policy
+        file
     }
 }

@@ -2,7 +2,8 @@
 
 use super::path::{Path, Spans};
 use super::Loader;
-use crate::model::{Action, BudgetAction, Dur, Policy, MAX_COUNT, MAX_DURATION, MAX_PERCENT};
+use crate::file::PolicyFile;
+use crate::model::{Action, BudgetAction, Dur, MAX_COUNT, MAX_DURATION, MAX_PERCENT};
 
 /// A long duration in days: `367 days`, or `400 days 6h` when not whole days.
 pub(super) fn in_days(d: Dur) -> String {
@@ -20,7 +21,8 @@ impl Loader<'_> {
     /// Durations and amounts within what a policy may write ([`MAX_DURATION`], [`MAX_COUNT`],
     /// [`MAX_PERCENT`]), so that no number in a valid policy comes near the limits of the
     /// arithmetic. Events are bounded by [`event_problems`].
-    pub(super) fn check_limits(&mut self, policy: &Policy, spans: &Spans<'_>) {
+    pub(super) fn check_limits(&mut self, file: &PolicyFile, spans: &Spans<'_>) {
+        let policy = &file.policy;
         let mut durations: Vec<(Path, Dur)> = vec![
             (
                 Path::of(&["settings", "catch_up"]),
@@ -107,7 +109,7 @@ impl Loader<'_> {
                 }
             }
         }
-        for (test, i) in policy.tests.iter().zip(self.test_index.clone()) {
+        for (test, i) in file.tests.iter().zip(self.test_index.clone()) {
             let base = Path::of(&["tests"]).idx(i);
             for (target, st) in &test.state {
                 let sp = base.key("state").key(target);

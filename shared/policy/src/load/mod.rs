@@ -38,6 +38,7 @@ use std::ops::Range;
 use chrono::{DateTime, NaiveDate, Utc};
 use toml::de::{DeTable, DeValue};
 
+use crate::file::PolicyFile;
 use crate::model::Policy;
 
 pub use events::{event_problems, EventProblem};
@@ -89,13 +90,24 @@ pub const REFERENCE: DateTime<Utc> = match NaiveDate::from_ymd_opt(2026, 1, 5) {
     None => DateTime::<Utc>::MIN_UTC,
 };
 
-/// Parses and validates a policy from TOML text, reporting every problem at once.
+/// Parses and validates a policy from TOML text, reporting every problem at once. The file's
+/// `[[tests]]` are checked too; [`load_file`] returns them beside the policy.
 pub fn load(text: &str) -> Result<Policy, LoadError> {
     load_at(text, REFERENCE)
 }
 
 /// Like [`load`], sampling periods for overlaps from `reference` instead of [`REFERENCE`].
 pub fn load_at(text: &str, reference: DateTime<Utc>) -> Result<Policy, LoadError> {
+    load_file_at(text, reference).map(|file| file.policy)
+}
+
+/// Like [`load`], returning the policy and its tests.
+pub fn load_file(text: &str) -> Result<PolicyFile, LoadError> {
+    load_file_at(text, REFERENCE)
+}
+
+/// Like [`load_file`], sampling periods for overlaps from `reference` instead of [`REFERENCE`].
+pub fn load_file_at(text: &str, reference: DateTime<Utc>) -> Result<PolicyFile, LoadError> {
     let root = match DeTable::parse(text) {
         Ok(root) => root.into_inner(),
         Err(e) => {
@@ -127,11 +139,11 @@ pub fn load_at(text: &str, reference: DateTime<Utc>) -> Result<Policy, LoadError
         DeValue::Table(t) => t,
         _ => DeTable::new(),
     };
-    let policy = loader.entries(&clean);
+    let file = loader.entries(&clean);
     let names = Names::of(&root);
-    loader.check(&policy, &names, &root, reference);
+    loader.check(&file, &names, &root, reference);
     if loader.diags.is_empty() {
-        Ok(policy)
+        Ok(file)
     } else {
         let mut diagnostics = loader.diags;
         diagnostics.sort_by(|a, b| {
@@ -255,15 +267,16 @@ impl<'t> Loader<'t> {
 impl Loader<'_> {
     fn check(
         &mut self,
-        policy: &Policy,
+        file: &PolicyFile,
         names: &Names,
         root: &DeTable<'_>,
         reference: DateTime<Utc>,
     ) {
+        let policy = &file.policy;
         let spans = Spans {
             root: DeValue::Table(root.clone()),
         };
-        self.check_limits(policy, &spans);
+        self.check_limits(file, &spans);
         self.check_targets(policy, &spans);
         self.check_rules(policy, names, &spans);
         self.check_schedules(policy, names, &spans);
@@ -271,7 +284,7 @@ impl Loader<'_> {
         self.check_events(policy, names, &spans);
         self.check_budgets(policy, names, &spans);
         self.check_slack(policy, names, &spans);
-        self.check_tests(policy, names, &spans);
+        self.check_tests(file, names, &spans);
     }
 
     fn at(&mut self, spans: &Spans<'_>, path: &Path, message: String, hint: &str) {

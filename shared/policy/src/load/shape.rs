@@ -6,9 +6,10 @@ use toml::de::DeValue;
 use super::hints::{closest, suggest};
 use super::path::Path;
 use super::Loader;
+use crate::file::{PolicyFile, PolicyTest};
 use crate::model::{
-    Action, AlarmRule, BudgetAction, BudgetRule, Event, Grant, Policy, PolicyTest, Schedule,
-    Settings, SlackAccess, Target,
+    Action, AlarmRule, BudgetAction, BudgetRule, Event, Grant, Schedule, Settings, SlackAccess,
+    Target,
 };
 use crate::signal::Signal;
 
@@ -72,11 +73,12 @@ pub(super) enum Shape {
 }
 
 pub(super) fn shape(kind: Kind) -> Shape {
+    use crate::file as f;
     use crate::model as m;
     use crate::signal as s;
     use introspect::{fields, variant_fields, variants};
     match kind {
-        Kind::Root => Shape::Struct(fields::<Policy>(), |k| match k {
+        Kind::Root => Shape::Struct(fields::<PolicyFile>(), |k| match k {
             "settings" => Kind::Settings,
             "holidays" => Kind::Holidays,
             "targets" => Kind::Targets,
@@ -163,16 +165,16 @@ pub(super) fn shape(kind: Kind) -> Shape {
             _ => Kind::Leaf,
         }),
         Kind::TestStates => Shape::Map(Kind::TestState),
-        Kind::TestState => Shape::Struct(fields::<m::TestTargetState>(), |k| match k {
+        Kind::TestState => Shape::Struct(fields::<f::TestTargetState>(), |k| match k {
             "history" => Kind::History,
             _ => Kind::Leaf,
         }),
         Kind::History => Shape::Array(Kind::TestAction),
-        Kind::TestAction => Shape::Struct(fields::<m::TestAction>(), |_| Kind::Leaf),
+        Kind::TestAction => Shape::Struct(fields::<f::TestAction>(), |_| Kind::Leaf),
         Kind::Caps => Shape::Array(Kind::TestCap),
-        Kind::TestCap => Shape::Struct(fields::<m::TestCap>(), |_| Kind::Leaf),
+        Kind::TestCap => Shape::Struct(fields::<f::TestCap>(), |_| Kind::Leaf),
         Kind::Expects => Shape::Map(Kind::Expect),
-        Kind::Expect => Shape::Struct(fields::<m::TargetExpect>(), |_| Kind::Leaf),
+        Kind::Expect => Shape::Struct(fields::<f::TargetExpect>(), |_| Kind::Leaf),
         Kind::Leaf => Shape::Leaf,
     }
 }

@@ -5,14 +5,15 @@ use super::events::event_problems_at;
 use super::hints::suggest;
 use super::path::{Path, Spans};
 use super::{strs, Loader, Names};
-use crate::model::Policy;
+use crate::file::PolicyFile;
 use crate::signal::Signal;
 
 impl Loader<'_> {
-    pub(super) fn check_tests(&mut self, policy: &Policy, names: &Names, spans: &Spans<'_>) {
+    pub(super) fn check_tests(&mut self, file: &PolicyFile, names: &Names, spans: &Spans<'_>) {
+        let policy = &file.policy;
         const OUTCOMES: [&str; 5] = ["change", "suppressed", "unchanged", "notify", "denied"];
         let index = std::mem::take(&mut self.test_index);
-        for (test, i) in policy.tests.iter().zip(index) {
+        for (test, i) in file.tests.iter().zip(index) {
             let base = Path::of(&["tests"]).idx(i);
             let known = |n: &str| {
                 let n = n.split_once(':').map_or(n, |(t, _)| t);
