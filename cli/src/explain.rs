@@ -198,6 +198,14 @@ fn explain_target(
 
     // Day by day.
     let state = State::at_floor(policy);
+    let timeline = Timeline {
+        policy,
+        state: &state,
+        name,
+        schedules: &schedules,
+        events: &events,
+        zone,
+    };
     let first = from.with_timezone(&zone).date_naive();
     let mut date = first;
     for i in 0..days {
@@ -206,17 +214,13 @@ fn explain_target(
         };
         let day_start = resolve_local(zone, date.and_time(NaiveTime::MIN));
         let day_end = resolve_local(zone, next.and_time(NaiveTime::MIN));
-        let rows = day_rows(
-            policy,
-            &state,
-            name,
-            &schedules,
-            &events,
-            zone,
+        let day = Day {
             date,
-            (day_start, day_end),
-            i == 0,
-        );
+            start: day_start,
+            end: day_end,
+            first: i == 0,
+        };
+        let rows = day_rows(&timeline, day);
         let offset = zone.offset_from_utc_datetime(&day_start.naive_utc()).fix();
         let _ = writeln!(
             out,
@@ -312,18 +316,42 @@ struct Row {
     what: String,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn day_rows(
-    policy: &Policy,
-    state: &State,
-    name: &str,
-    schedules: &[(&str, &Schedule)],
-    events: &[(&str, &Event)],
+/// What the day-by-day view of target `name` reads, the same every day: the policy, the state
+/// it starts from, the schedules and events on the target, and the zone the days are in.
+struct Timeline<'a> {
+    policy: &'a Policy,
+    state: &'a State,
+    name: &'a str,
+    schedules: &'a [(&'a str, &'a Schedule)],
+    events: &'a [(&'a str, &'a Event)],
     zone: Tz,
+}
+
+/// One local day of the view: its date, the instants it starts and ends at, and whether it is
+/// the first day shown.
+#[derive(Clone, Copy)]
+struct Day {
     date: NaiveDate,
-    (day_start, day_end): (DateTime<Utc>, DateTime<Utc>),
-    first_day: bool,
-) -> Vec<Row> {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    first: bool,
+}
+
+fn day_rows(timeline: &Timeline<'_>, day: Day) -> Vec<Row> {
+    let Timeline {
+        policy,
+        state,
+        name,
+        schedules,
+        events,
+        zone,
+    } = *timeline;
+    let Day {
+        date,
+        start: day_start,
+        end: day_end,
+        first: first_day,
+    } = day;
     let mut rows = Vec::new();
     let local = |at: DateTime<Utc>| clock(at, zone, date);
     let utc = |at: DateTime<Utc>| clock(at, Tz::UTC, date);

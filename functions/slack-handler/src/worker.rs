@@ -42,6 +42,14 @@ pub enum JobError {
     Post(String),
 }
 
+/// The Slack request a job answers: its id, where the answer goes, and when Slack delivered it.
+#[derive(Clone, Copy)]
+struct JobRequest<'a> {
+    id: &'a str,
+    response_url: &'a str,
+    at: DateTime<Utc>,
+}
+
 impl Handler {
     /// Carries out one job by `deadline`.
     pub(crate) async fn work(
@@ -58,8 +66,12 @@ impl Handler {
                 response_url,
                 at,
             } => {
-                self.command(parts, request_id, asker, text, response_url, *at, deadline)
-                    .await
+                let request = JobRequest {
+                    id: request_id,
+                    response_url,
+                    at: *at,
+                };
+                self.command(parts, request, asker, text, deadline).await
             }
             Job::Click {
                 request_id,
@@ -68,16 +80,12 @@ impl Handler {
                 response_url,
                 at,
             } => {
-                self.click(
-                    parts,
-                    request_id,
-                    clicker,
-                    *action,
+                let request = JobRequest {
+                    id: request_id,
                     response_url,
-                    *at,
-                    deadline,
-                )
-                .await
+                    at: *at,
+                };
+                self.click(parts, request, clicker, *action, deadline).await
             }
             Job::Refused {
                 request_id,
@@ -117,17 +125,19 @@ impl Handler {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn command(
         &self,
         parts: &Parts,
-        request_id: &str,
+        request: JobRequest<'_>,
         asker: &Asker,
         text: &str,
-        response_url: &str,
-        at: DateTime<Utc>,
         deadline: DateTime<Utc>,
     ) -> Result<(), JobError> {
+        let JobRequest {
+            id: request_id,
+            response_url,
+            at,
+        } = request;
         if let Some(why) = self.too_old(at) {
             self.audit(
                 asker,
@@ -234,17 +244,19 @@ impl Handler {
 
     /// A click: claimed as of `at`, when Slack delivered it (so a redelivered job finds its
     /// own claim, told apart from a second click by its time).
-    #[allow(clippy::too_many_arguments)]
     async fn click(
         &self,
         parts: &Parts,
-        request_id: &str,
+        request: JobRequest<'_>,
         clicker: &Asker,
         action: ClickAction,
-        response_url: &str,
-        at: DateTime<Utc>,
         deadline: DateTime<Utc>,
     ) -> Result<(), JobError> {
+        let JobRequest {
+            id: request_id,
+            response_url,
+            at,
+        } = request;
         let now = self.runner.now();
         let refuse = |why: String| async move {
             self.audit(
@@ -446,7 +458,6 @@ impl Handler {
 
     /// Puts what the runner never sees (a refused or cancelled click, a request from elsewhere)
     /// on the record.
-    #[allow(clippy::too_many_arguments)]
     async fn audit(
         &self,
         clicker: &Asker,

@@ -147,9 +147,9 @@ pub(super) fn on_alarm(
         let mut any = false;
         for (inst, ts) in instances(state, target_name) {
             any = true;
-            d.targets.push(decide_rule(
-                policy, target, inst, ts, rname, rule, a, state, now,
-            ));
+            let subject = Subject { target, inst, ts };
+            d.targets
+                .push(decide_rule(policy, subject, rname, rule, a, state, now));
         }
         if !any {
             d.targets.push(suppressed(
@@ -164,18 +164,16 @@ pub(super) fn on_alarm(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn decide_rule(
     policy: &Policy,
-    target: &Target,
-    inst: &str,
-    ts: &TargetState,
+    subject: Subject<'_>,
     rname: &str,
     rule: &AlarmRule,
     a: &AlarmSignal,
     state: &State,
     now: DateTime<Utc>,
 ) -> TargetDecision {
+    let Subject { target, inst, ts } = subject;
     let source = format!("rule:{rname}");
     let cur = capacity(ts);
     let why_alarm = match a.value {
@@ -384,16 +382,12 @@ fn decide_rule(
         min: bounds.floor,
         max: bounds.ceiling,
     };
-    finish(
-        policy,
-        target,
-        inst,
-        ts,
-        &source,
+    let change = Proposal {
+        source: &source,
         cur,
         to,
-        now,
-        format!("{why_alarm}, rule {rname}: {what}"),
+        what: format!("{why_alarm}, rule {rname}: {what}"),
         notes,
-    )
+    };
+    finish(policy, now, subject, change)
 }

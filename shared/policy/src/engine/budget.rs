@@ -184,18 +184,15 @@ pub(super) fn on_budget(
                         format!("{what}: already capped, {cur}"),
                     ));
                 } else {
-                    d.targets.push(finish(
-                        policy,
-                        target,
-                        inst,
-                        ts,
-                        &rsource,
+                    let change = Proposal {
+                        source: &rsource,
                         cur,
                         to,
-                        now,
                         what,
-                        Vec::new(),
-                    ));
+                        notes: Vec::new(),
+                    };
+                    d.targets
+                        .push(finish(policy, now, Subject { target, inst, ts }, change));
                 }
             }
         }

@@ -29,7 +29,13 @@ pub(super) fn on_event(
     let source = format!("event:{}", e.request.name());
     match &e.request {
         EventRequest::Add { name, event } => {
-            add(policy, &e.by, "", name, event, state, now, &source, d)
+            let addition = Addition {
+                by: &e.by,
+                channel: "",
+                name,
+                event,
+            };
+            add(policy, addition, state, now, &source, d)
         }
         EventRequest::Cancel { name } => cancel(policy, &e.by, name, state, now, &source, d),
     }
@@ -51,20 +57,31 @@ fn refuse(d: &mut Decision, source: &str, what: &str, why: String) {
     ));
 }
 
-/// Adds run-time event `name` for `by`, asking from `channel` (empty: no channel, as an event
-/// signal; an `event add` command passes its own, which the `exceed-ceiling` grant must allow).
-#[allow(clippy::too_many_arguments)]
+/// A run-time event asked for: `name` and `event`, added for `by`, asking from `channel`
+/// (empty: no channel, as an event signal; an `event add` command passes its own, which the
+/// `exceed-ceiling` grant must allow).
+pub(super) struct Addition<'a> {
+    pub(super) by: &'a str,
+    pub(super) channel: &'a str,
+    pub(super) name: &'a str,
+    pub(super) event: &'a Event,
+}
+
+/// Adds the run-time event of `addition`.
 pub(super) fn add(
     policy: &Policy,
-    by: &str,
-    channel: &str,
-    name: &str,
-    event: &Event,
+    addition: Addition<'_>,
     state: &State,
     now: DateTime<Utc>,
     source: &str,
     d: &mut Decision,
 ) {
+    let Addition {
+        by,
+        channel,
+        name,
+        event,
+    } = addition;
     let what = format!("cannot add event {name} (asked by {by})");
     if by.trim().is_empty() {
         return refuse(d, source, &what, "`by` is empty: say who asks".into());

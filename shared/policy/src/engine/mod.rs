@@ -225,20 +225,39 @@ fn rebound(
     }
 }
 
-/// The last checks every automated change passes (rate limit, dry-run), and the change itself.
-#[allow(clippy::too_many_arguments)]
-fn finish(
-    policy: &Policy,
-    target: &Target,
-    inst: &str,
-    ts: &TargetState,
-    source: &str,
+/// One instance a decision is about: its target in the policy, its instance name, its state.
+#[derive(Clone, Copy)]
+struct Subject<'a> {
+    target: &'a Target,
+    inst: &'a str,
+    ts: &'a TargetState,
+}
+
+/// A change an automated signal proposes for one instance, before the last checks: what takes
+/// it (`source`), the capacity before and after, what it is for and any notes on the way.
+struct Proposal<'a> {
+    source: &'a str,
     cur: Capacity,
     to: Capacity,
-    now: DateTime<Utc>,
     what: String,
     notes: Vec<String>,
+}
+
+/// The last checks every automated change passes (rate limit, dry-run), and the change itself.
+fn finish(
+    policy: &Policy,
+    now: DateTime<Utc>,
+    subject: Subject<'_>,
+    change: Proposal<'_>,
 ) -> TargetDecision {
+    let Subject { target, inst, ts } = subject;
+    let Proposal {
+        source,
+        cur,
+        to,
+        what,
+        notes,
+    } = change;
     let notes = if notes.is_empty() {
         String::new()
     } else {

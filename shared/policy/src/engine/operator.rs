@@ -302,9 +302,17 @@ pub(super) fn on_command(
             duration,
             pin,
             force,
-        } => pause(
-            policy, state, target, *duration, *pin, *force, &cmd, c, &source, now, d,
-        ),
+        } => {
+            let asked = Commanded {
+                policy,
+                state,
+                cmd: &cmd,
+                c,
+                source: &source,
+                now,
+            };
+            pause(&asked, target, *duration, *pin, *force, d)
+        }
         Command::Resume { target } => {
             for (inst, ts) in instances(state, target) {
                 if active_pause(ts, now).is_some() {
@@ -325,18 +333,26 @@ pub(super) fn on_command(
                 }
             }
         }
-        Command::LiftCap { budget } => lift_cap(policy, state, budget, &cmd, c, &source, now, d),
-        Command::EventAdd { name, event } => super::event::add(
-            policy,
-            &c.user,
-            &c.channel,
-            name,
-            event,
-            state,
-            now,
-            &format!("event:{name}"),
-            d,
-        ),
+        Command::LiftCap { budget } => {
+            let asked = Commanded {
+                policy,
+                state,
+                cmd: &cmd,
+                c,
+                source: &source,
+                now,
+            };
+            lift_cap(&asked, budget, d)
+        }
+        Command::EventAdd { name, event } => {
+            let addition = super::event::Addition {
+                by: &c.user,
+                channel: &c.channel,
+                name,
+                event,
+            };
+            super::event::add(policy, addition, state, now, &format!("event:{name}"), d)
+        }
         Command::EventCancel { name } => super::event::cancel(
             policy,
             &c.user,
@@ -349,20 +365,33 @@ pub(super) fn on_command(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// An operator's command being carried out: the policy and state it reads, the command and
+/// the signal that carried it, what its decisions are recorded as (`source`), and when.
+struct Commanded<'a> {
+    policy: &'a Policy,
+    state: &'a State,
+    cmd: &'a Command,
+    c: &'a CommandSignal,
+    source: &'a str,
+    now: DateTime<Utc>,
+}
+
 fn pause(
-    policy: &Policy,
-    state: &State,
+    asked: &Commanded<'_>,
     target: &str,
     duration: Option<Dur>,
     pin: Option<u32>,
     force: bool,
-    cmd: &Command,
-    c: &CommandSignal,
-    source: &str,
-    now: DateTime<Utc>,
     d: &mut Decision,
 ) {
+    let Commanded {
+        policy,
+        state,
+        cmd,
+        c,
+        source,
+        now,
+    } = *asked;
     let length = duration.unwrap_or(policy.settings.default_pause);
     let until = length.after(now);
     // Each instance: refused (a pin outside the bounds without --force), or to be paused.
@@ -473,17 +502,15 @@ fn pause(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn lift_cap(
-    policy: &Policy,
-    state: &State,
-    budget: &str,
-    cmd: &Command,
-    c: &CommandSignal,
-    source: &str,
-    now: DateTime<Utc>,
-    d: &mut Decision,
-) {
+fn lift_cap(asked: &Commanded<'_>, budget: &str, d: &mut Decision) {
+    let Commanded {
+        policy,
+        state,
+        cmd,
+        c,
+        source,
+        now,
+    } = *asked;
     let in_force: Vec<&BudgetCap> = state
         .caps
         .iter()
@@ -822,18 +849,19 @@ impl Scale<'_> {
         let (inst, cur, would, b) = (p.inst, p.cur, p.would, &p.bounds);
         let what = self.what();
         if !self.force {
-            return finish(
-                policy,
+            let subject = Subject {
                 target,
                 inst,
-                p.ts,
+                ts: p.ts,
+            };
+            let change = Proposal {
                 source,
                 cur,
-                would,
-                self.now,
+                to: would,
                 what,
-                Vec::new(),
-            );
+                notes: Vec::new(),
+            };
+            return finish(policy, self.now, subject, change);
         }
         if policy.settings.dry_run || target.dry_run {
             return suppressed(

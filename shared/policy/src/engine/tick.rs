@@ -40,7 +40,8 @@ pub(super) fn on_tick(
             ));
             continue;
         };
-        let decision = tick_target(policy, tick, target, inst, ts, state, now, d);
+        let subject = Subject { target, inst, ts };
+        let decision = tick_target(policy, tick, subject, state, now, d);
         d.targets.push(decision);
     }
     merge_missed(d);
@@ -79,17 +80,15 @@ fn merge_missed(d: &mut Decision) {
         .collect();
 }
 
-#[allow(clippy::too_many_arguments)]
 fn tick_target(
     policy: &Policy,
     tick: &TickSignal,
-    target: &Target,
-    inst: &str,
-    ts: &TargetState,
+    subject: Subject<'_>,
     state: &State,
     now: DateTime<Utc>,
     d: &mut Decision,
 ) -> TargetDecision {
+    let Subject { target, inst, ts } = subject;
     let cur = capacity(ts);
     let bounds = effective_bounds(policy, state, inst, now);
     let mut desired = cur.desired;
@@ -248,5 +247,12 @@ fn tick_target(
         }
         return suppressed(inst, &source, Reason::AlreadyRight, text);
     }
-    finish(policy, target, inst, ts, &source, cur, to, now, what, notes)
+    let change = Proposal {
+        source: &source,
+        cur,
+        to,
+        what,
+        notes,
+    };
+    finish(policy, now, subject, change)
 }
