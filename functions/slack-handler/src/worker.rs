@@ -42,6 +42,28 @@ pub enum JobError {
     Post(String),
 }
 
+/// What the audit trail records of a request the runner never sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Audited {
+    /// Refused before it reached the runner (too old, not allowed, from elsewhere).
+    Refused,
+    /// A click that cancelled the change it was asked to confirm.
+    Cancelled,
+    /// A click that confirmed a change.
+    Confirmed,
+}
+
+impl Audited {
+    /// The word in the log entry's `outcome`.
+    fn as_str(self) -> &'static str {
+        match self {
+            Audited::Refused => "refused",
+            Audited::Cancelled => "cancelled",
+            Audited::Confirmed => "confirmed",
+        }
+    }
+}
+
 /// The Slack request a job answers: its id, where the answer goes, and when Slack delivered it.
 #[derive(Clone, Copy)]
 struct JobRequest<'a> {
@@ -98,7 +120,7 @@ impl Handler {
                     asker,
                     request_id,
                     &verb_of(text),
-                    "refused",
+                    Audited::Refused,
                     &format!("`{text}` refused: {why}"),
                     *at,
                 )
@@ -143,7 +165,7 @@ impl Handler {
                 asker,
                 request_id,
                 &verb_of(text),
-                "refused",
+                Audited::Refused,
                 &format!("`{text}` {why}"),
                 at,
             )
@@ -263,7 +285,7 @@ impl Handler {
                 clicker,
                 request_id,
                 "confirm",
-                "refused",
+                Audited::Refused,
                 &reply::plain(&why),
                 at,
             )
@@ -351,7 +373,7 @@ impl Handler {
                 clicker,
                 request_id,
                 "confirm",
-                "cancelled",
+                Audited::Cancelled,
                 &format!("`{}` cancelled by {}", request.text, clicker.user),
                 now,
             )
@@ -375,7 +397,7 @@ impl Handler {
             clicker,
             request_id,
             "confirm",
-            "confirmed",
+            Audited::Confirmed,
             &format!("`{}` confirmed by {}", request.text, clicker.user),
             at,
         )
@@ -463,7 +485,7 @@ impl Handler {
         clicker: &Asker,
         request_id: &str,
         verb: &str,
-        outcome: &str,
+        outcome: Audited,
         what: &str,
         now: DateTime<Utc>,
     ) {
@@ -473,7 +495,7 @@ impl Handler {
             target: "*".to_string(),
             source: format!("command:{}", clicker.user),
             signal: format!("slack request {request_id} from {}", clicker.user),
-            outcome: outcome.to_string(),
+            outcome: outcome.as_str().to_string(),
             from: None,
             to: None,
             explanation: what.to_string(),

@@ -201,20 +201,75 @@ pub enum Outcome {
 
 impl Outcome {
     /// The outcome's kind as used in policy tests: `change`, or `suppressed`/`unchanged`/`denied`.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> OutcomeKind {
         match self {
-            Outcome::Change { .. } => "change",
+            Outcome::Change { .. } => OutcomeKind::Change,
             Outcome::Suppressed {
                 reason: Reason::AlreadyRight,
-            } => "unchanged",
+            } => OutcomeKind::Unchanged,
             Outcome::Suppressed {
                 reason:
                     Reason::NotAllowed { .. }
                     | Reason::BadCommand { .. }
                     | Reason::NeedsConfirmation { .. },
-            } => "denied",
-            Outcome::Suppressed { .. } => "suppressed",
+            } => OutcomeKind::Denied,
+            Outcome::Suppressed { .. } => OutcomeKind::Suppressed,
         }
+    }
+}
+
+/// The kind of an [`Outcome`], as policy tests name it (`outcome = "change"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutcomeKind {
+    /// The capacity changes.
+    Change,
+    /// Nothing changes, for a reason other than those below.
+    Suppressed,
+    /// Nothing changes: the capacity is already right.
+    Unchanged,
+    /// Nothing changes: the request is refused (not allowed, malformed, or waiting for a
+    /// confirmation).
+    Denied,
+}
+
+impl OutcomeKind {
+    /// The word policy tests use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeKind::Change => "change",
+            OutcomeKind::Suppressed => "suppressed",
+            OutcomeKind::Unchanged => "unchanged",
+            OutcomeKind::Denied => "denied",
+        }
+    }
+}
+
+impl fmt::Display for OutcomeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for OutcomeKind {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        [
+            OutcomeKind::Change,
+            OutcomeKind::Suppressed,
+            OutcomeKind::Unchanged,
+            OutcomeKind::Denied,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .ok_or(())
+    }
+}
+
+/// Compares with the word (`kind() == "change"`), as policy tests write it.
+impl PartialEq<&str> for OutcomeKind {
+    fn eq(&self, word: &&str) -> bool {
+        self.as_str() == *word
     }
 }
 

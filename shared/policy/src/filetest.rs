@@ -25,7 +25,7 @@
 //! - `notify`: the notices; `outcome = "notify"` asks for at least one, `says` must be part of
 //!   some notice's text.
 
-use crate::decision::{Decision, Outcome, TargetDecision};
+use crate::decision::{Decision, Outcome, OutcomeKind, TargetDecision};
 use crate::file::{PolicyFile, PolicyTest, TargetExpect};
 use crate::model::Policy;
 use crate::state::{ActionRecord, BudgetCap, Pause, State, TargetState};
@@ -177,7 +177,7 @@ fn check_target(
 ) {
     let got = describe(actual);
     if let Some(outcome) = &expect.outcome {
-        if outcome != actual.outcome.kind() {
+        if outcome.parse::<OutcomeKind>() != Ok(actual.outcome.kind()) {
             failures.push(format!(
                 "{key}: expected outcome {outcome}, got {} ({got})",
                 actual.outcome.kind()

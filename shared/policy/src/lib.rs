@@ -19,7 +19,7 @@ pub mod signal;
 pub mod state;
 
 pub use decision::{
-    Capacity, ConfirmWhy, Decision, Notice, Outcome, Reason, StateOp, TargetDecision,
+    Capacity, ConfirmWhy, Decision, Notice, Outcome, OutcomeKind, Reason, StateOp, TargetDecision,
 };
 pub use engine::{decide, effective_bounds, Bounds};
 pub use file::PolicyFile;
