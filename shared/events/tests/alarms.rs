@@ -7,18 +7,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use proptest::prelude::*;
 
 mod common;
-use common::{node_mut, node_paths};
+use common::{arb_scalar, fixture, node_mut, node_paths};
 use serde_json::{json, Value};
-
-macro_rules! fixture {
-    ($name:literal) => {
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/fixtures/aws-events/",
-            $name
-        ))
-    };
-}
 
 const EVENTBRIDGE: &str = fixture!("alarm-eventbridge-state-change.json");
 const CONFIG_CHANGE: &str = fixture!("alarm-eventbridge-config-change.json");
@@ -653,21 +643,7 @@ fn arb_key() -> impl Strategy<Value = String> {
 }
 
 fn arb_json() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_filter_map("finite", |f| serde_json::Number::from_f64(f)
-            .map(Value::Number)),
-        arb_string().prop_map(Value::String),
-    ];
-    leaf.prop_recursive(5, 64, 6, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::btree_map(arb_key(), inner, 0..6)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
+    common::arb_json(arb_scalar(arb_string()), arb_key(), common::DEEP)
 }
 
 /// A fixture with SNS Messages decoded, so mutations reach inside them; `encode` re-encodes.

@@ -9,15 +9,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-macro_rules! fixture {
-    ($name:literal) => {
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/fixtures/aws-events/",
-            $name
-        ))
-    };
-}
+mod common;
+use common::fixture;
 
 const ACTUAL_80: &str = fixture!("budget-sns-actual-80pct.json");
 const FORECASTED_100: &str = fixture!("budget-sns-forecasted-100pct.json");
@@ -427,13 +420,14 @@ fn arb_json() -> impl Strategy<Value = Value> {
         Just("Timestamp".to_string()),
         "[a-zA-Z]{0,6}",
     ];
-    leaf.prop_recursive(4, 48, 5, move |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map(key.clone(), inner, 0..5)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
+    let nesting = common::Nesting {
+        depth: 4,
+        size: 48,
+        branch: 5,
+        items: 0..4,
+        keys: 0..5,
+    };
+    common::arb_json(leaf, key, nesting)
 }
 
 fn check_text(text: &str) {
