@@ -157,16 +157,6 @@ async fn spoke_clients(sdk: &aws_config::SdkConfig) -> Clients {
     Clients::new(&cfg)
 }
 
-/// Every target result of a handler's response.
-fn results(resp: &Value) -> Vec<Value> {
-    resp["reports"]
-        .as_array()
-        .expect("reports")
-        .iter()
-        .flat_map(|r| r["results"].as_array().cloned().unwrap_or_default())
-        .collect()
-}
-
 fn result<'a>(results: &'a [Value], target: &str) -> &'a Value {
     results
         .iter()

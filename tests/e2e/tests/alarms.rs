@@ -7,29 +7,6 @@ use chrono::Duration;
 use serde_json::{json, Value};
 use support::*;
 
-/// The single target result of a handler response.
-fn results(resp: &Value) -> Vec<Value> {
-    resp["reports"]
-        .as_array()
-        .expect("reports")
-        .iter()
-        .flat_map(|r| r["results"].as_array().cloned().unwrap_or_default())
-        .collect()
-}
-
-fn outcomes(resp: &Value) -> Vec<String> {
-    results(resp)
-        .iter()
-        .map(|r| {
-            let o = r["outcome"].as_str().unwrap().to_string();
-            match r["reason"].as_str() {
-                Some(reason) => format!("{}:{o}:{reason}", r["target"].as_str().unwrap()),
-                None => format!("{}:{o}", r["target"].as_str().unwrap()),
-            }
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn every_delivery_path_of_the_fixtures_acts_once_each() {
     let w = World::new().await;

@@ -114,48 +114,11 @@ fn key(kind: &str, percent: u32, month: &str) -> String {
 // Reading the world back
 // ---------------------------------------------------------------------------------------------
 
-fn results(resp: &Value) -> Vec<Value> {
-    resp["reports"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no reports in {resp}"))
-        .iter()
-        .flat_map(|r| r["results"].as_array().cloned().unwrap_or_default())
-        .collect()
-}
-
-/// `target:outcome[:reason]` of every result.
-fn outcomes(resp: &Value) -> Vec<String> {
-    results(resp)
-        .iter()
-        .map(|r| {
-            let (target, outcome) = (
-                r["target"].as_str().unwrap(),
-                r["outcome"].as_str().unwrap(),
-            );
-            match r["reason"].as_str() {
-                Some(reason) => format!("{target}:{outcome}:{reason}"),
-                None => format!("{target}:{outcome}"),
-            }
-        })
-        .collect()
-}
-
 fn result_for(resp: &Value, target: &str) -> Value {
     results(resp)
         .into_iter()
         .find(|r| r["target"] == target)
         .unwrap_or_else(|| panic!("no result for {target} in {resp:#}"))
-}
-
-/// The notices the handler published (its reports' `notices`).
-fn notices(resp: &Value) -> Vec<String> {
-    resp["reports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|r| r["notices"].as_array().cloned().unwrap_or_default())
-        .map(|n| n.as_str().unwrap().to_string())
-        .collect()
 }
 
 fn text(n: &Value) -> &str {

@@ -292,3 +292,41 @@ pub fn eventbridge(alarm: &str, state: &str, at: DateTime<Utc>, value: Option<f6
     e["detail"]["state"]["reasonData"] = json!(reason.to_string());
     e
 }
+
+/// Every target result of a handler's response (each report's `results`).
+pub fn results(resp: &Value) -> Vec<Value> {
+    resp["reports"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no reports in {resp}"))
+        .iter()
+        .flat_map(|r| r["results"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+/// `target:outcome[:reason]` of every result of a handler's response.
+pub fn outcomes(resp: &Value) -> Vec<String> {
+    results(resp)
+        .iter()
+        .map(|r| {
+            let (target, outcome) = (
+                r["target"].as_str().unwrap(),
+                r["outcome"].as_str().unwrap(),
+            );
+            match r["reason"].as_str() {
+                Some(reason) => format!("{target}:{outcome}:{reason}"),
+                None => format!("{target}:{outcome}"),
+            }
+        })
+        .collect()
+}
+
+/// The notices a handler published (each report's `notices`).
+pub fn notices(resp: &Value) -> Vec<String> {
+    resp["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["notices"].as_array().cloned().unwrap_or_default())
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect()
+}
