@@ -16,6 +16,7 @@ use capstan_store::Store;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use tracing::{info, Instrument, Span};
+use tracing_subscriber::filter::{LevelFilter, Targets};
 
 /// The function's settings, from the environment.
 #[derive(Debug, Clone, PartialEq)]
@@ -221,7 +222,7 @@ pub type Error = lambda_runtime::Error;
 /// the environment, then the Lambda runtime loop. Each invocation is handled within its
 /// context's deadline.
 pub async fn serve<F: Function>() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    init_logging();
     let config = Config::from_env(|k| std::env::var(k).ok())?;
     let sdk = capstan_aws::load_config(Timeouts::default()).await;
     let runner = runner_with_config(F::NAME, &config, &sdk, Arc::new(SystemClock)).await?;
@@ -237,6 +238,60 @@ pub async fn serve<F: Function>() -> Result<(), Error> {
         },
     ))
     .await
+}
+
+/// JSON logs to stdout as Lambda's advanced logging controls ask, as `lambda_runtime`'s default
+/// subscriber writes them (no target, no time: Lambda stamps each line), with the same level
+/// rules ([`log_filter`]), but filtered by target with `Targets` rather than `EnvFilter`, which
+/// would link a regex engine into every function. `AWS_LAMBDA_LOG_FORMAT` other than `JSON`:
+/// plain text.
+pub fn init_logging() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
+    let var = |k: &str| std::env::var(k).ok();
+    let filter = log_filter(
+        var("AWS_LAMBDA_LOG_LEVEL").as_deref(),
+        var("RUST_LOG").as_deref(),
+    );
+    let layer = tracing_subscriber::fmt::layer()
+        .with_target(false)
+        .without_time();
+    let registry = tracing_subscriber::registry().with(filter);
+    if var("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")) {
+        registry.with(layer.json()).init();
+    } else {
+        registry.with(layer).init();
+    }
+}
+
+/// What is logged, as `lambda_runtime`'s default subscriber decides it: `RUST_LOG`'s directives
+/// (`info`, `capstan_runner=debug`, comma-separated; one that does not parse is ignored, as are
+/// span and field directives, which need `EnvFilter`), or, when it has none, every target at
+/// the level `AWS_LAMBDA_LOG_LEVEL` names (else `RUST_LOG` as a bare level; else, or when that
+/// is no level, `INFO`).
+pub fn log_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> Targets {
+    let level = lambda_level
+        .or(rust_log)
+        .unwrap_or("INFO")
+        .parse::<LevelFilter>()
+        .unwrap_or(LevelFilter::INFO);
+    let mut filter = Targets::new();
+    let mut directives = 0;
+    for directive in rust_log.unwrap_or("").split(',').filter(|d| !d.is_empty()) {
+        let Ok(parsed) = directive.parse::<Targets>() else {
+            continue;
+        };
+        directives += 1;
+        if let Some(default) = parsed.default_level() {
+            filter = filter.with_default(default);
+        }
+        filter = filter.with_targets(parsed.iter().map(|(t, l)| (t.to_string(), l)));
+    }
+    if directives == 0 {
+        filter = filter.with_default(level);
+    }
+    filter
 }
 
 /// The Lambda context's deadline (milliseconds since the epoch) as a time.
@@ -425,6 +480,36 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn log_levels_as_lambda_runtime_sets_them() {
+        use tracing::Level;
+        let on = |f: &Targets, target: &str, level: Level| f.would_enable(target, &level);
+        // Nothing set: INFO for everyone.
+        let f = log_filter(None, None);
+        assert!(on(&f, "capstan_runner", Level::INFO));
+        assert!(!on(&f, "capstan_runner", Level::DEBUG));
+        // Lambda's level control, in any case; a bad one is INFO.
+        let f = log_filter(Some("WARN"), None);
+        assert!(on(&f, "aws_config", Level::WARN) && !on(&f, "aws_config", Level::INFO));
+        let f = log_filter(Some("debug"), None);
+        assert!(on(&f, "x", Level::DEBUG) && !on(&f, "x", Level::TRACE));
+        assert!(on(&log_filter(Some("loud"), None), "x", Level::INFO));
+        // RUST_LOG as a bare level when Lambda sets none.
+        let f = log_filter(None, Some("error"));
+        assert!(on(&f, "x", Level::ERROR) && !on(&f, "x", Level::WARN));
+        // RUST_LOG's directives win over the default level; unknown targets are then off.
+        let f = log_filter(Some("ERROR"), Some("capstan_runner=debug,warn"));
+        assert!(on(&f, "capstan_runner::run", Level::DEBUG));
+        assert!(on(&f, "aws_smithy_runtime", Level::WARN));
+        assert!(!on(&f, "aws_smithy_runtime", Level::INFO));
+        let f = log_filter(None, Some("capstan_store=trace"));
+        assert!(on(&f, "capstan_store", Level::TRACE));
+        assert!(!on(&f, "lambda_runtime", Level::ERROR));
+        // A directive that does not parse is ignored; none left: the level.
+        let f = log_filter(Some("WARN"), Some("[span{a=1}]=debug"));
+        assert!(on(&f, "x", Level::WARN) && !on(&f, "x", Level::INFO));
     }
 
     #[test]
