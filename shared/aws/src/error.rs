@@ -163,6 +163,32 @@ impl AwsError {
         }
     }
 
+    /// Classifies a failure AWS reports inside a successful answer (an entry of a batch call
+    /// such as `sns:PublishBatch`): its code sorts it as a whole call's error would be, and an
+    /// unknown code is transient when AWS says the fault was its own (`sender_fault` false),
+    /// as an HTTP 5xx answer would be.
+    pub fn of_entry(
+        operation: &str,
+        code: &str,
+        sender_fault: bool,
+        message: Option<&str>,
+    ) -> AwsError {
+        let modeled = if sender_fault {
+            retry::ErrorKind::ClientError
+        } else {
+            retry::ErrorKind::ServerError
+        };
+        AwsError {
+            operation: operation.to_string(),
+            kind: classify(Some(code), None, Some(modeled)),
+            code: Some(code.to_string()).filter(|c| !c.is_empty()),
+            message: message
+                .filter(|m| !m.is_empty())
+                .unwrap_or("no message")
+                .to_string(),
+        }
+    }
+
     /// True when trying the call again later may succeed ([`ErrorKind::Transient`]).
     pub fn is_retryable(&self) -> bool {
         self.kind == ErrorKind::Transient
@@ -179,6 +205,10 @@ const THROTTLING: &[&str] = &[
     "Throttling",
     "ThrottlingException",
     "ThrottledException",
+    // SNS's throttling code (its Publish and PublishBatch entries), and KMS's behind a topic.
+    "Throttled",
+    "KMSThrottling",
+    "KMSThrottlingException",
     "TooManyRequestsException",
     "RequestLimitExceeded",
     "RequestThrottled",
@@ -304,6 +334,25 @@ fn classify(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batch_entries_sort_as_whole_calls_do() {
+        let kind = |code, sender| AwsError::of_entry("sns:PublishBatch", code, sender, None).kind;
+        assert_eq!(kind("Throttled", false), ErrorKind::Transient);
+        assert_eq!(kind("InternalError", false), ErrorKind::Transient);
+        assert_eq!(kind("KMSThrottling", true), ErrorKind::Transient);
+        assert_eq!(kind("AuthorizationError", true), ErrorKind::Denied);
+        assert_eq!(kind("InvalidParameter", true), ErrorKind::Invalid);
+        assert_eq!(kind("NotFound", true), ErrorKind::NotFound);
+        // An unknown code: AWS's own fault is worth a retry, the sender's is not.
+        assert_eq!(kind("SomethingNew", false), ErrorKind::Transient);
+        assert_eq!(kind("SomethingNew", true), ErrorKind::Other);
+        let e = AwsError::of_entry("sns:PublishBatch", "Throttled", false, Some("slow down"));
+        assert_eq!(
+            e.to_string(),
+            "sns:PublishBatch failed (Throttled): slow down"
+        );
+    }
 
     #[test]
     fn codes_sort_into_kinds() {

@@ -48,6 +48,6 @@ pub mod testing;
 pub use actuate::{apply, execute, plan, Applied, Call, Mode, Plan};
 pub use config::{fetch_parameter, load_config, Clients, Timeouts};
 pub use error::{AwsError, ErrorKind};
-pub use notify::{parse_message, Notification, Notifier};
+pub use notify::{parse_message, Notification, Notifier, MAX_BATCH};
 pub use reach::{session_name, Reach, ReachPool};
 pub use resource::{describe, describe_calls, resolve, Live, Resource};

@@ -29,6 +29,7 @@ mod alarm;
 mod bounds;
 mod budget;
 mod event;
+mod news;
 mod operator;
 mod tick;
 
@@ -40,6 +41,7 @@ use tick::on_tick;
 
 pub use bounds::{effective_bounds, event_released_by};
 pub use budget::period_end;
+pub use news::{from_operator, is_news, is_quiet, stale_tick, told_in_digest};
 pub use operator::{
     authorize, authorize_command, check_origin, claims_identity, confirmation_needed, status_line,
     CLI_USER_PREFIX,
