@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use capstan_aws::testing::{
     read_messages, read_scalable_target, seed_asg, seed_ecs_service, seed_scalable_target,
     seed_topic_with_queue,
@@ -23,7 +21,7 @@ const BUDGET: &str = "AI-Service-Monthly";
 
 /// Runs `capstan ARGS` against the region (see [`common::capstan`]).
 fn capstan(region: &MotoRegion, args: &[&str]) -> (Option<i32>, String, String) {
-    common::capstan(&region.endpoint(), region.name(), &[], args)
+    common::capstan_in(region, &[], args)
 }
 
 /// The world of one test: the example policy's resources, the ai service held at 2..2 by a
@@ -348,10 +346,8 @@ async fn an_unknown_budget_or_a_missing_table_changes_nothing() {
 #[tokio::test]
 async fn no_user_is_a_usage_error() {
     let region = MotoRegion::lease().await;
-    let out = Command::new(env!("CARGO_BIN_EXE_capstan"))
+    let out = common::command(&region.endpoint(), region.name(), &[])
         .args(["lift-cap", BUDGET, EXAMPLE, "--table", TABLE])
-        .env("AWS_ENDPOINT_URL", region.endpoint())
-        .env("AWS_REGION", region.name())
         .env_remove("USER")
         .output()
         .unwrap();

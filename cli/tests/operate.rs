@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use capstan_aws::testing::{
     read_asg, read_messages, seed_asg, seed_ecs_service, seed_scalable_target,
     seed_topic_with_queue,
@@ -25,7 +23,7 @@ const GROUP: &str = "aiwg-production-asg";
 /// the environment (see [`common::capstan`]).
 fn capstan(region: &MotoRegion, args: &[&str]) -> (Option<i32>, String, String) {
     let env = [("CAPSTAN_TABLE", TABLE), ("CAPSTAN_POLICY", EXAMPLE)];
-    common::capstan(&region.endpoint(), region.name(), &env, args)
+    common::capstan_in(region, &env, args)
 }
 
 struct World {
@@ -348,10 +346,8 @@ async fn an_unknown_target_or_bad_usage_exits_2_and_changes_nothing() {
     );
     assert!(err.contains("usage: scale TARGET"), "{err}");
     // No user.
-    let out = Command::new(env!("CARGO_BIN_EXE_capstan"))
+    let out = common::command(&w.region.endpoint(), w.region.name(), &[])
         .args(["scale", "web", "5", "--policy", EXAMPLE])
-        .env("AWS_ENDPOINT_URL", w.region.endpoint())
-        .env("AWS_REGION", w.region.name())
         .env_remove("USER")
         .output()
         .unwrap();

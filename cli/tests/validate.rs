@@ -1,7 +1,9 @@
 //! `capstan validate` end to end: exit codes and what the report names.
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 
 const CLEAN: &str = r#"
 [targets.api]
@@ -48,21 +50,13 @@ fn policy_file(name: &str, text: &str) -> PathBuf {
 }
 
 fn validate(args: &[&str]) -> (Option<i32>, String, String) {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = Command::new(env!("CARGO_BIN_EXE_capstan"))
+    let output = Command::new(env!("CARGO_BIN_EXE_capstan"))
         .arg("validate")
         .args(args)
         .env("NO_COLOR", "1")
         .output()
         .expect("run capstan");
-    (
-        status.code(),
-        String::from_utf8_lossy(&stdout).into_owned(),
-        String::from_utf8_lossy(&stderr).into_owned(),
-    )
+    common::outcome(output)
 }
 
 #[test]

@@ -1,6 +1,9 @@
 //! What the CLI's end-to-end tests share: running the `capstan` binary against moto.
+#![allow(dead_code)]
 
 use std::process::{Command, Output};
+
+use capstan_moto::MotoRegion;
 
 /// Runs `capstan ARGS` against moto at `endpoint` in `region`, with moto's test credentials,
 /// `$USER` ana, `env` set, and nothing else from the environment that could point it
@@ -11,9 +14,27 @@ pub fn capstan(
     env: &[(&str, &str)],
     args: &[&str],
 ) -> (Option<i32>, String, String) {
+    let output = command(endpoint, region, env)
+        .args(args)
+        .output()
+        .expect("run capstan");
+    outcome(output)
+}
+
+/// [`capstan`] against a leased moto region.
+pub fn capstan_in(
+    region: &MotoRegion,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (Option<i32>, String, String) {
+    capstan(&region.endpoint(), region.name(), env, args)
+}
+
+/// The `capstan` command [`capstan`] runs, before its arguments: for a test that changes
+/// more of its environment.
+pub fn command(endpoint: &str, region: &str, env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_capstan"));
     command
-        .args(args)
         .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_REGION", region)
         .env("AWS_ACCESS_KEY_ID", "testing")
@@ -29,11 +50,16 @@ pub fn capstan(
     for (k, v) in env {
         command.env(k, v);
     }
+    command
+}
+
+/// Exit code, stdout and stderr of a finished `capstan`.
+pub fn outcome(output: Output) -> (Option<i32>, String, String) {
     let Output {
         status,
         stdout,
         stderr,
-    } = command.output().expect("run capstan");
+    } = output;
     (
         status.code(),
         String::from_utf8_lossy(&stdout).into_owned(),
