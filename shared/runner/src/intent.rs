@@ -4,20 +4,20 @@
 
 use capstan_aws::{AwsError, Live, Notification, Plan, Reach};
 use capstan_policy::command;
-use capstan_policy::decision::{Decision, Outcome, Reason, StateOp, TargetDecision};
+use capstan_policy::decision::{Decision, Outcome, StateOp, TargetDecision};
+use capstan_policy::engine::{is_news, told_in_digest};
 use capstan_policy::signal::Signal;
 use capstan_policy::state::{State, TargetState};
 use capstan_store::{
     Commit, CommitError, Expect, LogEntry, Pending, Prior, Receipt, ReceiptState, TargetRecord,
 };
 use chrono::{DateTime, Utc};
-use futures_util::{stream, StreamExt};
 use tracing::{error, info, warn};
 
 use crate::notice;
 use crate::{
     Attempt, Instance, Report, ResultOutcome, RunError, Runner, TargetResult, GLOBAL,
-    MAX_INTENT_AGE, TARGET_CONCURRENCY,
+    MAX_INTENT_AGE,
 };
 
 /// What came of one target in one round.
@@ -48,38 +48,77 @@ pub(crate) enum Recovered {
 }
 
 /// How publishing a receipt's notifications went.
-struct Told {
+pub(crate) struct Told {
     /// Notifications that failed for good (never retried).
-    lost: usize,
+    pub(crate) lost: usize,
     /// Notifications that failed for now: the receipt keeps them for a retry.
-    later: Vec<Notification>,
+    pub(crate) later: Vec<Notification>,
     /// The receipt could not be marked done: the retry finishes it.
-    unfinished: bool,
+    pub(crate) unfinished: bool,
+}
+
+/// One target's part of a decision, as the round loop hands it to [`Runner::handle_target`].
+pub(crate) struct TargetWork<'a> {
+    /// The whole decision (its moment and signal).
+    pub(crate) decision: &'a Decision,
+    /// The target instance.
+    pub(crate) inst: &'a Instance,
+    /// The engine's view of the instance the decision was made on.
+    pub(crate) ts: &'a TargetState,
+    /// The record read (none yet: a new one over `ts`).
+    pub(crate) rec: Option<&'a TargetRecord>,
+    /// Its live capacity.
+    pub(crate) live: &'a Live,
+    /// The decision's target decisions for this instance.
+    pub(crate) mine: Vec<&'a TargetDecision>,
+    /// The decision's state operations on this instance.
+    pub(crate) ops: Vec<&'a StateOp>,
+}
+
+/// Who tells people about a receipt's results once it is settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Telling {
+    /// Its own notifications, published now.
+    Alone,
+    /// The tick's digest (see [`Runner::digest`]): its notifications are not published (but
+    /// for failures, told on their own); they stay in the receipt only while it is in
+    /// progress, for whoever completes it otherwise.
+    Digest,
 }
 
 impl Runner {
-    /// Commits, acts and tells for one target. `ts` is the engine's view the decision was
-    /// made on, `rec` the record read.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn handle_target(
-        &self,
-        a: &Attempt<'_>,
-        decision: &Decision,
-        inst: &Instance,
-        ts: &TargetState,
-        rec: TargetRecord,
-        live: &Live,
-        mine: Vec<&TargetDecision>,
-        ops: Vec<&StateOp>,
-    ) -> Step {
+    /// How this attempt tells people about a receipt of `key` it settles: a tick's own
+    /// receipts go into its digest, everything else is told alone.
+    pub(crate) fn telling(&self, a: &Attempt<'_>, key: &str) -> Telling {
+        if told_in_digest(&a.delivery.signal) && key == a.delivery.key {
+            Telling::Digest
+        } else {
+            Telling::Alone
+        }
+    }
+
+    /// Commits, acts and tells for one target.
+    pub(crate) async fn handle_target(&self, a: &Attempt<'_>, w: TargetWork<'_>) -> Step {
+        let TargetWork {
+            decision,
+            inst,
+            ts,
+            rec,
+            live,
+            mine,
+            ops,
+        } = w;
         let now = self.now();
         if now + crate::START_RESERVE >= a.deadline {
             return Step::OutOfTime;
         }
+        let rec = rec
+            .cloned()
+            .unwrap_or_else(|| TargetRecord::new(ts.clone(), now));
         // The next state of this instance alone.
         let only = Decision {
             at: decision.at,
-            signal: decision.signal.clone(),
+            signal: String::new(),
             targets: mine.iter().map(|t| (*t).clone()).collect(),
             notices: Vec::new(),
             ops: ops.iter().map(|o| (*o).clone()).collect(),
@@ -93,6 +132,7 @@ impl Runner {
             .targets
             .remove(&inst.name)
             .expect("the instance is in it");
+        let telling = self.telling(a, &a.delivery.key);
 
         let change = mine.iter().find_map(|t| match &t.outcome {
             Outcome::Change { from, to, .. } => Some((*t, *from, *to)),
@@ -109,17 +149,7 @@ impl Runner {
             if let (Outcome::Change { .. }, Some(p)) = (&t.outcome, &plan) {
                 r.applied = Some(notice::describe_applied(&inst.resource, &p.applied(calls)));
             }
-            // A tick that finds a target right has nothing to tell, even when it records
-            // something (an occurrence that needed no change); nor has a command that finds it
-            // so (its answer goes to whoever asked, and the log has it).
-            let tell = !(matches!(a.delivery.signal, Signal::Tick(_) | Signal::Command(_))
-                && matches!(
-                    t.outcome,
-                    Outcome::Suppressed {
-                        reason: Reason::AlreadyRight
-                    }
-                ));
-            if tell {
+            if is_news(&a.delivery.signal, t) {
                 let mut n = notice::for_result(decision, &r);
                 n.dedup = format!("{}/{}/{}", a.delivery.key, inst.name, notes.len());
                 notes.push(n);
@@ -135,7 +165,14 @@ impl Runner {
             let at = decision.at.min(now);
             record.tick_at = Some(rec.tick_at.map_or(at, |t| t.max(at)));
         }
-        let finished = !calls && notes.is_empty();
+        // What is told in the tick's digest needs no publishing of its own: a change without
+        // an AWS call is then finished at once (no intent, one write). A change with a call
+        // keeps its notification in the receipt while in progress, for whoever completes it
+        // should this attempt die (the digest may be long gone by then).
+        let finished = !calls && (notes.is_empty() || telling == Telling::Digest);
+        if finished {
+            notes.clear();
+        }
         if !finished {
             // The record holds the intent until people are told: whoever reads the target next
             // finds what is left to do, even if this attempt dies.
@@ -252,7 +289,10 @@ impl Runner {
                 Carried::Stopped(results) => return Step::Done(results),
             }
         }
-        Step::Done(self.settle(a, &inst.name, receipt, Some(record)).await)
+        Step::Done(
+            self.settle(a, &inst.name, receipt, Some(record), telling)
+                .await,
+        )
     }
 
     /// Makes an intent's call. `Done` with the record to clear when AWS shows the plan; else the
@@ -306,7 +346,12 @@ impl Runner {
 
     /// Commits with this attempt's own receipt, telling an SDK retry of a commit that landed
     /// from a real duplicate.
-    async fn commit_own(&self, a: &Attempt<'_>, scope: &str, commit: &Commit) -> Committed {
+    pub(crate) async fn commit_own(
+        &self,
+        a: &Attempt<'_>,
+        scope: &str,
+        commit: &Commit,
+    ) -> Committed {
         let now = self.now();
         let Some((receipt, _)) = &commit.receipt else {
             unreachable!("commit_own commits a receipt");
@@ -314,8 +359,11 @@ impl Runner {
         match self.table().commit(commit, now).await {
             Ok(()) => Committed::Yes,
             Err(CommitError::Conflict) => Committed::Conflict,
+            // Ours only if it is what this commit wrote: this attempt may also hold the receipt
+            // by taking it over (a `*` receipt an earlier attempt left, completed on reading),
+            // and then it is that one's, already settled.
             Err(CommitError::Duplicate) => match self.table().receipt(&receipt.key, scope).await {
-                Ok(Some(r)) if r.attempt == a.id => {
+                Ok(Some(r)) if r.attempt == a.id && r.state == receipt.state => {
                     info!(key = %receipt.key, scope, "the commit's answer was lost, but it landed");
                     Committed::Yes
                 }
@@ -331,7 +379,7 @@ impl Runner {
                 if e.is_retryable() {
                     // The transaction may have committed with its answer lost: look.
                     if let Ok(Some(r)) = self.table().receipt(&receipt.key, scope).await {
-                        if r.attempt == a.id {
+                        if r.attempt == a.id && r.state == receipt.state {
                             info!(key = %receipt.key, scope, "the commit failed, but it landed");
                             return Committed::Yes;
                         }
@@ -361,7 +409,10 @@ impl Runner {
                 // Its owner is gone and left no intent on the record (that would have been
                 // completed on reading): only its notifications are left to publish.
                 match self.take_over(a, &inst.name, stored, None).await {
-                    Some(receipt) => Step::Done(self.settle(a, &inst.name, receipt, None).await),
+                    Some(receipt) => {
+                        let telling = self.telling(a, &receipt.key);
+                        Step::Done(self.settle(a, &inst.name, receipt, None, telling).await)
+                    }
                     None => Step::Busy(a.delivery.key.clone()),
                 }
             }
@@ -370,7 +421,7 @@ impl Runner {
 
     /// Takes over a receipt (and the record holding its intent) whose owner is gone: from now
     /// on they name this attempt, with its deadline. `None` when someone else got there first.
-    async fn take_over(
+    pub(crate) async fn take_over(
         &self,
         a: &Attempt<'_>,
         scope: &str,
@@ -505,7 +556,10 @@ impl Runner {
                 record
             }
         };
-        let mut results = self.settle(a, &inst.name, receipt, Some(record)).await;
+        let telling = self.telling(a, &receipt.key);
+        let mut results = self
+            .settle(a, &inst.name, receipt, Some(record), telling)
+            .await;
         for r in &mut results {
             r.explanation.push_str(" (completed by a later attempt)");
         }
@@ -521,8 +575,22 @@ impl Runner {
         scope: &str,
         mut receipt: Receipt,
         mut record: Option<TargetRecord>,
+        telling: Telling,
     ) -> Vec<TargetResult> {
-        let told = self.tell(&receipt.notices).await;
+        let told = match telling {
+            Telling::Alone => self.tell(&receipt.notices).await,
+            // The digest tells the rest; a failure is told on its own all the same (a pager
+            // may filter on it), whoever settles it.
+            Telling::Digest => {
+                let failures: Vec<Notification> = receipt
+                    .notices
+                    .iter()
+                    .filter(|n| n.outcome == ResultOutcome::Failed.as_str())
+                    .cloned()
+                    .collect();
+                self.tell(&failures).await
+            }
+        };
         let now = self.now();
         let mut results = stored_results(&receipt, scope);
         if told.lost > 0 || !told.later.is_empty() {
@@ -572,7 +640,18 @@ impl Runner {
     }
 
     /// [`Runner::settle`] for the `*` receipt, whose notices are the whole story.
-    async fn settle_global(&self, a: &Attempt<'_>, mut receipt: Receipt) -> Told {
+    async fn settle_global(&self, a: &Attempt<'_>, receipt: Receipt) -> Told {
+        self.settle_notices(a, GLOBAL, receipt).await
+    }
+
+    /// [`Runner::settle`] for a receipt of `scope` that is only notices (the `*` receipt, the
+    /// tick's digest): publishes them, then marks it done, keeping those that failed for now.
+    pub(crate) async fn settle_notices(
+        &self,
+        a: &Attempt<'_>,
+        scope: &str,
+        mut receipt: Receipt,
+    ) -> Told {
         let told = self.tell(&receipt.notices).await;
         receipt.state = if told.later.is_empty() {
             ReceiptState::Done
@@ -583,7 +662,7 @@ impl Runner {
         };
         receipt.notices = told.later.clone();
         let mut told = told;
-        told.unfinished = !self.finish(a, GLOBAL, receipt, None).await;
+        told.unfinished = !self.finish(a, scope, receipt, None).await;
         told
     }
 
@@ -721,7 +800,9 @@ impl Runner {
         // Restore first (so no cooldown holds for what never happened), then tell.
         self.finish(a, &inst.name, receipt.clone(), Some((record, leave)))
             .await;
-        self.settle(a, &inst.name, receipt, None).await
+        // A failure is told on its own, a tick's too: a pager may filter on it.
+        self.settle(a, &inst.name, receipt, None, Telling::Alone)
+            .await
     }
 
     /// This signal's `*` receipt, found on reading: done (nothing to do), in progress by a live
@@ -1015,7 +1096,7 @@ impl Runner {
         };
         match self.commit_own(a, scope, &commit).await {
             Committed::Yes => {
-                let results = self.settle(a, scope, receipt, None).await;
+                let results = self.settle(a, scope, receipt, None, Telling::Alone).await;
                 Ok(results.into_iter().next().unwrap_or(r))
             }
             Committed::Taken(stored) if stored.state == ReceiptState::Done => {
@@ -1026,7 +1107,7 @@ impl Runner {
             ))),
             Committed::Taken(stored) => match self.take_over(a, scope, *stored, None).await {
                 Some(receipt) => {
-                    let results = self.settle(a, scope, receipt, None).await;
+                    let results = self.settle(a, scope, receipt, None, Telling::Alone).await;
                     Ok(results.into_iter().next().unwrap_or(r))
                 }
                 None => Err(RunError::InProgress(format!(
@@ -1043,22 +1124,15 @@ impl Runner {
         }
     }
 
-    /// Publishes notifications side by side (bounded).
+    /// Publishes notifications in batches; what failed, one by one.
     async fn tell(&self, notes: &[Notification]) -> Told {
-        let mut work = Vec::new();
-        for n in notes {
-            work.push(async move { (n, self.publish(n).await) });
-        }
-        let outcomes: Vec<(&Notification, Result<(), AwsError>)> = stream::iter(work)
-            .buffered(TARGET_CONCURRENCY)
-            .collect()
-            .await;
+        let outcomes = self.publish_all(notes).await;
         let mut told = Told {
             lost: 0,
             later: Vec::new(),
             unfinished: false,
         };
-        for (n, outcome) in outcomes {
+        for (n, outcome) in notes.iter().zip(outcomes) {
             match outcome {
                 Ok(()) => {}
                 Err(e) if e.is_retryable() => told.later.push(n.clone()),
@@ -1087,7 +1161,7 @@ impl Runner {
 }
 
 /// How a commit with this attempt's receipt went.
-enum Committed {
+pub(crate) enum Committed {
     Yes,
     Conflict,
     /// The receipt exists under another attempt.
@@ -1179,7 +1253,7 @@ impl Leave {
     }
 }
 
-fn stored_results(r: &Receipt, scope: &str) -> Vec<TargetResult> {
+pub(crate) fn stored_results(r: &Receipt, scope: &str) -> Vec<TargetResult> {
     match serde_json::from_value::<Vec<TargetResult>>(r.result.clone()) {
         Ok(v) => v,
         Err(e) => {
@@ -1221,7 +1295,7 @@ fn pending_source(r: &Receipt) -> String {
         .unwrap_or_default()
 }
 
-fn notice_text(n: &Notification) -> String {
+pub(crate) fn notice_text(n: &Notification) -> String {
     n.body
         .get("notice")
         .and_then(|x| x.get("text"))
@@ -1269,11 +1343,7 @@ fn orphan_receipt(p: &Pending, inst: &Instance) -> Receipt {
     }
 }
 
-/// True for the signals people send (a command, a run-time event request): whatever comes of
-/// them is on the record, refusals included.
-pub(crate) fn from_operator(signal: &Signal) -> bool {
-    matches!(signal, Signal::Command(_) | Signal::Event(_))
-}
+pub(crate) use capstan_policy::engine::from_operator;
 
 /// Who asked, from which channel, with which verb: the audit fields of a log entry. A command
 /// names its user, its channel (none from the CLI) and its verb (none when it could not be

@@ -44,6 +44,7 @@
 //! programmable faults.
 #![warn(missing_docs)]
 
+mod digest;
 mod intent;
 pub mod memory;
 mod metrics;
@@ -60,8 +61,10 @@ use std::sync::Arc;
 #[cfg(doc)]
 use capstan_aws::Clients;
 use capstan_aws::{AwsError, Live, Notifier, Reach, ReachPool, Resource};
-use capstan_policy::decision::{Outcome, Reason, StateOp, TargetDecision};
-use capstan_policy::engine::{concerned_targets, NO_TARGET};
+use capstan_policy::decision::{StateOp, TargetDecision};
+use capstan_policy::engine::{
+    concerned_targets, is_quiet, stale_tick as engine_stale_tick, told_in_digest, NO_TARGET,
+};
 use capstan_policy::model::{Policy, Target};
 use capstan_policy::signal::Signal;
 use capstan_policy::state::{State, TargetState};
@@ -335,6 +338,10 @@ impl Runner {
         let mut open = known.clone();
         let mut global_done = false;
         let mut busy: BTreeMap<String, String> = BTreeMap::new();
+        // For a tick's digest: the news of this delivery's results, and the targets an earlier
+        // attempt at this tick wrote (their receipts hold what it did).
+        let mut told: Vec<TargetResult> = Vec::new();
+        let mut earlier: Vec<String> = Vec::new();
 
         for round in 0..self.max_rounds {
             if round > 0 {
@@ -486,6 +493,7 @@ impl Runner {
                             if key == delivery.key {
                                 // This very signal's intent: what it did is this delivery's result.
                                 open.remove(&name);
+                                told.extend(results.iter().filter(|r| digest::is_news(r)).cloned());
                                 report.results.extend(results);
                             } else {
                                 // Decide for this signal next round, on top of what it did.
@@ -519,51 +527,57 @@ impl Runner {
             }
 
             let mut conflicted = Vec::new();
+            // Each instance's part of the decision, found once (not by a scan per instance).
+            let mut parts: BTreeMap<&str, (Vec<&TargetDecision>, Vec<&StateOp>)> = BTreeMap::new();
+            for t in &decision.targets {
+                parts.entry(t.target.as_str()).or_default().0.push(t);
+            }
+            for op in &decision.ops {
+                if let Some(name) = op_target(op) {
+                    parts.entry(name).or_default().1.push(op);
+                }
+            }
             // Targets are independent: commit and act on several at once, bounded so that a tick
             // over hundreds of targets stays within AWS's request rates. A target that needs
-            // nothing is settled here and holds no slot.
+            // nothing is settled here: it costs no future and holds no slot.
             let mut work = Vec::new();
-            for inst in &instances {
+            for (place, inst) in instances.iter().enumerate() {
                 let Some(ts) = state.targets.get(&inst.name) else {
                     continue;
                 };
-                let mine: Vec<&TargetDecision> = decision
-                    .targets
-                    .iter()
-                    .filter(|t| t.target == inst.name)
-                    .collect();
-                let ops: Vec<&StateOp> = decision
-                    .ops
-                    .iter()
-                    .filter(|op| op_target(op) == Some(inst.name.as_str()))
-                    .collect();
-                if let Some(results) = quiet(delivery, &mine, &ops) {
+                let (mine, ops) = parts.remove(inst.name.as_str()).unwrap_or_default();
+                if is_quiet(&delivery.signal, &mine, &ops) {
                     open.remove(&inst.name);
-                    report.results.extend(results);
+                    report.results.extend(nothing_to_do(&mine));
+                    if written_by_this_tick(delivery, records.get(&inst.name)) {
+                        // An earlier attempt at this tick changed it: what it did may still be
+                        // owed to the digest.
+                        earlier.push(inst.name.clone());
+                    }
                     continue;
                 }
-                let rec = records
-                    .get(&inst.name)
-                    .cloned()
-                    .unwrap_or_else(|| TargetRecord::new(ts.clone(), now));
-                let (decision, attempt) = (&decision, &attempt);
-                let l = &live[&inst.resource];
-                work.push(async move {
-                    let step = self
-                        .handle_target(attempt, decision, inst, ts, rec, l, mine, ops)
-                        .await;
-                    (inst, step)
-                });
+                let w = intent::TargetWork {
+                    decision: &decision,
+                    inst,
+                    ts,
+                    rec: records.get(&inst.name),
+                    live: &live[&inst.resource],
+                    mine,
+                    ops,
+                };
+                let attempt = &attempt;
+                work.push(async move { (place, inst, self.handle_target(attempt, w).await) });
             }
-            let mut steps: Vec<(&Instance, intent::Step)> = stream::iter(work)
+            let mut steps: Vec<(usize, &Instance, intent::Step)> = stream::iter(work)
                 .buffer_unordered(TARGET_CONCURRENCY)
                 .collect()
                 .await;
             // In the order of the policy's targets, whatever order they finished in.
-            steps.sort_by_key(|(inst, _)| instances.iter().position(|i| i.name == inst.name));
-            for (inst, step) in steps {
+            steps.sort_by_key(|(place, _, _)| *place);
+            for (_, inst, step) in steps {
                 match step {
                     intent::Step::Done(results) => {
+                        told.extend(results.iter().filter(|r| digest::is_news(r)).cloned());
                         report.results.extend(results);
                         open.remove(&inst.name);
                     }
@@ -591,6 +605,12 @@ impl Runner {
                 // Nothing to wait for: what is left was cut by the deadline.
                 return Err(out_of_time(&open));
             }
+        }
+        let retry_left = report.results.iter().any(|r| r.retryable);
+        if told_in_digest(&delivery.signal) && !retry_left {
+            // Only once nothing is left for a retry: the retry tells everything, in one digest.
+            self.digest(&attempt, at, told, &earlier, &mut report)
+                .await?;
         }
         report.notify_failures += report.results.iter().filter(|r| r.notify_failed).count();
         let retry: Vec<String> = report
@@ -670,21 +690,41 @@ impl Runner {
     /// Publishes one notification; the error when it failed (logged, counted), `Ok` also when
     /// there is no topic.
     pub(crate) async fn publish(&self, n: &capstan_aws::Notification) -> Result<(), AwsError> {
+        let mut out = self.publish_all(std::slice::from_ref(n)).await;
+        out.pop().expect("one answer per notification")
+    }
+
+    /// Publishes notifications in batches (SNS `PublishBatch`); one answer per notification,
+    /// in their order, each failure logged and counted on its own.
+    pub(crate) async fn publish_all(
+        &self,
+        notes: &[capstan_aws::Notification],
+    ) -> Vec<Result<(), AwsError>> {
         let Some(publisher) = &self.ports.publisher else {
-            info!(subject = %n.subject, "no topic configured: notification only logged");
-            return Ok(());
+            for n in notes {
+                info!(subject = %n.subject, "no topic configured: notification only logged");
+            }
+            return notes.iter().map(|_| Ok(())).collect();
         };
-        match publisher.publish(n).await {
-            Ok(id) => {
-                info!(subject = %n.subject, message_id = %id, dedup = %n.dedup, "published");
-                Ok(())
-            }
-            Err(e) => {
-                warn!(subject = %n.subject, error = %e, "notification failed");
-                self.metric("NotifyFailures", 1.0, &n.target, &n.outcome);
-                Err(e)
-            }
+        if notes.is_empty() {
+            return Vec::new();
         }
+        let answers = publisher.publish_batch(notes).await;
+        notes
+            .iter()
+            .zip(answers)
+            .map(|(n, answer)| match answer {
+                Ok(id) => {
+                    info!(subject = %n.subject, message_id = %id, dedup = %n.dedup, "published");
+                    Ok(())
+                }
+                Err(e) => {
+                    warn!(subject = %n.subject, error = %e, "notification failed");
+                    self.metric("NotifyFailures", 1.0, &n.target, &n.outcome);
+                    Err(e)
+                }
+            })
+            .collect()
     }
 }
 
@@ -718,63 +758,38 @@ pub(crate) fn target_state(
     ts
 }
 
-/// Level-triggered signals (schedule ticks) and decisions that find everything already right
-/// change nothing and say nothing: no write, no notification, only the log line. A repeated
-/// tick therefore costs reads only. An operator's command is never quiet: whatever came of it
-/// (a refusal, a confirmation asked for, nothing to do) goes on the record.
-fn quiet(
-    delivery: &Delivery,
-    mine: &[&TargetDecision],
-    ops: &[&StateOp],
-) -> Option<Vec<TargetResult>> {
-    if mine.is_empty() && ops.is_empty() {
-        return Some(Vec::new());
-    }
-    let change = mine
-        .iter()
-        .any(|t| matches!(t.outcome, Outcome::Change { .. }));
-    let quiet = !change
-        && ops.is_empty()
-        && !intent::from_operator(&delivery.signal)
-        && (matches!(delivery.signal, Signal::Tick(_))
-            || mine.iter().all(|t| {
-                matches!(
-                    t.outcome,
-                    Outcome::Suppressed {
-                        reason: Reason::AlreadyRight
-                    }
-                )
-            }));
-    if !quiet {
-        return None;
-    }
-    Some(
-        mine.iter()
-            .map(|t| {
-                let r = TargetResult::of(t);
-                info!(
-                    target = %t.target, source = %t.source,
-                    reason = r.reason.as_deref().unwrap_or(""),
-                    explanation = %t.explanation, "nothing to do"
-                );
-                r
-            })
-            .collect(),
-    )
+/// The results of a target whose part of the decision is quiet ([`is_quiet`]): logged only.
+fn nothing_to_do(mine: &[&TargetDecision]) -> Vec<TargetResult> {
+    mine.iter()
+        .map(|t| {
+            let r = TargetResult::of(t);
+            info!(
+                target = %t.target, source = %t.source,
+                reason = r.reason.as_deref().unwrap_or(""),
+                explanation = %t.explanation, "nothing to do"
+            );
+            r
+        })
+        .collect()
 }
 
-/// A tick for a moment older than the newest tick that already wrote this target's record (a
-/// late retry, say) must not undo what the newer one did: it is skipped, and the next tick
-/// corrects whatever is left.
+/// True when this tick already wrote the record (an earlier attempt at it: its tick time is
+/// this tick's moment).
+fn written_by_this_tick(delivery: &Delivery, rec: Option<&TargetRecord>) -> bool {
+    matches!(delivery.signal, Signal::Tick(_))
+        && delivery.at.is_some()
+        && rec.and_then(|r| r.tick_at) == delivery.at
+}
+
+/// A tick older than the newest tick that already wrote this target's record is skipped (the
+/// engine's rule: [`capstan_policy::engine::stale_tick`]).
 fn stale_tick(
     delivery: &Delivery,
     inst: &Instance,
     rec: Option<&TargetRecord>,
 ) -> Option<TargetResult> {
-    let (Signal::Tick(_), Some(at)) = (&delivery.signal, delivery.at) else {
-        return None;
-    };
-    let newer = rec.and_then(|r| r.tick_at).filter(|t| *t > at)?;
+    let at = delivery.at?;
+    let newer = engine_stale_tick(&delivery.signal, Some(at), rec.and_then(|r| r.tick_at))?;
     info!(target = %inst.name, tick = %at, newer = %newer, "stale tick skipped");
     let mut r = TargetResult::new(&inst.name, "schedule", ResultOutcome::Ignored);
     r.reason = Some("stale-tick".to_string());

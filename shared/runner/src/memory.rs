@@ -40,7 +40,8 @@ pub enum Op {
     Describe,
     /// [`Fleet::execute`].
     Execute,
-    /// [`Publisher::publish`].
+    /// [`Publisher::publish`], and each call of [`Publisher::publish_batch`] (of at most
+    /// [`capstan_aws::MAX_BATCH`] notifications, as SNS takes them).
     Publish,
 }
 
@@ -95,6 +96,9 @@ pub struct World {
     pub selected: BTreeMap<String, Vec<Resource>>,
     /// Every notification published, in order.
     pub published: Vec<Notification>,
+    /// Notifications the topic refuses, by dedup id, and how: a batch publishes the others
+    /// (SNS answers per entry), these fail alone.
+    pub refused_notices: BTreeMap<String, ErrorKind>,
     /// Every call made, in order.
     pub calls: Vec<Op>,
     /// Every AWS change made, in order.
@@ -458,17 +462,38 @@ pub struct MemoryTopic(pub Memory);
 #[async_trait]
 impl Publisher for MemoryTopic {
     async fn publish(&self, n: &Notification) -> Result<String, AwsError> {
-        guarded(
-            &self.0,
-            Op::Publish,
-            |w| {
-                w.published.push(n.clone());
-                Ok(format!("m{}", w.published.len()))
-            },
-            |_| None,
-            Err,
-        )
-        .await
+        let mut out = self.publish_batch(std::slice::from_ref(n)).await;
+        out.pop().expect("one answer per notification")
+    }
+
+    /// One call (and one programmed fault) per [`capstan_aws::MAX_BATCH`] notifications: a
+    /// fault fails or loses the answer of the whole call, a refused notification
+    /// ([`World::refused_notices`]) only its own entry.
+    async fn publish_batch(&self, notes: &[Notification]) -> Vec<Result<String, AwsError>> {
+        let mut out = Vec::with_capacity(notes.len());
+        for chunk in notes.chunks(capstan_aws::MAX_BATCH) {
+            let answers = guarded(
+                &self.0,
+                Op::Publish,
+                |w| {
+                    chunk
+                        .iter()
+                        .map(|n| match w.refused_notices.get(&n.dedup) {
+                            Some(kind) => Err(injected(Op::Publish, *kind)),
+                            None => {
+                                w.published.push(n.clone());
+                                Ok(format!("m{}", w.published.len()))
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                },
+                |_| None,
+                |e| vec![Err(e); chunk.len()],
+            )
+            .await;
+            out.extend(answers);
+        }
+        out
     }
 }
 

@@ -61,6 +61,18 @@ pub trait Fleet: Send + Sync {
 pub trait Publisher: Send + Sync {
     /// Publishes one notification; returns its message id.
     async fn publish(&self, n: &Notification) -> Result<String, AwsError>;
+
+    /// Publishes several notifications (SNS: `PublishBatch`, 10 per call); one answer per
+    /// notification, in their order, so that each one that failed for now is kept for a retry
+    /// and each one lost for good is counted, whatever happened to the others. By default one
+    /// [`Publisher::publish`] each.
+    async fn publish_batch(&self, notes: &[Notification]) -> Vec<Result<String, AwsError>> {
+        let mut out = Vec::with_capacity(notes.len());
+        for n in notes {
+            out.push(self.publish(n).await);
+        }
+        out
+    }
 }
 
 #[async_trait]
@@ -119,5 +131,9 @@ impl Fleet for AwsFleet {
 impl Publisher for Notifier {
     async fn publish(&self, n: &Notification) -> Result<String, AwsError> {
         Notifier::publish(self, n).await
+    }
+
+    async fn publish_batch(&self, notes: &[Notification]) -> Vec<Result<String, AwsError>> {
+        Notifier::publish_batch(self, notes).await
     }
 }

@@ -156,6 +156,10 @@ pub struct Report {
     pub results: Vec<TargetResult>,
     /// Messages for people that were published (or would have been, without a topic).
     pub notices: Vec<String>,
+    /// The subject of the tick's digest (one message for people about every target the tick
+    /// changed), when this delivery published it; per-target notices of a tick go there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
     /// Notifications that could not be published.
     pub notify_failures: usize,
     /// How many times the runner read and decided again (a lost race, a busy target).
