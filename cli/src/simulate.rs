@@ -96,7 +96,7 @@ pub fn run(
     let mut sim = Simulation::new(&policy, state, chart.map(|_| start));
     for entry in &entries {
         let decision = sim.step(&entry.signal);
-        if entry.line.is_some() || is_news(&decision) {
+        if entry.line.is_some() || is_news(&entry.signal.signal, &decision) {
             println!("{}", decision.render());
         }
     }
@@ -414,18 +414,15 @@ pub fn with_ticks(mut entries: Vec<Entry>, every: TimeDelta) -> Vec<Entry> {
 }
 
 /// True when a decision is worth printing although nobody asked for it (a generated tick):
-/// something changed, was suppressed or denied, or people are told something.
-fn is_news(decision: &Decision) -> bool {
+/// people are told something, the state changes, or a target's result is news by the engine's
+/// rule ([`capstan_policy::engine::is_news`], the one the functions tell people by).
+fn is_news(signal: &Signal, decision: &Decision) -> bool {
     !decision.notices.is_empty()
         || !decision.ops.is_empty()
-        || decision.targets.iter().any(|t| {
-            !matches!(
-                t.outcome,
-                Outcome::Suppressed {
-                    reason: Reason::AlreadyRight
-                }
-            )
-        })
+        || decision
+            .targets
+            .iter()
+            .any(|t| capstan_policy::engine::is_news(signal, t))
 }
 
 /// The replay: the evolving state, the tallies, and the chart's samples when one is drawn.

@@ -111,6 +111,38 @@ fn subjects(published: &[Value]) -> Vec<String> {
         .collect()
 }
 
+/// The one message people get for a tick that changed something: its digest. Returns the
+/// targets it lists, as `target from->to`, by name; no per-target message of a change besides.
+fn digest(published: &[Value]) -> Vec<String> {
+    let digests: Vec<&Value> = published
+        .iter()
+        .filter(|n| n["_attributes"]["action"] == "digest")
+        .collect();
+    assert_eq!(digests.len(), 1, "one digest per tick: {published:#?}");
+    assert!(
+        published
+            .iter()
+            .all(|n| n["_attributes"]["action"] == "digest"
+                || n["_attributes"]["outcome"] != "changed"),
+        "no message of its own per change: {published:#?}"
+    );
+    let d = digests[0];
+    assert_eq!(d["_attributes"]["target"], "*");
+    d["body"]["digest"]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}->{}",
+                e["target"].as_str().unwrap(),
+                e["from"]["desired"],
+                e["to"]["desired"]
+            )
+        })
+        .collect()
+}
+
 /// Capstan's record of a target.
 async fn record(w: &World, target: &str) -> TargetRecord {
     let mut records = w.store.load_targets(&[target.to_string()]).await.unwrap();
@@ -229,12 +261,13 @@ async fn business_hours_and_night_transitions_on_a_weekday_in_utc() {
         w.store.recent_log("api", 100).await.unwrap().len(),
         log_before + 1
     );
+    // One digest for both changes: by how much, and why.
     let published = drain(&w).await;
-    let mut s = subjects(&published);
-    s.sort();
-    assert_eq!(s.len(), 2, "{published:#?}");
-    assert!(s[0].contains("api 3 -> 4"), "{s:?}");
-    assert!(s[1].contains("frontend 2 -> 4"), "{s:?}");
+    assert_eq!(digest(&published), ["api 3->4", "frontend 2->4"]);
+    let text = published[0]["_text"].as_str().unwrap();
+    assert!(text.contains("api: desired 3 -> 4 (+1)"), "{text}");
+    assert!(text.contains("frontend: desired 2 -> 4 (+2)"), "{text}");
+    assert!(text.contains("why: schedule:"), "{text}");
     assert_eq!(
         record(&w, "api").await.tick_at,
         Some(t("2026-11-24T08:00:00Z"))
@@ -261,9 +294,11 @@ async fn business_hours_and_night_transitions_on_a_weekday_in_utc() {
     assert_eq!(w.desired("api-service").await, 10);
     assert_eq!(bounds(&w, "api").await, (2, 10));
     let published = drain(&w).await;
-    assert_eq!(subjects(&published).len(), 1, "{published:#?}");
-    assert!(subjects(&published)[0].contains("api 14 -> 10"));
-    assert_eq!(published[0]["_attributes"]["action"], "scale-in");
+    assert_eq!(digest(&published), ["api 14->10"]);
+    assert!(
+        subjects(&published)[0].contains("1 lowered"),
+        "{published:#?}"
+    );
 
     quiet_ticks(&w, "2026-11-24T20:05:00Z", "2026-11-24T20:15:00Z", 5).await;
     assert_eq!(w.desired("api-service").await, 10);
@@ -303,7 +338,7 @@ async fn business_hours_and_the_morning_occurrence_apply_once_then_ticks_write_n
     assert_eq!(changes(&r), ["api 3->4 4..20", "frontend 2->4 2..10"]);
     assert_eq!(w.desired("api-service").await, 4);
     assert_eq!(w.desired("frontend-service").await, 4);
-    assert_eq!(drain(&w).await.len(), 2);
+    assert_eq!(digest(&drain(&w).await), ["api 3->4", "frontend 2->4"]);
 
     // The same tick again, and the next one: everything is right, nothing is written or said.
     quiet(&w, t("2026-11-23T08:00:00Z")).await;
@@ -352,7 +387,7 @@ async fn dst_spring_forward_in_berlin() {
     let r = w.tick(t("2026-03-29T01:00:00Z")).await;
     assert_eq!(changes(&r), ["frontend 4->2 2..10"]);
     assert_eq!(w.desired("frontend-service").await, 2);
-    assert_eq!(drain(&w).await.len(), 1);
+    assert_eq!(digest(&drain(&w).await), ["frontend 4->2"]);
     quiet(&w, t("2026-03-29T01:05:00Z")).await;
 
     // Exactly once: with other counts set by hand, no later tick applies it again.
@@ -371,7 +406,7 @@ async fn dst_spring_forward_in_berlin() {
     assert_eq!(changes(&r), ["api 3->4 4..20", "frontend 3->4 2..10"]);
     assert_eq!(w.desired("api-service").await, 4);
     assert_eq!(w.desired("frontend-service").await, 4);
-    assert_eq!(drain(&w).await.len(), 2);
+    assert_eq!(digest(&drain(&w).await), ["api 3->4", "frontend 3->4"]);
 }
 
 /// Europe/Berlin, Sunday 2026-10-25: clocks go back from 03:00 CEST (UTC+2) to 02:00 CET
@@ -400,7 +435,7 @@ async fn dst_fall_back_in_berlin() {
     quiet(&w, t("2026-10-24T23:55:00Z")).await;
     let r = w.tick(t("2026-10-25T00:00:00Z")).await;
     assert_eq!(changes(&r), ["frontend 4->2 2..10"]);
-    assert_eq!(drain(&w).await.len(), 1);
+    assert_eq!(digest(&drain(&w).await), ["frontend 4->2"]);
     quiet(&w, t("2026-10-25T00:05:00Z")).await;
 
     // The second pass of 02:00 (01:00Z) does not apply it again.
@@ -419,7 +454,7 @@ async fn dst_fall_back_in_berlin() {
     let r = w.tick(t("2026-10-25T07:00:00Z")).await;
     assert_eq!(changes(&r), ["api 3->4 4..20", "frontend 3->4 2..10"]);
     assert_eq!(w.desired("api-service").await, 4);
-    assert_eq!(drain(&w).await.len(), 2);
+    assert_eq!(digest(&drain(&w).await), ["api 3->4", "frontend 3->4"]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -495,8 +530,14 @@ async fn the_nightly_scale_down_applies_once_and_leaves_an_operator_count_alone(
     assert_eq!(changes(&r), ["frontend 6->2 2..10"]);
     assert_eq!(w.desired("frontend-service").await, 2);
     let published = drain(&w).await;
-    assert_eq!(published.len(), 1, "{published:#?}");
-    assert!(subjects(&published)[0].contains("frontend 6 -> 2"));
+    assert_eq!(digest(&published), ["frontend 6->2"]);
+    assert!(
+        published[0]["_text"]
+            .as_str()
+            .unwrap()
+            .contains("why: schedule:nightly-scale-down"),
+        "{published:#?}"
+    );
     assert_eq!(
         record(&w, "frontend").await.state.occurrences["nightly-scale-down"],
         t("2026-11-24T02:00:00Z")
@@ -577,7 +618,7 @@ async fn a_missed_tick_heals_within_the_catch_up_window() {
     assert_eq!(w.desired("api-service").await, 4);
     assert_eq!(w.desired("frontend-service").await, 4);
     assert_eq!(bounds(&w, "api").await, (4, 20));
-    assert_eq!(drain(&w).await.len(), 2);
+    assert_eq!(digest(&drain(&w).await), ["api 3->4", "frontend 2->4"]);
     quiet_ticks(&w, "2026-11-24T08:15:00Z", "2026-11-24T08:20:00Z", 5).await;
     assert_eq!(
         applied_by(&w, "frontend", "schedule:morning-scale-up")
@@ -614,18 +655,8 @@ async fn a_gap_longer_than_catch_up_reports_the_occurrence_missed_and_still_corr
             .any(|t| t.contains("missed occurrence of morning-scale-up")),
         "{texts:#?}"
     );
-    assert!(
-        subjects(&published)
-            .iter()
-            .any(|s| s.contains("api 3 -> 4")),
-        "{published:#?}"
-    );
-    assert!(
-        published.iter().all(
-            |n| n["_attributes"]["outcome"] != "changed" || n["_attributes"]["target"] == "api"
-        ),
-        "{published:#?}"
-    );
+    // The missed occurrence is a notice of its own; the change, the tick's digest.
+    assert_eq!(digest(&published), ["api 3->4"]);
     assert!(applied_by(&w, "frontend", "schedule:morning-scale-up")
         .await
         .is_empty());
@@ -741,7 +772,7 @@ async fn a_run_time_pre_event_lead_hold_and_release() {
     assert_eq!(w.desired("api-service").await, 8);
     assert_eq!(w.desired("frontend-service").await, 5);
     assert_eq!(bounds(&w, "frontend").await, (5, 10));
-    assert_eq!(drain(&w).await.len(), 2);
+    assert_eq!(digest(&drain(&w).await), ["api 4->8", "frontend 2->5"]);
     quiet(&w, t("2026-11-24T18:05:00Z")).await;
 
     // Traffic took api to 12. During the event a scale-in alarm is held.
@@ -798,7 +829,7 @@ async fn a_run_time_pre_event_lead_hold_and_release() {
     let r = w.tick(t("2026-11-25T03:00:00Z")).await;
     assert_eq!(changes(&r), ["api 12->10 7..10", "frontend 5->4 4..10"]);
     assert_eq!(w.desired("api-service").await, 10);
-    assert_eq!(drain(&w).await.len(), 2);
+    assert_eq!(digest(&drain(&w).await), ["api 12->10", "frontend 5->4"]);
     quiet(&w, t("2026-11-25T03:05:00Z")).await;
     let r = w.tick(t("2026-11-25T03:10:00Z")).await;
     assert_eq!(changes(&r), ["api 10->10 6..10", "frontend 4->3 3..10"]);
@@ -841,7 +872,11 @@ async fn a_run_time_pre_event_releases_step_by_step() {
         let at = t(&format!("2026-11-25T{at}:00Z"));
         let r = w.tick(at).await;
         assert_eq!(changes(&r), want, "at {at}: {r:#}");
-        assert_eq!(drain(&w).await.len(), want.len(), "at {at}");
+        let listed: Vec<String> = want
+            .iter()
+            .map(|c| c.split(' ').take(2).collect::<Vec<_>>().join(" "))
+            .collect();
+        assert_eq!(digest(&drain(&w).await), listed, "at {at}");
         // Between steps: quiet.
         quiet(&w, at + Duration::minutes(5)).await;
     }
@@ -985,13 +1020,16 @@ async fn the_policy_launch_event_raises_the_bounds_at_start_minus_lead() {
     assert_eq!(bounds(&w, "frontend").await, (5, 15));
     assert_eq!(w.group().await, (2, 2, 15), "web is not in the event");
     let published = drain(&w).await;
-    assert_eq!(published.len(), 3, "{published:#?}");
-    assert!(
-        published
-            .iter()
-            .all(|n| n["_text"].as_str().unwrap().contains("event launch (lead")),
-        "{published:#?}"
-    );
+    assert_eq!(digest(&published), ["ai 2->8", "api 4->6", "frontend 2->5"]);
+    // Each target's line says why.
+    let text = published[0]["_text"].as_str().unwrap();
+    for target in ["ai", "api", "frontend"] {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{target}: ")))
+            .unwrap_or_else(|| panic!("{target} in {text}"));
+        assert!(line.contains("event launch (lead"), "{line}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1020,9 +1058,8 @@ async fn apply_runs_an_occurrence_schedule_now_and_refuses_unknown_names() {
     let log = applied_by(&w, "frontend", "schedule:nightly-scale-down").await;
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].at, t("2026-11-23T14:05:00Z"));
-    let published = drain(&w).await;
-    assert_eq!(published.len(), 1);
-    assert!(subjects(&published)[0].contains("frontend 6 -> 2"));
+    // An explicit apply is a tick too: its digest.
+    assert_eq!(digest(&drain(&w).await), ["frontend 6->2"]);
 
     // Unknown names, and a period (not an occurrence), are refused; nothing changes.
     operator_sets(&w, "frontend-service", 6).await;
@@ -1214,7 +1251,7 @@ async fn a_group_with_its_own_scaling_policy_has_its_bounds_moved_and_is_handed_
     let r = w.tick(t("2026-11-24T10:05:00Z")).await;
     assert_eq!(changes(&r).len(), 1, "{r:#}");
     assert_eq!(w.group().await, (4, 2, 15));
-    assert_eq!(drain(&w).await.len(), 1, "one notification");
+    assert_eq!(digest(&drain(&w).await).len(), 1, "one digest");
     quiet_ticks(&w, "2026-11-24T10:10:00Z", "2026-11-24T10:30:00Z", 5).await;
     assert_eq!(w.group().await, (4, 2, 15));
 
@@ -1261,7 +1298,7 @@ async fn after_a_scale_out_on_a_managed_service_the_next_tick_hands_it_back_to_t
     let r = w.tick(t("2026-11-24T10:05:00Z")).await;
     assert_eq!(changes(&r).len(), 1, "{r:#}");
     assert_eq!(w.scalable("ai-service").await, (2, 30));
-    assert_eq!(drain(&w).await.len(), 1, "one notification");
+    assert_eq!(digest(&drain(&w).await).len(), 1, "one digest");
     // Then ticks are quiet: no flapping, no notification every five minutes.
     quiet_ticks(&w, "2026-11-24T10:10:00Z", "2026-11-24T10:30:00Z", 5).await;
     assert_eq!(w.scalable("ai-service").await, (2, 30));
