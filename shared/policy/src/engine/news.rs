@@ -76,7 +76,8 @@ fn already_right(t: &TargetDecision) -> bool {
 mod tests {
     use super::*;
     use crate::decision::Capacity;
-    use crate::signal::{AlarmSignal, AlarmState, TickSignal};
+    use crate::model::AlarmState;
+    use crate::signal::{AlarmSignal, TickSignal};
 
     fn tick() -> Signal {
         Signal::Tick(TickSignal::default())
