@@ -487,14 +487,26 @@ async fn the_period_reset_releases_the_cap() {
         ai["explanation"]
     );
     assert_eq!(w.scalable("ai-service").await, (2, 30));
-    let n: Vec<Value> = w
-        .notifications()
-        .await
-        .into_iter()
-        .filter(|m| m["_attributes"]["target"] == "ai")
+    // Told in the tick's digest, not on its own.
+    let told = w.notifications().await;
+    assert!(
+        !told.iter().any(|m| m["_attributes"]["target"] == "ai"),
+        "{told:#?}"
+    );
+    let digests: Vec<&Value> = told
+        .iter()
+        .filter(|m| m["_attributes"]["action"] == "digest")
         .collect();
-    assert_eq!(kinds(&n), ["ai/changed"], "{n:#?}");
-    assert!(text(&n[0]).contains("2..30"), "{}", text(&n[0]));
+    assert_eq!(digests.len(), 1, "one digest: {told:#?}");
+    let listed: Vec<&Value> = digests[0]["body"]["digest"]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["target"] == "ai")
+        .collect();
+    assert_eq!(listed.len(), 1, "{told:#?}");
+    assert_eq!(listed[0]["to"], json!({"desired": 2, "min": 2, "max": 30}));
+    assert!(text(digests[0]).contains("2..30"), "{}", text(digests[0]));
     let now = t("2026-12-01T00:05:00Z");
     assert!(
         caps(&w).await.iter().all(|c| c.until <= now),
