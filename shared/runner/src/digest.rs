@@ -54,7 +54,9 @@ pub(crate) fn is_news(r: &TargetResult) -> bool {
         r.outcome
     };
     let told_alone = matches!(outcome, ResultOutcome::Failed | ResultOutcome::Ignored);
-    !told_alone && r.reason.as_deref() != Some("already-right") && r.target != crate::GLOBAL
+    !told_alone
+        && r.reason.as_deref() != Some(capstan_policy::decision::Reason::AlreadyRight.code())
+        && r.target != crate::GLOBAL
 }
 
 impl Runner {
