@@ -17,16 +17,6 @@ use support::*;
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-/// Every target result of a handler response.
-fn results(resp: &Value) -> Vec<Value> {
-    resp["reports"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no reports in {resp:#}"))
-        .iter()
-        .flat_map(|r| r["results"].as_array().cloned().unwrap_or_default())
-        .collect()
-}
-
 /// The one result for `target` in a response.
 fn result(resp: &Value, target: &str) -> Value {
     let mut found: Vec<Value> = results(resp)
@@ -52,17 +42,6 @@ fn changes(resp: &Value) -> Vec<String> {
                 r["to"]["max"]
             )
         })
-        .collect()
-}
-
-/// The notices a response published.
-fn notices(resp: &Value) -> Vec<String> {
-    resp["reports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|r| r["notices"].as_array().cloned().unwrap_or_default())
-        .map(|n| n.as_str().unwrap().to_string())
         .collect()
 }
 
