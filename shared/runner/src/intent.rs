@@ -352,11 +352,10 @@ impl Runner {
         scope: &str,
         commit: &Commit,
     ) -> Committed {
-        let now = self.now();
         let Some((receipt, _)) = &commit.receipt else {
             unreachable!("commit_own commits a receipt");
         };
-        match self.table().commit(commit, now).await {
+        match self.commit(a, commit).await {
             Ok(()) => Committed::Yes,
             Err(CommitError::Conflict) => Committed::Conflict,
             // Ours only if it is what this commit wrote: this attempt may also hold the receipt
@@ -463,7 +462,7 @@ impl Runner {
             record,
             ..Commit::default()
         };
-        match self.table().commit(&commit, self.now()).await {
+        match self.commit(a, &commit).await {
             Ok(()) => Some(receipt),
             Err(e) => {
                 info!(scope, key = %receipt.key, error = %e, "could not take over: someone else is completing it");
@@ -694,7 +693,7 @@ impl Runner {
                 record: record.clone().map(|r| (scope.to_string(), r)),
                 ..Commit::default()
             };
-            match self.table().commit(&commit, self.now()).await {
+            match self.commit(a, &commit).await {
                 Ok(()) => return true,
                 Err(CommitError::Conflict) => {}
                 Err(CommitError::Duplicate) => {

@@ -44,6 +44,7 @@
 //! programmable faults.
 #![warn(missing_docs)]
 
+mod batch;
 mod digest;
 mod intent;
 pub mod memory;
@@ -203,6 +204,7 @@ pub struct Instance {
 pub(crate) type CutOff = Vec<(String, Reach, AwsError)>;
 
 /// One handling of a delivery: who is acting, and until when.
+#[derive(Clone)]
 pub(crate) struct Attempt<'a> {
     pub(crate) delivery: &'a Delivery,
     /// This attempt's id, written into every receipt and intent it owns.
@@ -211,6 +213,9 @@ pub(crate) struct Attempt<'a> {
     pub(crate) deadline: DateTime<Utc>,
     /// The deadline of what this attempt commits: after it, others may take over.
     pub(crate) intent_deadline: DateTime<Utc>,
+    /// Where its commits go while several targets are handled side by side (none: straight
+    /// to the table).
+    pub(crate) batch: Option<&'a batch::Batch<'a>>,
 }
 
 impl Runner {
@@ -286,6 +291,19 @@ impl Runner {
         self.ports.table.as_ref()
     }
 
+    /// Commits for `a`: with the other targets it handles side by side, if any.
+    pub(crate) async fn commit(
+        &self,
+        a: &Attempt<'_>,
+        commit: &capstan_store::Commit,
+    ) -> Result<(), capstan_store::CommitError> {
+        let now = self.now();
+        match a.batch {
+            Some(batch) => batch.commit(commit, now).await,
+            None => self.table().commit(commit, now).await,
+        }
+    }
+
     pub(crate) fn fleet(&self) -> &dyn Fleet {
         self.ports.fleet.as_ref()
     }
@@ -310,6 +328,7 @@ impl Runner {
             id: self.ids.attempt(),
             deadline,
             intent_deadline: deadline + DEADLINE_MARGIN,
+            batch: None,
         };
         let at = delivery.at.unwrap_or(now);
         let mut report = Report {
@@ -479,9 +498,18 @@ impl Runner {
 
             // Intents whose owners are gone are completed first, side by side.
             if !recover.is_empty() {
+                let batch = batch::Batch::new(self.table(), recover.len(), TARGET_CONCURRENCY);
+                let side_by_side = Attempt {
+                    batch: Some(&batch),
+                    ..attempt.clone()
+                };
                 let mut work = Vec::new();
                 for (inst, rec, l) in &recover {
-                    work.push(self.recover(&attempt, inst, rec.clone(), l));
+                    let (a, batch) = (&side_by_side, &batch);
+                    work.push(async move {
+                        let _at_work = batch.worker();
+                        self.recover(a, inst, rec.clone(), l).await
+                    });
                 }
                 let done: Vec<_> = stream::iter(work)
                     .buffer_unordered(TARGET_CONCURRENCY)
@@ -565,9 +593,20 @@ impl Runner {
                     mine,
                     ops,
                 };
-                let attempt = &attempt;
-                work.push(async move { (place, inst, self.handle_target(attempt, w).await) });
+                work.push((place, inst, w));
             }
+            let batch = batch::Batch::new(self.table(), work.len(), TARGET_CONCURRENCY);
+            let side_by_side = Attempt {
+                batch: Some(&batch),
+                ..attempt.clone()
+            };
+            let work = work.into_iter().map(|(place, inst, w)| {
+                let (a, batch) = (&side_by_side, &batch);
+                async move {
+                    let _at_work = batch.worker();
+                    (place, inst, self.handle_target(a, w).await)
+                }
+            });
             let mut steps: Vec<(usize, &Instance, intent::Step)> = stream::iter(work)
                 .buffer_unordered(TARGET_CONCURRENCY)
                 .collect()

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use capstan_aws::{Applied, AwsError, Call, ErrorKind, Live, Notification, Plan, Resource};
 use capstan_policy::model::Target;
 use capstan_store::{
-    Commit, CommitError, Expect, Global, LogEntry, Receipt, StoreError, TargetRecord,
+    BatchError, Commit, CommitError, Expect, Global, LogEntry, Receipt, StoreError, TargetRecord,
 };
 use chrono::{DateTime, Duration, Utc};
 
@@ -26,7 +26,8 @@ pub enum Op {
     LoadTargets,
     /// [`StateTable::load_global`].
     LoadGlobal,
-    /// [`StateTable::commit`].
+    /// [`StateTable::commit`], and each call of [`StateTable::commit_all`] (one transaction,
+    /// however many commits it holds).
     Commit,
     /// [`StateTable::receipt`].
     Receipt,
@@ -222,8 +223,25 @@ fn store_err(e: AwsError) -> StoreError {
     StoreError::Aws(e)
 }
 
-/// Applies a commit to the world under its conditions, as DynamoDB's transaction does.
-fn commit_to(w: &mut World, c: &Commit) -> Result<(), CommitError> {
+/// Applies several commits to the world in one transaction: all, or none when a condition of
+/// any fails (each such commit named), as DynamoDB's transaction does.
+fn commit_all_to(w: &mut World, commits: &[Commit]) -> Result<(), BatchError> {
+    let refused: Vec<(usize, CommitError)> = commits
+        .iter()
+        .enumerate()
+        .filter_map(|(n, c)| check(w, c).err().map(|e| (n, e)))
+        .collect();
+    if !refused.is_empty() {
+        return Err(BatchError::Refused(refused));
+    }
+    for c in commits {
+        commit_to(w, c).expect("its conditions were just checked");
+    }
+    Ok(())
+}
+
+/// A commit's conditions against the world.
+fn check(w: &World, c: &Commit) -> Result<(), CommitError> {
     if let Some((r, expect)) = &c.receipt {
         let stored = w.receipts.get(&(r.key.clone(), r.scope.clone()));
         let ok = match expect {
@@ -243,6 +261,12 @@ fn commit_to(w: &mut World, c: &Commit) -> Result<(), CommitError> {
             return Err(CommitError::Conflict);
         }
     }
+    Ok(())
+}
+
+/// Applies a commit to the world under its conditions, as DynamoDB's transaction does.
+fn commit_to(w: &mut World, c: &Commit) -> Result<(), CommitError> {
+    check(w, c)?;
     if let Some((r, _)) = &c.receipt {
         w.receipts
             .insert((r.key.clone(), r.scope.clone()), r.clone());
@@ -309,6 +333,26 @@ impl StateTable for Memory {
             // The SDK's retry of a transaction that committed: its conditions are now false.
             |w| Some(commit_to(w, commit).and(Err(CommitError::Duplicate))),
             |e| Err(CommitError::Store(store_err(e))),
+        )
+        .await
+    }
+
+    async fn commit_all(&self, commits: &[Commit], _now: DateTime<Utc>) -> Result<(), BatchError> {
+        guarded(
+            self,
+            Op::Commit,
+            |w| commit_all_to(w, commits),
+            // The SDK's retry of a transaction that committed: every condition is now false.
+            |w| {
+                Some(commit_all_to(w, commits).and_then(|()| {
+                    Err(BatchError::Refused(
+                        (0..commits.len())
+                            .map(|n| (n, CommitError::Duplicate))
+                            .collect(),
+                    ))
+                }))
+            },
+            |e| Err(BatchError::Failed(store_err(e))),
         )
         .await
     }

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use capstan_aws::{Applied, AwsError, Live, Notification, Notifier, Plan, ReachPool, Resource};
 use capstan_policy::model::Target;
 use capstan_store::{
-    Commit, CommitError, Global, LogEntry, Receipt, Store, StoreError, TargetRecord,
+    BatchError, Commit, CommitError, Global, LogEntry, Receipt, Store, StoreError, TargetRecord,
 };
 use chrono::{DateTime, Utc};
 
@@ -30,6 +30,10 @@ pub trait StateTable: Send + Sync {
 
     /// Writes everything in `commit` atomically under its conditions, or nothing.
     async fn commit(&self, commit: &Commit, now: DateTime<Utc>) -> Result<(), CommitError>;
+
+    /// Writes several commits in one transaction, all or none (see [`Store::commit_all`]):
+    /// at most [`capstan_store::MAX_TRANSACTION_ITEMS`] writes, no item in two of them.
+    async fn commit_all(&self, commits: &[Commit], now: DateTime<Utc>) -> Result<(), BatchError>;
 
     /// The receipt of `key` for `scope`, strongly consistent.
     async fn receipt(&self, key: &str, scope: &str) -> Result<Option<Receipt>, StoreError>;
@@ -90,6 +94,10 @@ impl StateTable for Store {
 
     async fn commit(&self, commit: &Commit, now: DateTime<Utc>) -> Result<(), CommitError> {
         Store::commit(self, commit, now).await
+    }
+
+    async fn commit_all(&self, commits: &[Commit], now: DateTime<Utc>) -> Result<(), BatchError> {
+        Store::commit_all(self, commits, now).await
     }
 
     async fn receipt(&self, key: &str, scope: &str) -> Result<Option<Receipt>, StoreError> {

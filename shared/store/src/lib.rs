@@ -18,6 +18,8 @@
 //! exists, or names another attempt: read it with [`Store::receipt`]). Every transaction
 //! carries a `ClientRequestToken` derived from what it writes, so DynamoDB answers an SDK
 //! retry of a transaction that already committed with success instead of a failed condition.
+//! [`Store::commit_all`] writes several targets' commits in one transaction (a tick over many
+//! targets), and says which of them a cancellation refused.
 #![warn(missing_docs)]
 
 pub mod slack;
@@ -48,9 +50,11 @@ pub const LOG_TTL: Duration = Duration::days(90);
 pub const BATCH_GET_KEYS: usize = 100;
 /// Most `BatchGetItem` calls [`Store::load_targets`] has in flight at once.
 pub const MAX_CONCURRENT_READS: usize = 8;
+/// Most writes in one `TransactWriteItems` (the API's limit).
+pub const MAX_TRANSACTION_ITEMS: usize = 100;
 
 /// A failed state-table operation.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// DynamoDB refused or failed.
     #[error(transparent)]
@@ -78,7 +82,7 @@ impl StoreError {
 }
 
 /// Why a commit did not happen.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CommitError {
     /// The target record changed since it was read, or DynamoDB cancelled the transaction for a
     /// concurrent one on the same items (`TransactionConflict`): re-read and decide again.
@@ -91,6 +95,18 @@ pub enum CommitError {
     /// Anything else.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Why a transaction of several commits ([`Store::commit_all`]) did not happen. Either way
+/// nothing of any of them was written (unless the answer of a retryable failure was lost).
+#[derive(Debug, Clone)]
+pub enum BatchError {
+    /// These commits (by their place in the batch) failed a condition, each with
+    /// [`CommitError::Duplicate`] or [`CommitError::Conflict`]: the others failed none, and
+    /// may be sent again without them.
+    Refused(Vec<(usize, CommitError)>),
+    /// The transaction failed as a whole.
+    Failed(StoreError),
 }
 
 /// The record's state before an intent was committed: what an undo restores, so that a change
@@ -312,6 +328,18 @@ pub struct Commit {
     pub events: Vec<(String, Event)>,
     /// Run-time events to remove.
     pub cancel_events: Vec<String>,
+}
+
+impl Commit {
+    /// How many items it writes, budget caps it lifts aside (those are found on committing).
+    pub fn writes(&self) -> usize {
+        usize::from(self.receipt.is_some())
+            + usize::from(self.record.is_some())
+            + self.log.len()
+            + self.caps.len()
+            + self.events.len()
+            + self.cancel_events.len()
+    }
 }
 
 /// The state table.
@@ -622,7 +650,94 @@ impl Store {
 
     /// Writes everything in `commit` in one transaction, or nothing.
     pub async fn commit(&self, commit: &Commit, now: DateTime<Utc>) -> Result<(), CommitError> {
+        match self.commit_all(std::slice::from_ref(commit), now).await {
+            Ok(()) => Ok(()),
+            Err(BatchError::Refused(mut refused)) => Err(refused
+                .pop()
+                .map(|(_, e)| e)
+                .unwrap_or(CommitError::Conflict)),
+            Err(BatchError::Failed(e)) => Err(CommitError::Store(e)),
+        }
+    }
+
+    /// Writes several commits in one transaction: all of them, or none. At most
+    /// [`MAX_TRANSACTION_ITEMS`] writes in all, and no item written by two of them (DynamoDB
+    /// refuses both). When conditions fail, [`BatchError::Refused`] names each commit that
+    /// failed one and why; the others were not written either, and may be sent again alone.
+    pub async fn commit_all(
+        &self,
+        commits: &[Commit],
+        now: DateTime<Utc>,
+    ) -> Result<(), BatchError> {
         let mut items: Vec<TransactWriteItem> = Vec::new();
+        // Per commit: where its items start, and where its receipt and record are.
+        let mut spans: Vec<Span> = Vec::with_capacity(commits.len());
+        for commit in commits {
+            let start = items.len();
+            let (idem, record) = self
+                .items_of(commit, now, &mut items)
+                .await
+                .map_err(BatchError::Failed)?;
+            spans.push(Span {
+                items: start..items.len(),
+                idem,
+                record,
+            });
+        }
+        if items.is_empty() {
+            return Ok(());
+        }
+        // The same transaction always carries the same token: real DynamoDB answers an SDK
+        // retry of one that committed (its first answer lost) with success for 10 minutes,
+        // instead of failing the conditions the first one made false. (moto ignores the token;
+        // the runner also recognises its own receipt, see `CommitError::Duplicate`.)
+        let token = request_token(&items);
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .client_request_token(token)
+            .send()
+            .await;
+        let e = match result {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        let Some(reasons) = cancellation_reasons(&e) else {
+            return Err(BatchError::Failed(StoreError::from(AwsError::from_sdk(
+                "dynamodb:TransactWriteItems",
+                e,
+            ))));
+        };
+        let refused = refusals(&spans, &reasons);
+        if !refused.is_empty() {
+            return Err(BatchError::Refused(refused));
+        }
+        if reasons
+            .iter()
+            .any(|r| r == "ThrottlingError" || r == "ProvisionedThroughputExceeded")
+        {
+            return Err(BatchError::Failed(StoreError::from(AwsError::new(
+                "dynamodb:TransactWriteItems",
+                ErrorKind::Transient,
+                Some("TransactionCanceledException"),
+                format!("cancelled by throttling: {}", reasons.join(", ")),
+            ))));
+        }
+        Err(BatchError::Failed(StoreError::from(AwsError::from_sdk(
+            "dynamodb:TransactWriteItems",
+            e,
+        ))))
+    }
+
+    /// Appends the writes of `commit` to `items`; returns the places of its receipt and its
+    /// record among them.
+    async fn items_of(
+        &self,
+        commit: &Commit,
+        now: DateTime<Utc>,
+        items: &mut Vec<TransactWriteItem>,
+    ) -> Result<(Option<usize>, Option<usize>), StoreError> {
         let mut idem_index = None;
         let mut record_index = None;
         if let Some((r, expect)) = &commit.receipt {
@@ -743,55 +858,41 @@ impl Store {
                 );
             }
         }
-        if items.is_empty() {
-            return Ok(());
-        }
-        // The same transaction always carries the same token: real DynamoDB answers an SDK
-        // retry of one that committed (its first answer lost) with success for 10 minutes,
-        // instead of failing the conditions the first one made false. (moto ignores the token;
-        // the runner also recognises its own receipt, see `CommitError::Duplicate`.)
-        let token = request_token(&items);
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .client_request_token(token)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                if let Some(reasons) = cancellation_reasons(&e) {
-                    let failed = |i: Option<usize>| {
-                        i.and_then(|i| reasons.get(i))
-                            .is_some_and(|r| r == "ConditionalCheckFailed")
-                    };
-                    if failed(idem_index) {
-                        return Err(CommitError::Duplicate);
-                    }
-                    if failed(record_index) {
-                        return Err(CommitError::Conflict);
-                    }
-                    if reasons.iter().any(|r| r == "TransactionConflict") {
-                        return Err(CommitError::Conflict);
-                    }
-                    if reasons
-                        .iter()
-                        .any(|r| r == "ThrottlingError" || r == "ProvisionedThroughputExceeded")
-                    {
-                        return Err(StoreError::from(AwsError::new(
-                            "dynamodb:TransactWriteItems",
-                            ErrorKind::Transient,
-                            Some("TransactionCanceledException"),
-                            format!("cancelled by throttling: {}", reasons.join(", ")),
-                        ))
-                        .into());
-                    }
-                }
-                Err(StoreError::from(AwsError::from_sdk("dynamodb:TransactWriteItems", e)).into())
-            }
-        }
+        Ok((idem_index, record_index))
     }
+}
+
+/// Where one commit's writes are in a transaction of several.
+struct Span {
+    items: std::ops::Range<usize>,
+    idem: Option<usize>,
+    record: Option<usize>,
+}
+
+/// The commits a cancelled transaction refused, by their conditions: a receipt's condition
+/// makes it a duplicate, the record's (or DynamoDB's `TransactionConflict` on any of its items)
+/// a conflict.
+fn refusals(spans: &[Span], reasons: &[String]) -> Vec<(usize, CommitError)> {
+    let is =
+        |i: Option<usize>, what: &str| i.and_then(|i| reasons.get(i)).is_some_and(|r| r == what);
+    spans
+        .iter()
+        .enumerate()
+        .filter_map(|(n, span)| {
+            if is(span.idem, "ConditionalCheckFailed") {
+                Some((n, CommitError::Duplicate))
+            } else if is(span.record, "ConditionalCheckFailed")
+                || span
+                    .items
+                    .clone()
+                    .any(|i| is(Some(i), "TransactionConflict"))
+            {
+                Some((n, CommitError::Conflict))
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 /// The cancellation reason of each item of a cancelled transaction (`None` stands for an item

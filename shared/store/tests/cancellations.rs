@@ -13,7 +13,9 @@ use aws_sdk_dynamodb::types::CancellationReason;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use aws_smithy_types::retry::RetryConfig;
 use capstan_policy::state::TargetState;
-use capstan_store::{Commit, CommitError, Expect, Receipt, ReceiptState, Store, TargetRecord};
+use capstan_store::{
+    BatchError, Commit, CommitError, Expect, Receipt, ReceiptState, Store, TargetRecord,
+};
 use chrono::{DateTime, Utc};
 
 fn now() -> DateTime<Utc> {
@@ -21,13 +23,17 @@ fn now() -> DateTime<Utc> {
 }
 
 fn commit() -> Commit {
-    let mut rec = TargetRecord::new(TargetState::new("api", 3, 2, 20), now());
+    commit_of("api")
+}
+
+fn commit_of(name: &str) -> Commit {
+    let mut rec = TargetRecord::new(TargetState::new(name, 3, 2, 20), now());
     rec.version = 4;
     Commit {
         receipt: Some((
             Receipt {
                 key: "k".into(),
-                scope: "api".into(),
+                scope: name.into(),
                 attempt: "a1".into(),
                 at: now(),
                 state: ReceiptState::Done,
@@ -37,7 +43,7 @@ fn commit() -> Commit {
             },
             Expect::New,
         )),
-        record: Some(("api".into(), rec)),
+        record: Some((name.into(), rec)),
         ..Commit::default()
     }
 }
@@ -117,4 +123,47 @@ async fn every_transaction_carries_the_same_token_for_the_same_writes() {
     assert!(!t[0].is_empty() && t[0].len() <= 36, "{t:?}");
     assert_eq!(t[0], t[1], "the same transaction, the same token");
     assert_ne!(t[0], t[2], "another transaction, another token");
+}
+
+#[tokio::test]
+async fn a_cancelled_transaction_of_several_commits_names_each_one_it_refused() {
+    // Two writes each: api's receipt, api's record, web's..., ai's...
+    let batch = [commit_of("api"), commit_of("web"), commit_of("ai")];
+    let answer = cancelled(&[
+        "None",
+        "None",
+        "None",
+        "ConditionalCheckFailed",
+        "TransactionConflict",
+        "None",
+    ])
+    .commit_all(&batch, now())
+    .await;
+    match answer {
+        Err(BatchError::Refused(refused)) => {
+            let named: Vec<(usize, String)> = refused
+                .iter()
+                .map(|(n, e)| (*n, format!("{e:?}")))
+                .collect();
+            assert_eq!(
+                named,
+                vec![(1, "Conflict".to_string()), (2, "Conflict".to_string())]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let dup = cancelled(&["None", "None", "ConditionalCheckFailed", "None"])
+        .commit_all(&batch[..2], now())
+        .await;
+    assert!(
+        matches!(&dup, Err(BatchError::Refused(r)) if r.len() == 1 && r[0].0 == 1 && matches!(r[0].1, CommitError::Duplicate)),
+        "{dup:?}"
+    );
+    let throttled = cancelled(&["None", "ThrottlingError", "None", "None"])
+        .commit_all(&batch[..2], now())
+        .await;
+    assert!(
+        matches!(&throttled, Err(BatchError::Failed(e)) if e.is_retryable()),
+        "throttling refuses no commit in particular: {throttled:?}"
+    );
 }

@@ -4,7 +4,8 @@ use capstan_moto::Moto;
 use capstan_policy::decision::Capacity;
 use capstan_policy::state::{BudgetCap, TargetState};
 use capstan_store::{
-    Commit, CommitError, Expect, LogEntry, Pending, Receipt, ReceiptState, Store, TargetRecord,
+    BatchError, Commit, CommitError, Expect, LogEntry, Pending, Receipt, ReceiptState, Store,
+    TargetRecord,
 };
 use chrono::{DateTime, Duration, Utc};
 
@@ -348,4 +349,64 @@ async fn concurrent_writers_on_one_version_leave_exactly_one_winner() {
             "round {round}: the winner's record"
         );
     }
+}
+
+#[tokio::test]
+async fn several_targets_commit_in_one_transaction_all_or_none() {
+    let moto = Moto::start().await;
+    let store = store(&moto).await;
+    let now = t("2026-11-23T08:00:04Z");
+    let target = |name: &str, version: u64| {
+        let mut rec = TargetRecord::new(TargetState::new(name, 4, 2, 20), now);
+        rec.version = version;
+        Commit {
+            receipt: idem("tick:1", name),
+            record: Some((name.into(), rec)),
+            log: vec![entry(now, "tick:1", name, 4)],
+            ..Commit::default()
+        }
+    };
+    let names = ["api", "web", "ai", "frontend"];
+    let batch: Vec<Commit> = names.iter().map(|n| target(n, 0)).collect();
+    store.commit_all(&batch, now).await.unwrap();
+    let all: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let records = store.load_targets(&all).await.unwrap();
+    assert_eq!(records.len(), 4);
+    assert!(records.values().all(|r| r.version == 1), "{records:?}");
+    for n in names {
+        assert!(store.receipt("tick:1", n).await.unwrap().is_some(), "{n}");
+    }
+
+    // Next: web read at a stale version, ai's receipt exists: both named, nothing written.
+    let mut next: Vec<Commit> = names.iter().map(|n| target(n, 1)).collect();
+    for c in &mut next {
+        let (r, _) = c.receipt.as_mut().unwrap();
+        r.key = "tick:2".into();
+        c.log[0].key = "tick:2".into();
+    }
+    next[1].record.as_mut().unwrap().1.version = 0;
+    next[2].receipt = idem("tick:1", "ai");
+    match store.commit_all(&next, now).await {
+        Err(BatchError::Refused(refused)) => {
+            let named: Vec<(usize, String)> = refused
+                .iter()
+                .map(|(n, e)| (*n, format!("{e:?}")))
+                .collect();
+            assert_eq!(named, vec![(1, "Conflict".into()), (2, "Duplicate".into())]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let records = store.load_targets(&all).await.unwrap();
+    assert!(
+        records.values().all(|r| r.version == 1),
+        "nothing written: {records:?}"
+    );
+    assert!(store.receipt("tick:2", "api").await.unwrap().is_none());
+    // The others alone, again: they land.
+    let rest = vec![next[0].clone(), next[3].clone()];
+    store.commit_all(&rest, now).await.unwrap();
+    let records = store.load_targets(&all).await.unwrap();
+    assert_eq!(records["api"].version, 2);
+    assert_eq!(records["frontend"].version, 2);
+    assert_eq!(records["web"].version, 1);
 }
