@@ -477,12 +477,14 @@ mod tests {
 
     #[test]
     fn a_scope_is_never_twice_in_one_transaction_nor_writes_past_the_limit() {
-        let mut q = Queue::default();
-        q.waiting = vec![
-            (0, commit("tick:1", "api", 0)),
-            (1, commit("tick:2", "api", 0)),
-            (2, commit("tick:1", "web", 0)),
-        ];
+        let mut q = Queue {
+            waiting: vec![
+                (0, commit("tick:1", "api", 0)),
+                (1, commit("tick:2", "api", 0)),
+                (2, commit("tick:1", "web", 0)),
+            ],
+            ..Queue::default()
+        };
         let taken: Vec<u64> = q.take().into_iter().map(|(t, _)| t).collect();
         assert_eq!(taken, vec![0, 2]);
         assert_eq!(
@@ -491,10 +493,12 @@ mod tests {
             "api's second commit waits for the next one"
         );
 
-        let mut q = Queue::default();
-        q.waiting = (0..60)
-            .map(|i| (i, commit("tick:1", &format!("svc-{i}"), 0)))
-            .collect();
+        let mut q = Queue {
+            waiting: (0..60)
+                .map(|i| (i, commit("tick:1", &format!("svc-{i}"), 0)))
+                .collect(),
+            ..Queue::default()
+        };
         let taken = q.take();
         assert_eq!(taken.len(), MAX_TRANSACTION_ITEMS / 2, "two writes each");
         assert_eq!(q.waiting.len(), 10);
