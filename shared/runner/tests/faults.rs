@@ -728,3 +728,107 @@ async fn a_describe_that_is_refused_for_good_is_announced_once_and_not_retried()
     assert_eq!(r.memory.world().published.len(), 1, "{again:#?}");
     assert_eq!(r.memory.world().live[&ecs("api-service")].desired, 3);
 }
+
+/// A boundary over more targets than the runner handles at once: its commits are batched
+/// (groups of [`capstan_runner::TARGET_CONCURRENCY`]), and every fault at every call of it,
+/// a batched commit's included, still ends as the fault-free run.
+mod fleet {
+    use super::*;
+
+    const TARGETS: usize = 12;
+
+    fn service(i: usize) -> String {
+        format!("svc-{i:02}")
+    }
+
+    fn policy() -> String {
+        let mut p = String::from("[settings]\nzone = \"UTC\"\n\n");
+        for i in 0..TARGETS {
+            let s = service(i);
+            p.push_str(&format!(
+                "[targets.{s}]\nkind = \"ecs\"\ncluster = \"main-cluster\"\nservice = \"{s}\"\nfloor = 1\nceiling = 20\n\n"
+            ));
+        }
+        let all: Vec<String> = (0..TARGETS)
+            .map(|i| format!("\"{}\"", service(i)))
+            .collect();
+        p.push_str(&format!(
+            "[schedules.business-hours]\ntargets = [{}]\nweekdays = [\"mon-fri\"]\nbegin = \"08:00\"\nend = \"20:00\"\nfloor = 4\nceiling = 20\n",
+            all.join(", ")
+        ));
+        p
+    }
+
+    fn run() -> Run {
+        let memory = Memory::new();
+        for i in 0..TARGETS {
+            memory.add(ecs(&service(i)), live(2, None, false));
+        }
+        let clock = ManualClock::at(t("2026-11-23T08:00:04Z"));
+        let runner = Runner::with_ports(
+            capstan_policy::load(&policy()).unwrap(),
+            memory.ports(),
+            Arc::new(clock.clone()),
+        )
+        .with_ids(Arc::new(SequentialIds::default()))
+        .with_metrics(false);
+        Run {
+            memory,
+            clock,
+            runner,
+        }
+    }
+
+    fn tick() -> Delivery {
+        Delivery {
+            signal: Signal::Tick(TickSignal::default()),
+            key: "tick:2026-11-23T08:00:00Z".into(),
+            at: Some(t("2026-11-23T08:00:00Z")),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_boundary_commits_once_per_step_for_each_group_of_targets_at_work() {
+        let r = run();
+        invoke(&r, &tick()).await.unwrap();
+        let w = r.memory.world();
+        assert!(w.live.values().all(|l| l.desired == 4), "{:?}", w.live);
+        let count = |op: Op| w.calls.iter().filter(|c| **c == op).count();
+        assert_eq!(count(Op::Execute), TARGETS);
+        // Groups of 8 and 4: each commits its intents, then finishes, in one transaction.
+        let groups = TARGETS.div_ceil(capstan_runner::TARGET_CONCURRENCY);
+        assert_eq!(
+            count(Op::Commit),
+            2 * groups + 2,
+            "and the digest's receipt, in progress then done: {:?}",
+            w.calls
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_fault_at_every_call_of_a_batched_boundary_ends_as_the_fault_free_run() {
+        let clean = run();
+        invoke(&clean, &tick()).await.unwrap();
+        let want = end(&clean.memory);
+        let points = clean.memory.calls();
+        let mut cases = 0;
+        for i in 0..points {
+            for fault in HEALABLE {
+                let r = run();
+                r.memory.fault_at(i, fault);
+                invoke_until_done(&r, &tick(), 4).await;
+                let context = format!(
+                    "{fault:?} at call {i} ({:?})",
+                    r.memory.world().calls.get(i)
+                );
+                assert_eq!(end(&r.memory), want, "{context}");
+                assert_settled(&r.memory, &context);
+                // Each target changed once: one effect each, however the faults fell.
+                let changes = r.memory.world().changes.len();
+                assert_eq!(changes, TARGETS, "{context}: changes made");
+                cases += 1;
+            }
+        }
+        assert!(cases >= 5 * (TARGETS + 4), "{cases} cases");
+    }
+}
