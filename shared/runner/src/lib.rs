@@ -600,13 +600,17 @@ impl Runner {
                 batch: Some(&batch),
                 ..attempt.clone()
             };
-            let work = work.into_iter().map(|(place, inst, w)| {
+            // Built in a loop, not by a closure: the handlers' futures must stay `Send`, and a
+            // closure's lifetimes are not general enough for that.
+            let mut futures = Vec::with_capacity(work.len());
+            for (place, inst, w) in work {
                 let (a, batch) = (&side_by_side, &batch);
-                async move {
+                futures.push(async move {
                     let _at_work = batch.worker();
                     (place, inst, self.handle_target(a, w).await)
-                }
-            });
+                });
+            }
+            let work = futures;
             let mut steps: Vec<(usize, &Instance, intent::Step)> = stream::iter(work)
                 .buffer_unordered(TARGET_CONCURRENCY)
                 .collect()
