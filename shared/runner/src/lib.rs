@@ -13,6 +13,11 @@
 //!    absolute values;
 //! 5. makes the call, publishes, and marks the receipt done as it clears the intent.
 //!
+//! Targets are handled [`TARGET_CONCURRENCY`] at a time, and the commits of those at work are
+//! written together, one transaction per step for the group (see `batch`): a boundary tick over
+//! 500 targets makes two transactions per 8 targets, not two per target. Each target still gets
+//! the answer its own commit would have had, so nothing below depends on the batching.
+//!
 //! # Exactly once
 //!
 //! The receipt is written before any side effect, like an idempotency record of Powertools
