@@ -11,6 +11,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::error::{AwsError, ErrorKind};
+use crate::tls::TlsRoots;
 
 /// How long AWS calls may take and how often they are tried.
 ///
@@ -60,6 +61,17 @@ pub async fn load_config(t: Timeouts) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .retry_config(t.retry_config())
         .timeout_config(t.timeout_config())
+        .load()
+        .await
+}
+
+/// [`load_config`] for a Lambda function: its HTTPS client trusts `roots` (see
+/// [`crate::tls`]: Amazon Trust Services' roots alone, where AWS's endpoints are theirs).
+pub async fn load_function_config(t: Timeouts, roots: TlsRoots) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(t.retry_config())
+        .timeout_config(t.timeout_config())
+        .http_client(crate::tls::https_client(roots))
         .load()
         .await
 }

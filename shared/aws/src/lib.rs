@@ -44,10 +44,12 @@ pub mod reach;
 pub mod resource;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tls;
 
 pub use actuate::{apply, execute, plan, Applied, Call, Mode, Plan};
-pub use config::{fetch_parameter, load_config, Clients, Timeouts};
+pub use config::{fetch_parameter, load_config, load_function_config, Clients, Timeouts};
 pub use error::{AwsError, ErrorKind};
 pub use notify::{parse_message, Notification, Notifier, MAX_BATCH};
 pub use reach::{session_name, Reach, ReachPool};
 pub use resource::{describe, describe_calls, resolve, Live, Resource};
+pub use tls::TlsRoots;

@@ -224,7 +224,7 @@ pub type Error = lambda_runtime::Error;
 pub async fn serve<F: Function>() -> Result<(), Error> {
     init_logging();
     let config = Config::from_env(|k| std::env::var(k).ok())?;
-    let sdk = capstan_aws::load_config(Timeouts::default()).await;
+    let sdk = function_sdk_config().await?;
     let runner = runner_with_config(F::NAME, &config, &sdk, Arc::new(SystemClock)).await?;
     let handler = F::init(runner, &config, &sdk).await?;
     lambda_runtime::run(lambda_runtime::service_fn(
@@ -295,6 +295,25 @@ pub fn log_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> Targets
 }
 
 /// The Lambda context's deadline (milliseconds since the epoch) as a time.
+/// The SDK configuration of a function: the standard environment, Capstan's timeouts, and an
+/// HTTPS client trusting the roots `CAPSTAN_TLS_ROOTS` names or the environment calls for
+/// ([`capstan_aws::TlsRoots`]).
+pub async fn function_sdk_config() -> Result<aws_config::SdkConfig, ConfigError> {
+    let roots = tls_roots(|k| std::env::var(k).ok())?;
+    Ok(capstan_aws::load_function_config(Timeouts::default(), roots).await)
+}
+
+/// The roots the functions' AWS clients trust, from the environment.
+pub fn tls_roots(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<capstan_aws::TlsRoots, ConfigError> {
+    capstan_aws::TlsRoots::from_env(&var).map_err(|e| ConfigError::Invalid {
+        name: "CAPSTAN_TLS_ROOTS",
+        value: var("CAPSTAN_TLS_ROOTS").unwrap_or_default(),
+        expected: e.expected(),
+    })
+}
+
 fn lambda_deadline(millis: u64) -> Option<DateTime<Utc>> {
     DateTime::<Utc>::from_timestamp_millis(i64::try_from(millis).ok()?)
 }
@@ -304,7 +323,7 @@ fn lambda_deadline(millis: u64) -> Option<DateTime<Utc>> {
 /// function in the log.
 pub async fn runner_from_env(function: &str) -> Result<Runner, ConfigError> {
     let config = Config::from_env(|k| std::env::var(k).ok())?;
-    let sdk = capstan_aws::load_config(Timeouts::default()).await;
+    let sdk = function_sdk_config().await?;
     runner_with_config(function, &config, &sdk, Arc::new(SystemClock)).await
 }
 
@@ -397,6 +416,27 @@ pub async fn handle_each(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_capstan_tls_roots_is_refused_naming_the_variable() {
+        let env = |k: &str| match k {
+            "CAPSTAN_TLS_ROOTS" => Some("mozilla".to_string()),
+            "AWS_REGION" => Some("us-east-1".to_string()),
+            _ => None,
+        };
+        let e = tls_roots(env).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("CAPSTAN_TLS_ROOTS") && text.contains("\"mozilla\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("`amazon`") && text.contains("`system`"),
+            "{text}"
+        );
+        let region_only = |k: &str| (k == "AWS_REGION").then(|| "eu-west-1".to_string());
+        assert_eq!(tls_roots(region_only), Ok(capstan_aws::TlsRoots::Amazon));
+    }
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
