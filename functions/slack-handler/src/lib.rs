@@ -158,11 +158,7 @@ impl Function for Handler {
     ) -> Result<Handler, ConfigError> {
         let settings = SlackSettings::from_env(|k| std::env::var(k).ok())?;
         let signing = Signing::start(settings.secret.clone(), sdk, INIT_SECRET_BUDGET).await?;
-        let responder = HttpResponder::new().map_err(|e| ConfigError::Invalid {
-            name: "SSL_CERT_FILE",
-            value: e.to_string(),
-            expected: "expected the system's root certificates to load",
-        })?;
+        let responder = HttpResponder::new();
         let store =
             capstan_store::Store::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone());
         let parts = Parts {

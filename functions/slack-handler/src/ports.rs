@@ -2,6 +2,7 @@
 //! `response_url`, and the table's Slack items (confirmation requests, post marks). Each has an
 //! AWS (or HTTP) adapter here and an in-memory one in [`crate::memory`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -153,29 +154,50 @@ impl Queue for SqsQueue {
 /// How long one post may take: Slack answers in well under a second.
 pub const POST_TIMEOUT: Duration = Duration::from_secs(5);
 
+type HttpsClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Full<Bytes>,
+>;
+
 /// Posts JSON over HTTPS (and plain HTTP, for a local test prefix) with hyper.
-#[derive(Clone)]
+///
+/// The client, which loads the platform's root certificates (Slack's are not Amazon's), is
+/// built on the first post, not at start: most invocations are acknowledgements, which never
+/// post, and the certificate store was a third of the function's init.
+#[derive(Clone, Default)]
 pub struct HttpResponder {
-    client: hyper_util::client::legacy::Client<
-        hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-        Full<Bytes>,
-    >,
+    client: Arc<std::sync::OnceLock<Result<HttpsClient, String>>>,
 }
 
 impl HttpResponder {
-    /// A client trusting the system's root certificates.
-    pub fn new() -> Result<HttpResponder, std::io::Error> {
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(std::sync::Arc::new(
-                rustls::crypto::aws_lc_rs::default_provider(),
-            ))?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build(https);
-        Ok(HttpResponder { client })
+    /// A responder whose client trusts the system's root certificates.
+    pub fn new() -> HttpResponder {
+        HttpResponder::default()
+    }
+
+    fn client(&self) -> Result<&HttpsClient, PostError> {
+        self.client
+            .get_or_init(|| {
+                let https = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_provider_and_native_roots(Arc::new(
+                        rustls::crypto::aws_lc_rs::default_provider(),
+                    ))
+                    .map_err(|e| format!("no root certificates to verify Slack with: {e}"))?
+                    .https_or_http()
+                    .enable_http1()
+                    .build();
+                Ok(
+                    hyper_util::client::legacy::Client::builder(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .build(https),
+                )
+            })
+            .as_ref()
+            .map_err(|e| PostError::Refused {
+                status: 0,
+                body: e.clone(),
+            })
     }
 }
 
@@ -193,8 +215,9 @@ impl Responder for HttpResponder {
                 status: 0,
                 body: format!("not a request: {e}"),
             })?;
+        let client = self.client()?;
         let answer = tokio::time::timeout(POST_TIMEOUT, async {
-            let response = self.client.request(request).await?;
+            let response = client.request(request).await?;
             let status = response.status().as_u16();
             let body = response.into_body().collect().await?.to_bytes();
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>((status, body))

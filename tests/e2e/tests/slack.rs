@@ -462,7 +462,7 @@ async fn build_handler(
         Parts {
             verifier: Verifier::new(SECRET).into(),
             queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sqs_sdk), work_url)),
-            responder: Arc::new(HttpResponder::new().unwrap()),
+            responder: Arc::new(HttpResponder::new()),
             requests: Arc::new(capstan_store::Store::new(dynamodb, TABLE)),
             response_prefix: Some(prefix.to_string()),
             ack_budget: ACK_BUDGET,

@@ -139,7 +139,7 @@ impl Slack {
         let parts = Parts {
             verifier: Verifier::new(SECRET).into(),
             queue: Arc::new(SqsQueue::new(sqs.clone(), queue_url.clone())),
-            responder: Arc::new(HttpResponder::new().expect("an HTTP client")),
+            responder: Arc::new(HttpResponder::new()),
             requests: Arc::new(capstan_store::Store::new(
                 aws_sdk_dynamodb::Client::new(sdk),
                 table,
