@@ -112,10 +112,14 @@ struct Run {
 }
 
 fn run_for(s: &Scenario) -> Run {
-    let memory = world();
-    let clock = ManualClock::at(s.clock);
+    run_with(world(), POLICY, s.clock)
+}
+
+/// A runner over `memory` for `policy`, its clock pinned at `at`.
+fn run_with(memory: Memory, policy: &str, at: DateTime<Utc>) -> Run {
+    let clock = ManualClock::at(at);
     let runner = Runner::with_ports(
-        capstan_policy::load(POLICY).unwrap(),
+        capstan_policy::load(policy).unwrap(),
         memory.ports(),
         Arc::new(clock.clone()),
     )
@@ -764,19 +768,7 @@ mod fleet {
         for i in 0..TARGETS {
             memory.add(ecs(&service(i)), live(2, None, false));
         }
-        let clock = ManualClock::at(t("2026-11-23T08:00:04Z"));
-        let runner = Runner::with_ports(
-            capstan_policy::load(&policy()).unwrap(),
-            memory.ports(),
-            Arc::new(clock.clone()),
-        )
-        .with_ids(Arc::new(SequentialIds::default()))
-        .with_metrics(false);
-        Run {
-            memory,
-            clock,
-            runner,
-        }
+        run_with(memory, &policy(), t("2026-11-23T08:00:04Z"))
     }
 
     fn tick() -> Delivery {
