@@ -11,6 +11,11 @@
 //! | SNS notification, one or several records ([`Via::Sns`]) | `Records[]` with `EventSource` = `aws:sns`; `Sns.Message` is the classic alarm notification as a JSON string | the newest datapoint quoted in `NewStateReason` |
 //! | SNS record whose `Message` is an EventBridge event (an EventBridge rule targeting the topic) ([`Via::Sns`]) | `Sns.Message` holds an object with `source` | as for EventBridge |
 //!
+//! A composite alarm whose actions CloudWatch suppressed carries `actionsSuppressedBy`
+//! (`Alarm`, `WaitPeriod`, `ExtensionPeriod`) and `actionsSuppressedReason` in its new `state`
+//! (EventBridge `detail.state`, Lambda action `alarmData.state`): the signal then holds them in
+//! [`AlarmSignal::suppressed`], and a rule that honours them scales nothing.
+//!
 //! `reasonData` is a JSON string inside the JSON; a missing or unreadable value gives
 //! `value: None` and is never an error. A malformed name, ARN, state or timestamp is an
 //! [`EventError`] whose [`path`](EventError::path) names the field, e.g.
@@ -94,7 +99,7 @@ pub use schedule::{
 use std::fmt;
 
 use capstan_policy::model::AlarmState;
-use capstan_policy::signal::{AlarmSignal, Signal, TimedSignal};
+use capstan_policy::signal::{ActionsSuppressed, AlarmSignal, Signal, Suppressor, TimedSignal};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -319,13 +324,37 @@ fn alarm_data(data: &Obj<'_>, arn: &str, via: Via) -> Result<AlarmDelivery, Even
         None => None,
     };
     let value = datapoint::from_reason_data(state_obj.get("reasonData"));
+    let suppressed = actions_suppressed(&state_obj)?;
     let signal = AlarmSignal {
         name: name.to_string(),
         state,
         previous,
         value,
+        suppressed,
     };
     Ok(delivery(signal, arn, changed, via))
+}
+
+/// `actionsSuppressedBy` (and `actionsSuppressedReason`) of a composite alarm's new state: set
+/// when CloudWatch held its actions back. Absent or `null`: not suppressed; any other word
+/// than CloudWatch's three is an error naming the field (a suppression misread as none would
+/// scale during a maintenance window).
+fn actions_suppressed(state: &Obj<'_>) -> Result<Option<ActionsSuppressed>, EventError> {
+    let by = match state.get("actionsSuppressedBy") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(_) => state.str("actionsSuppressedBy")?,
+    };
+    let Some(by) = Suppressor::parse(by) else {
+        return Err(EventError::new(
+            state.path_of("actionsSuppressedBy"),
+            format!("expected one of Alarm, WaitPeriod, ExtensionPeriod, got {by:?}"),
+        ));
+    };
+    let reason = match state.get("actionsSuppressedReason") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(state.str("actionsSuppressedReason")?.to_string()),
+    };
+    Ok(Some(ActionsSuppressed { by, reason }))
 }
 
 /// An SNS event: every record must be an alarm notification from an accepted topic.
@@ -394,6 +423,7 @@ fn sns_notification(message: &Obj<'_>) -> Result<AlarmDelivery, EventError> {
         state,
         previous,
         value,
+        suppressed: None,
     };
     Ok(delivery(signal, arn, changed, Via::Sns))
 }

@@ -719,3 +719,42 @@ proptest! {
         check_invariants(&encode(payload));
     }
 }
+
+const SUPPRESSED: &str = fixture!("alarm-eventbridge-composite-suppressed.json");
+
+#[test]
+fn a_composite_alarms_suppressed_actions_are_read() {
+    use capstan_policy::signal::Suppressor;
+    let d = only_alarm(&load(SUPPRESSED));
+    let held = d.signal.suppressed.expect("actionsSuppressedBy is read");
+    assert_eq!(held.by, Suppressor::Alarm);
+    assert!(held
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.contains("api-deploy-in-progress")));
+    // Each of CloudWatch's words, in the Lambda action's shape too.
+    for word in ["Alarm", "WaitPeriod", "ExtensionPeriod"] {
+        let mut p = load(COMPOSITE);
+        p["alarmData"]["state"]["actionsSuppressedBy"] = json!(word);
+        let d = only_alarm(&p);
+        assert_eq!(d.signal.suppressed.map(|s| s.by.as_str()), Some(word));
+    }
+    // Not suppressed: absent or null.
+    assert_eq!(only_alarm(&load(COMPOSITE)).signal.suppressed, None);
+    let mut p = load(SUPPRESSED);
+    p["detail"]["state"]["actionsSuppressedBy"] = Value::Null;
+    assert_eq!(only_alarm(&p).signal.suppressed, None);
+}
+
+#[test]
+fn an_unknown_suppressor_is_an_error_naming_the_field() {
+    for bad in [json!("Maintenance"), json!(3), json!("")] {
+        let mut p = load(SUPPRESSED);
+        p["detail"]["state"]["actionsSuppressedBy"] = bad.clone();
+        let e = error(&p);
+        assert_eq!(e.path, "detail.state.actionsSuppressedBy", "{bad}: {e}");
+    }
+    let mut p = load(SUPPRESSED);
+    p["detail"]["state"]["actionsSuppressedReason"] = json!(7);
+    assert_eq!(error(&p).path, "detail.state.actionsSuppressedReason");
+}

@@ -60,6 +60,7 @@ fn benches(c: &mut Criterion) {
         state: AlarmState::Alarm,
         previous: Some(AlarmState::Ok),
         value: Some(91.7),
+        suppressed: None,
     });
     let state = State::at_floor(&policy);
     // Each benchmark measures real work: a change, not a path that gives up early.

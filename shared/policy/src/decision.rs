@@ -117,9 +117,36 @@ pub enum Reason {
     AlreadyRight,
     /// Nothing to undo.
     NothingToUndo,
+    /// CloudWatch suppressed the alarm's actions (a composite alarm's actions suppressor) and
+    /// the rule honours it (`honour_suppression`, the default).
+    ActionsSuppressed {
+        /// What suppressed them: `Alarm`, `WaitPeriod` or `ExtensionPeriod`.
+        by: crate::signal::Suppressor,
+    },
 }
 
+/// The reason codes of a change that was wanted and held back by something (a cooldown, a
+/// guard, a bound, a pause, a limit, an event, CloudWatch's suppression, a confirmation still
+/// to come), as opposed to nothing to do or a refused request. Notices say "held by" for
+/// these and "unchanged" for the others.
+pub const HOLD_CODES: [&str; 9] = [
+    "cooldown",
+    "scale-in-guard",
+    "at-ceiling",
+    "at-floor",
+    "paused",
+    "rate-limit",
+    "event-hold",
+    "actions-suppressed",
+    "needs-confirmation",
+];
+
 impl Reason {
+    /// True when a change was wanted and something held it back ([`HOLD_CODES`]).
+    pub fn is_hold(&self) -> bool {
+        HOLD_CODES.contains(&self.code())
+    }
+
     /// The short code, as used in policy tests (`cooldown`, `at-ceiling`...).
     pub fn code(&self) -> &'static str {
         match self {
@@ -142,6 +169,7 @@ impl Reason {
             Reason::UnknownTarget { .. } => "unknown-target",
             Reason::AlreadyRight => "already-right",
             Reason::NothingToUndo => "nothing-to-undo",
+            Reason::ActionsSuppressed { .. } => "actions-suppressed",
         }
     }
 }

@@ -119,6 +119,10 @@ pub struct TestTargetState {
     /// Paused for this long from `at`.
     #[serde(default)]
     pub paused_for: Option<Dur>,
+    /// A schedule tick saw the target this long before `at` (none: the test's tick is the
+    /// first, and occurrences before it are not reported missed).
+    #[serde(default)]
+    pub ticked_ago: Option<Dur>,
 }
 
 /// A past action in a policy test, placed relative to the test's `at`.

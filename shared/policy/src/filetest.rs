@@ -12,6 +12,8 @@
 //!   `test` unless given; a rule's own cooldown follows only the actions whose source is
 //!   `rule:<that rule>`);
 //! - `paused_for` pauses the target from `at` for that long;
+//! - `ticked_ago` says a schedule tick saw the target that long before `at` (else the test's
+//!   tick is the deployment's first, and occurrences before it are not "missed");
 //! - each `caps` entry is a cap set by that budget rule at `at`, in force until the end of the
 //!   rule's budget period (UTC);
 //! - `events` are run-time events already added (as an `event` signal adds them), checked as
@@ -22,8 +24,9 @@
 //!   that target's decision must exist; `outcome` is compared with [`Outcome::kind`],
 //!   `desired` / `min` / `max` with the capacity after a change, `reason` with
 //!   [`Reason::code`] of a suppressed outcome, and `says` must be part of the explanation;
-//! - `notify`: the notices; `outcome = "notify"` asks for at least one, `says` must be part of
-//!   some notice's text.
+//! - `notify`: the notices, and the runbook text of the rule that decided a target (it rides
+//!   on the notice of that target's result); `outcome = "notify"` asks for at least one,
+//!   `says` must be part of some notice's text.
 
 use crate::decision::{Decision, Outcome, OutcomeKind, TargetDecision};
 use crate::file::{PolicyFile, PolicyTest, TargetExpect};
@@ -60,7 +63,7 @@ pub fn run_test(policy: &Policy, test: &PolicyTest) -> TestResult {
     let failures = match test_state(policy, test) {
         Ok(state) => {
             let decision = crate::decide(policy, &test.signal, &state, test.at.0);
-            check(test, &decision)
+            check(policy, test, &decision)
         }
         Err(problems) => problems,
     };
@@ -114,6 +117,14 @@ pub fn test_state(policy: &Policy, test: &PolicyTest) -> Result<State, Vec<Strin
                 by: TEST_SOURCE.to_string(),
                 pin: None,
             });
+            if let Some(ago) = given.ticked_ago {
+                // Every occurrence schedule of the target seen by a tick `ago` before `at`.
+                for (sname, s) in &policy.schedules {
+                    if s.is_occurrence() && s.targets.iter().any(|t| t == name) {
+                        ts.occurrences.insert(sname.clone(), ago.before(at));
+                    }
+                }
+            }
         }
         state.targets.insert(name.clone(), ts);
     }
@@ -150,12 +161,13 @@ pub fn test_state(policy: &Policy, test: &PolicyTest) -> Result<State, Vec<Strin
     }
 }
 
-/// Compares a decision with a test's expectations; one line per mismatch, none when it passes.
-pub fn check(test: &PolicyTest, decision: &Decision) -> Vec<String> {
+/// Compares a decision of `policy` with a test's expectations; one line per mismatch, none
+/// when it passes.
+pub fn check(policy: &Policy, test: &PolicyTest, decision: &Decision) -> Vec<String> {
     let mut failures = Vec::new();
     for (key, expect) in &test.expect.targets {
         if key == NOTIFY_KEY {
-            check_notices(expect, decision, &mut failures);
+            check_notices(policy, expect, decision, &mut failures);
             continue;
         }
         match decision.for_target(key) {
@@ -226,8 +238,24 @@ fn check_target(
     }
 }
 
-fn check_notices(expect: &TargetExpect, decision: &Decision, failures: &mut Vec<String>) {
-    let texts: Vec<&str> = decision.notices.iter().map(|n| n.text.as_str()).collect();
+/// What people are told besides the targets' results: the notices, and the runbook text that
+/// rides on the notice of a target's result (`Policy::runbook_for`).
+fn check_notices(
+    policy: &Policy,
+    expect: &TargetExpect,
+    decision: &Decision,
+    failures: &mut Vec<String>,
+) {
+    let runbooks = decision
+        .targets
+        .iter()
+        .filter_map(|t| policy.runbook_for(&t.source));
+    let texts: Vec<&str> = decision
+        .notices
+        .iter()
+        .map(|n| n.text.as_str())
+        .chain(runbooks)
+        .collect();
     let got = if texts.is_empty() {
         "no notices".to_string()
     } else {
@@ -425,14 +453,14 @@ expect.notify = { says = "hello" }
     fn matching_decision_passes() {
         let p = policy();
         let d = decision(vec![change(4, 6)], vec!["well hello there"]);
-        assert_eq!(check(&p.tests[0], &d), Vec::<String>::new());
+        assert_eq!(check(&p.policy, &p.tests[0], &d), Vec::<String>::new());
     }
 
     #[test]
     fn wrong_number_says_expected_and_actual() {
         let p = policy();
         let d = decision(vec![change(4, 5)], vec!["hello"]);
-        let f = check(&p.tests[0], &d);
+        let f = check(&p.policy, &p.tests[0], &d);
         assert_eq!(f.len(), 1, "{f:?}");
         assert!(
             f[0].starts_with("api: expected desired 6, got 5 (change: desired 4 -> 5"),
@@ -444,7 +472,7 @@ expect.notify = { says = "hello" }
     #[test]
     fn missing_decision_and_notice_fail() {
         let p = policy();
-        let f = check(&p.tests[0], &decision(vec![], vec![]));
+        let f = check(&p.policy, &p.tests[0], &decision(vec![], vec![]));
         assert_eq!(f.len(), 2, "{f:?}");
         assert!(f[0].starts_with("api: expected a decision, got none"));
         assert!(f[1].contains("expected a notice saying \"hello\", got no notices"));
@@ -475,10 +503,10 @@ expect.notify = { says = "hello" }
             },
             "scale-out cooldown until 10:03",
         );
-        assert!(check(&p.tests[0], &decision(vec![ok], vec![])).is_empty());
+        assert!(check(&p.policy, &p.tests[0], &decision(vec![ok], vec![])).is_empty());
 
         let other = suppressed(Reason::AtCeiling { ceiling: 20 }, "at the ceiling");
-        let f = check(&p.tests[0], &decision(vec![other], vec![]));
+        let f = check(&p.policy, &p.tests[0], &decision(vec![other], vec![]));
         // Same kind (`suppressed`), other reason, other words.
         assert_eq!(f.len(), 2, "{f:?}");
         assert!(f
@@ -488,7 +516,11 @@ expect.notify = { says = "hello" }
             .iter()
             .any(|l| l.contains("explanation to say \"cooldown\"")));
 
-        let f = check(&p.tests[0], &decision(vec![change(4, 6)], vec![]));
+        let f = check(
+            &p.policy,
+            &p.tests[0],
+            &decision(vec![change(4, 6)], vec![]),
+        );
         assert!(f
             .iter()
             .any(|l| l.contains("expected outcome suppressed, got change")));
@@ -511,7 +543,7 @@ expect.notify = { says = "hello" }
             }],
             vec!["hello"],
         );
-        let f = check(&p.tests[0], &d);
+        let f = check(&p.policy, &p.tests[0], &d);
         assert!(f
             .iter()
             .any(|l| l
@@ -531,7 +563,11 @@ expect.notify = { says = "hello" }
             .expect("notify expectation");
         n.outcome = Some("change".into());
         n.desired = Some(3);
-        let f = check(&p.tests[0], &decision(vec![change(4, 6)], vec!["hello"]));
+        let f = check(
+            &p.policy,
+            &p.tests[0],
+            &decision(vec![change(4, 6)], vec!["hello"]),
+        );
         assert_eq!(f.len(), 2, "{f:?}");
         assert!(f[0].contains("can only be \"notify\""));
         assert!(f[1].contains("also sets desired"));

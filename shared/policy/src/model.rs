@@ -45,6 +45,19 @@ pub struct Policy {
     pub slack: SlackAccess,
 }
 
+impl Policy {
+    /// The runbook text that goes with what came of a target decided by `source`: that of the
+    /// acting alarm rule `rule:NAME`, if it has one; none for any other source. The notice of
+    /// the target's result carries it, after the words for what was done or held.
+    pub fn runbook_for(&self, source: &str) -> Option<&str> {
+        let rule = self.rules.get(source.strip_prefix("rule:")?)?;
+        if rule.is_notify_only() {
+            return None;
+        }
+        rule.runbook.as_deref()
+    }
+}
+
 /// Settings that apply to every target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -420,9 +433,15 @@ pub struct AlarmRule {
     /// Overrides the target's scale-in guard for this rule.
     #[serde(default)]
     pub scale_in_guard: Option<Dur>,
-    /// Text for the people notified: what to check, what to do by hand.
+    /// Text for the people notified: what to check, what to do by hand. It rides on the
+    /// notice of what Capstan did (or wanted to do and was held from): write what people
+    /// should do, not what Capstan did.
     #[serde(default)]
     pub runbook: Option<String>,
+    /// When CloudWatch suppresses the alarm's actions (`actionsSuppressedBy`), do nothing but
+    /// record and announce it (default). `false`: act as if nothing were suppressed.
+    #[serde(default = "yes")]
+    pub honour_suppression: bool,
 }
 
 impl AlarmRule {

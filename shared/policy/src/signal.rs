@@ -61,6 +61,74 @@ pub struct AlarmSignal {
     /// The latest datapoint of the alarm's metric, when the payload carries one.
     #[serde(default)]
     pub value: Option<f64>,
+    /// Set when CloudWatch suppressed the alarm's actions for this change (a composite alarm's
+    /// actions suppressor, the mechanism teams use for maintenance windows and deploys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<ActionsSuppressed>,
+}
+
+/// CloudWatch held an alarm's actions back: `actionsSuppressedBy` and
+/// `actionsSuppressedReason` of the new state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionsSuppressed {
+    /// What holds them.
+    pub by: Suppressor,
+    /// CloudWatch's words, when it gave any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// What suppresses a composite alarm's actions (`actionsSuppressedBy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Suppressor {
+    /// The suppressor alarm is in `ALARM`.
+    Alarm,
+    /// The suppressor alarm went into `ALARM` and the composite waits its wait period.
+    WaitPeriod,
+    /// The suppressor alarm left `ALARM` and the composite waits its extension period.
+    ExtensionPeriod,
+}
+
+impl Suppressor {
+    /// CloudWatch's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Suppressor::Alarm => "Alarm",
+            Suppressor::WaitPeriod => "WaitPeriod",
+            Suppressor::ExtensionPeriod => "ExtensionPeriod",
+        }
+    }
+
+    /// CloudWatch's word (`Alarm`, `WaitPeriod`, `ExtensionPeriod`), else `None`.
+    pub fn parse(word: &str) -> Option<Suppressor> {
+        [
+            Suppressor::Alarm,
+            Suppressor::WaitPeriod,
+            Suppressor::ExtensionPeriod,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == word)
+    }
+}
+
+impl std::fmt::Display for ActionsSuppressed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.by {
+            Suppressor::Alarm => "its suppressor alarm is in ALARM",
+            Suppressor::WaitPeriod => "its suppressor alarm's wait period is running",
+            Suppressor::ExtensionPeriod => "its suppressor alarm's extension period is running",
+        };
+        write!(
+            f,
+            "CloudWatch suppressed its actions ({}: {what})",
+            self.by.as_str()
+        )?;
+        if let Some(r) = self.reason.as_deref().filter(|r| !r.is_empty()) {
+            write!(f, ": {r}")?;
+        }
+        Ok(())
+    }
 }
 
 /// A schedule tick.

@@ -5,7 +5,9 @@ mod common;
 
 use capstan_policy::decision::{Capacity, Decision, Outcome, Reason};
 use capstan_policy::model::{AlarmState, AlertType};
-use capstan_policy::signal::{AlarmSignal, BudgetSignal, CommandSignal, Signal, TickSignal};
+use capstan_policy::signal::{
+    ActionsSuppressed, AlarmSignal, BudgetSignal, CommandSignal, Signal, Suppressor, TickSignal,
+};
 use capstan_policy::state::{BudgetCap, Direction, Pause, State};
 use capstan_policy::{decide, effective_bounds};
 use chrono::{DateTime, Duration, Utc};
@@ -214,6 +216,7 @@ fn unknown_alarm_and_unmatched_state_are_no_ops() {
         state: AlarmState::Ok,
         previous: None,
         value: None,
+        suppressed: None,
     });
     let d = decide(&p, &ok, &s, monday_afternoon());
     assert_eq!(reason_of(&d, "*").code(), "unknown-alarm");
@@ -533,7 +536,13 @@ fn missed_occurrence_is_reported_not_applied() {
     let p = policy();
     let mut s = State::at_floor(&p);
     s.targets.get_mut("ai").unwrap().desired = 9;
-    // first tick at 03:00: the 02:00 occurrence is older than the 15 min catch-up
+    // Capstan saw yesterday's 02:00; today no tick ran until 03:00: the 02:00 occurrence is
+    // older than the 15 min catch-up.
+    s.targets
+        .get_mut("ai")
+        .unwrap()
+        .occurrences
+        .insert("nightly".into(), at("2026-11-23T02:00:00Z"));
     let d = decide(&p, &tick(), &s, at("2026-11-24T03:00:00Z"));
     assert_eq!(d.for_target("ai").unwrap().outcome.kind(), "unchanged");
     assert!(d
@@ -941,6 +950,7 @@ fn concerned_targets_are_those_of_the_matching_rules() {
         state: AlarmState::Ok,
         previous: None,
         value: None,
+        suppressed: None,
     });
     assert_eq!(concerned_targets(&p, &ok), Some(vec![]));
     // Ticks, budgets and commands may concern every target.
@@ -951,6 +961,56 @@ fn concerned_targets_are_those_of_the_matching_rules() {
     assert_eq!(
         concerned_targets(&p, &budget(100.0, AlertType::Actual)),
         None
+    );
+}
+
+#[test]
+fn a_first_tick_does_not_call_earlier_occurrences_missed() {
+    let p = policy();
+    let mut s = State::at_floor(&p);
+    s.targets.get_mut("ai").unwrap().desired = 9;
+    // A new deployment's first tick at 09:00: nothing is marked yet, so the 02:00 occurrence
+    // is not Capstan's miss. Nothing applied, nothing announced.
+    let d = decide(&p, &tick(), &s, at("2026-11-24T09:00:00Z"));
+    assert!(d.notices.is_empty(), "{:?}", d.notices);
+    assert_eq!(d.for_target("ai").unwrap().outcome.kind(), "unchanged");
+    d.apply(&mut s);
+    assert_eq!(
+        s.targets["ai"].occurrences.get("nightly"),
+        Some(&at("2026-11-24T02:00:00Z")),
+        "the first tick marks what it saw"
+    );
+    // The next night's occurrence, missed by a tick that came late, is reported.
+    let d = decide(&p, &tick(), &s, at("2026-11-25T03:00:00Z"));
+    assert!(
+        d.notices.iter().any(|n| n
+            .text
+            .contains("missed occurrence of nightly at 2026-11-25 02:00")),
+        "{:?}",
+        d.notices
+    );
+}
+
+#[test]
+fn a_first_tick_with_no_occurrence_yet_marks_its_own_time() {
+    let p = policy();
+    let mut s = State::at_floor(&p);
+    s.targets.get_mut("ai").unwrap().desired = 9;
+    // First tick at 01:00: the 02:00 of the day before is seen and marked, not reported.
+    let first = at("2026-11-24T01:00:00Z");
+    let d = decide(&p, &tick(), &s, first);
+    assert!(d.notices.is_empty(), "{:?}", d.notices);
+    d.apply(&mut s);
+    let mark = s.targets["ai"].occurrences["nightly"];
+    assert!(mark <= first, "{mark}");
+    // Ticks stop for two hours; the 02:00 that fell in the gap is reported as missed.
+    let d = decide(&p, &tick(), &s, at("2026-11-24T03:00:00Z"));
+    assert!(
+        d.notices.iter().any(|n| n
+            .text
+            .contains("missed occurrence of nightly at 2026-11-24 02:00")),
+        "{:?}",
+        d.notices
     );
 }
 
@@ -966,9 +1026,16 @@ fn a_missed_occurrence_is_one_notice_naming_every_target() {
         "the test policy has the nightly schedule"
     );
     let p = capstan_policy::load(&text).expect("the variant loads");
-    let s = State::at_floor(&p);
-    // First tick of the day at 09:00: the 02:00 occurrence is far older than the catch-up
-    // window, for both targets.
+    let mut s = State::at_floor(&p);
+    for t in ["ai", "web"] {
+        s.targets
+            .get_mut(t)
+            .unwrap()
+            .occurrences
+            .insert("nightly".into(), at("2026-11-23T02:00:00Z"));
+    }
+    // First tick of the day at 09:00 (yesterday's 02:00 was seen): today's 02:00 is far
+    // older than the catch-up window, for both targets.
     let d = decide(&p, &tick(), &s, at("2026-11-24T09:00:00Z"));
     let missed: Vec<_> = d
         .notices
@@ -983,12 +1050,14 @@ fn a_missed_occurrence_is_one_notice_naming_every_target() {
     );
     assert_eq!(missed[0].target, None);
     // A schedule with one target keeps its notice as it was.
-    let d = decide(
-        &policy(),
-        &tick(),
-        &State::at_floor(&policy()),
-        at("2026-11-24T09:00:00Z"),
-    );
+    let mut one_target = State::at_floor(&policy());
+    one_target
+        .targets
+        .get_mut("ai")
+        .unwrap()
+        .occurrences
+        .insert("nightly".into(), at("2026-11-23T02:00:00Z"));
+    let d = decide(&policy(), &tick(), &one_target, at("2026-11-24T09:00:00Z"));
     let one: Vec<_> = d
         .notices
         .iter()
@@ -997,4 +1066,97 @@ fn a_missed_occurrence_is_one_notice_naming_every_target() {
     assert_eq!(one.len(), 1);
     assert_eq!(one[0].target.as_deref(), Some("ai"));
     assert!(one[0].text.ends_with("not applied"), "{}", one[0].text);
+}
+
+fn suppressed_alarm(name: &str, by: Suppressor) -> Signal {
+    let Signal::Alarm(mut a) = alarm(name, Some(91.0)) else {
+        unreachable!("an alarm signal")
+    };
+    a.suppressed = Some(ActionsSuppressed {
+        by,
+        reason: Some("Alarm api-deploy-in-progress is in ALARM".into()),
+    });
+    Signal::Alarm(a)
+}
+
+#[test]
+fn cloudwatch_suppression_is_honoured_by_default_and_named() {
+    let p = policy();
+    for by in [
+        Suppressor::Alarm,
+        Suppressor::WaitPeriod,
+        Suppressor::ExtensionPeriod,
+    ] {
+        let d = decide(
+            &p,
+            &suppressed_alarm("api-cpu-critical", by),
+            &state_with(&p, 4),
+            monday_afternoon(),
+        );
+        assert_eq!(reason_of(&d, "api"), Reason::ActionsSuppressed { by });
+        assert!(!d.changes_anything());
+        let why = &d.for_target("api").unwrap().explanation;
+        assert!(why.contains(by.as_str()), "{why}");
+        assert!(why.contains("api-deploy-in-progress"), "{why}");
+    }
+}
+
+#[test]
+fn a_rule_may_opt_out_of_cloudwatch_suppression() {
+    let text = common::POLICY.replace(
+        "[rules.cpu-critical]\nalarm = \"api-cpu-critical\"",
+        "[rules.cpu-critical]\nhonour_suppression = false\nalarm = \"api-cpu-critical\"",
+    );
+    assert_ne!(
+        text,
+        common::POLICY,
+        "the test policy has rule cpu-critical"
+    );
+    let p = capstan_policy::load(&text).expect("the variant loads");
+    let d = decide(
+        &p,
+        &suppressed_alarm("api-cpu-critical", Suppressor::Alarm),
+        &state_with(&p, 4),
+        monday_afternoon(),
+    );
+    assert_eq!(change_of(&d, "api").1.desired, 6);
+}
+
+#[test]
+fn a_suppressed_notify_only_rule_says_nothing_was_done() {
+    let p = policy();
+    let d = decide(
+        &p,
+        &suppressed_alarm("db-iops-maxed", Suppressor::WaitPeriod),
+        &state_with(&p, 4),
+        monday_afternoon(),
+    );
+    let text = &d.notices[0].text;
+    assert!(
+        text.contains("CloudWatch suppressed its actions (WaitPeriod"),
+        "{text}"
+    );
+    assert!(text.contains("nothing done"), "{text}");
+}
+
+#[test]
+fn an_acting_rules_runbook_rides_on_its_result_not_on_a_notice() {
+    let text = common::POLICY.replace(
+        "[rules.cpu-critical]\nalarm = \"api-cpu-critical\"",
+        "[rules.cpu-critical]\nrunbook = \"look at the error logs\"\nalarm = \"api-cpu-critical\"",
+    );
+    let p = capstan_policy::load(&text).expect("the variant loads");
+    let d = decide(
+        &p,
+        &alarm("api-cpu-critical", Some(91.0)),
+        &state_with(&p, 4),
+        monday_afternoon(),
+    );
+    // No notice claims anything before it is done: the text goes with api's result.
+    assert!(d.notices.is_empty(), "{:?}", d.notices);
+    let t = d.for_target("api").unwrap();
+    assert_eq!(p.runbook_for(&t.source), Some("look at the error logs"));
+    // A notify-only rule's text is no result's runbook.
+    assert_eq!(p.runbook_for("rule:db"), None);
+    assert_eq!(p.runbook_for("schedule:nightly"), None);
 }

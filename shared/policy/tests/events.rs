@@ -512,6 +512,7 @@ fn a_run_time_event_lives_like_a_policy_event() {
         state: AlarmState::Alarm,
         previous: None,
         value: None,
+        suppressed: None,
     });
     let d = decide(&p, &low, &s, at("2026-12-05T15:00:00Z"));
     match &d.for_target("api").unwrap().outcome {

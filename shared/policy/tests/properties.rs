@@ -75,6 +75,7 @@ fn signal_strategy() -> impl Strategy<Value = Signal> {
                 state: if ok { AlarmState::Ok } else { AlarmState::Alarm },
                 previous: None,
                 value,
+                suppressed: None,
             })
         ),
         3 => Just(Signal::Tick(TickSignal::default())),
@@ -254,6 +255,7 @@ fn extreme_signal() -> impl Strategy<Value = Signal> {
                 state: AlarmState::Alarm,
                 previous: None,
                 value,
+                suppressed: None,
             })
         }),
         2 => Just(Signal::Tick(TickSignal::default())),

@@ -63,6 +63,7 @@ fn alarm(name: &str, value: f64) -> Signal {
         state: AlarmState::Alarm,
         previous: None,
         value: Some(value),
+        suppressed: None,
     })
 }
 

@@ -103,19 +103,6 @@ pub(super) fn on_alarm(
     // shorter one, and rule names break ties.
     let mut chosen: BTreeMap<&str, (&String, &AlarmRule)> = BTreeMap::new();
     for (rname, rule) in &matching {
-        if let Some(text) = &rule.runbook {
-            d.notices.push(Notice {
-                source: format!("rule:{rname}"),
-                target: rule.target.clone(),
-                text: format!("alarm {} is {}: {text}", a.name, a.state),
-            });
-        } else if rule.is_notify_only() {
-            d.notices.push(Notice {
-                source: format!("rule:{rname}"),
-                target: rule.target.clone(),
-                text: format!("alarm {} is {}: no automatic action", a.name, a.state),
-            });
-        }
         if rule.is_notify_only() {
             continue;
         }
@@ -129,6 +116,45 @@ pub(super) fn on_alarm(
                 chosen.insert(target, (rname, rule));
             }
         }
+    }
+
+    // A notify-only rule's text is its notice. An acting rule's runbook text rides on the
+    // notice of what came of its target (done, held, or failed: see `runbook_for`), so it
+    // never reads as if the action happened when it did not; only a rule that does not act
+    // (a more specific one decides for its target) tells its text here, saying so.
+    let held = a
+        .suppressed
+        .as_ref()
+        .map(|s| format!(" ({s}: nothing done)"))
+        .unwrap_or_default();
+    for (rname, rule) in &matching {
+        let head = format!("alarm {} is {}", a.name, a.state);
+        let text = if rule.is_notify_only() {
+            let held = if rule.honour_suppression {
+                &held[..]
+            } else {
+                ""
+            };
+            match &rule.runbook {
+                Some(text) => format!("{head}{held}: {text}"),
+                None => format!("{head}{held}: no automatic action"),
+            }
+        } else {
+            let Some(text) = &rule.runbook else { continue };
+            match rule.target.as_deref().and_then(|t| chosen.get(t)) {
+                Some((c, _)) if c == rname => continue,
+                Some((c, _)) => format!(
+                    "{head}: {text} (rule {rname} did not act: rule {c} decides for target {})",
+                    rule.target.as_deref().unwrap_or_default()
+                ),
+                None => format!("{head}: {text} (rule {rname} names no target)"),
+            }
+        };
+        d.notices.push(Notice {
+            source: format!("rule:{rname}"),
+            target: rule.target.clone(),
+            text,
+        });
     }
 
     for (target_name, (rname, rule)) in chosen {
@@ -188,6 +214,13 @@ fn decide_rule(
             format!("{why_alarm}, rule {rname}: {text}"),
         )
     };
+
+    if let Some(held) = a.suppressed.as_ref().filter(|_| rule.honour_suppression) {
+        return stop(
+            Reason::ActionsSuppressed { by: held.by },
+            format!("{held}; nothing done (the rule honours CloudWatch's suppression)"),
+        );
+    }
 
     if let Some(p) = active_pause(ts, now) {
         return stop(

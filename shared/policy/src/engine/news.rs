@@ -89,6 +89,7 @@ mod tests {
             state: AlarmState::Alarm,
             previous: None,
             value: None,
+            suppressed: None,
         })
     }
 

@@ -109,14 +109,17 @@ fn tick_target(
         let due = if explicit {
             Some(now)
         } else {
-            let after = ts
-                .occurrences
-                .get(sname)
-                .copied()
+            // No mark yet: the first tick that sees this schedule on this target (a new
+            // deployment, a new schedule or target). Occurrences before it were never
+            // Capstan's to apply, so they are not "missed"; it marks `now` (or the latest
+            // occurrence) so that a later tick knows what it has seen.
+            let seen = ts.occurrences.get(sname).copied();
+            let first = seen.is_none();
+            let after = seen
                 .unwrap_or(earlier(now, FIRST_TICK_LOOKBACK))
                 .max(earlier(now, FIRST_TICK_LOOKBACK));
             let occ = schedule::occurrences(policy, s, after, now);
-            let Some(latest) = occ.last().copied() else {
+            let Some(latest) = occ.last().copied().or(first.then_some(now)) else {
                 continue;
             };
             d.ops.push(StateOp::MarkOccurrence {
@@ -126,7 +129,9 @@ fn tick_target(
             });
             let mut fresh = None;
             for o in occ {
-                if now - o > catch_up {
+                if now - o > catch_up && first {
+                    // Before Capstan's first look: not missed, not applied.
+                } else if now - o > catch_up {
                     d.notices.push(Notice {
                         source: format!("schedule:{sname}"),
                         target: Some(inst.to_string()),

@@ -199,5 +199,6 @@ pub fn alarm(name: &str, value: Option<f64>) -> Signal {
         state: AlarmState::Alarm,
         previous: Some(AlarmState::Ok),
         value,
+        suppressed: None,
     })
 }
