@@ -210,16 +210,12 @@ pub(crate) fn for_digest(signal: &str, at: DateTime<Utc>, news: &[TargetResult])
         .filter(|k| count(k) > 0)
         .map(|k| format!("{} {k}", count(k)))
         .collect();
-    let subject = format!(
-        "Capstan: {} target(s): {} ({signal})",
-        news.len(),
-        counts.join(", ")
-    );
-    let mut text = format!(
-        "{signal}: {} target(s): {}.\n",
-        news.len(),
-        counts.join(", ")
-    );
+    let targets = match news.len() {
+        1 => "1 target".to_string(),
+        n => format!("{n} targets"),
+    };
+    let subject = format!("Capstan: {targets}: {} ({signal})", counts.join(", "));
+    let mut text = format!("{signal}: {targets}: {}.\n", counts.join(", "));
     for k in KINDS {
         let of_kind: Vec<&TargetResult> = news.iter().filter(|r| kind(r) == k).collect();
         if of_kind.is_empty() {
@@ -273,26 +269,22 @@ pub(crate) fn for_digest(signal: &str, at: DateTime<Utc>, news: &[TargetResult])
     }
 }
 
-/// One target's line: its numbers and by how much (`api: desired 2 -> 4 (+2), min 4, max 10`).
+/// One target's line: its numbers and by how much, in the words of every other notice
+/// (`api 2 -> 4 (+2), bounds 2..10 -> 4..10`; `api bounds 4..20 -> 6..20, desired 6`).
 fn line(r: &TargetResult) -> String {
-    let mut out = r.target.clone();
-    match (r.from, r.to) {
+    let mut out = match (r.from, r.to) {
         (Some(f), Some(t)) => {
             let delta = i64::from(t.desired) - i64::from(f.desired);
-            out.push_str(&format!(": desired {} -> {}", f.desired, t.desired));
-            if delta != 0 {
-                out.push_str(&format!(" ({delta:+})"));
-            }
-            if (f.min, f.max) != (t.min, t.max) {
-                out.push_str(&format!(
-                    ", bounds {}-{} -> {}-{}",
-                    f.min, f.max, t.min, t.max
-                ));
+            let words = crate::notice::change_words(&r.target, f, t);
+            match words.split_once(", bounds") {
+                Some((head, bounds)) if delta != 0 => format!("{head} ({delta:+}), bounds{bounds}"),
+                _ if delta != 0 => format!("{words} ({delta:+})"),
+                _ => words,
             }
         }
-        (None, Some(t)) => out.push_str(&format!(": desired {}", t.desired)),
-        _ => {}
-    }
+        (None, Some(t)) => format!("{}: desired {}", r.target, t.desired),
+        _ => r.target.clone(),
+    };
     if let Some(reason) = r
         .reason
         .as_deref()
@@ -385,7 +377,7 @@ mod tests {
         ];
         let n = for_digest("tick 2026-11-24T08:00:00Z", at, &news);
         assert!(
-            n.subject.contains("3 target(s): 2 raised, 1 lowered"),
+            n.subject.contains("3 targets: 2 raised, 1 lowered"),
             "{}",
             n.subject
         );
@@ -397,13 +389,13 @@ mod tests {
         );
         assert!(n
             .text
-            .contains("    api: desired 2 -> 4 (+2), bounds 1-10 -> 4-10\n"));
+            .contains("    api 2 -> 4 (+2), bounds 1..10 -> 4..10\n"));
         assert!(n
             .text
-            .contains("    web: desired 3 -> 4 (+1), bounds 1-10 -> 4-10\n"));
+            .contains("    web 3 -> 4 (+1), bounds 1..10 -> 4..10\n"));
         assert!(n
             .text
-            .contains("Lowered (1):\n  why: schedule:night-off\n    batch: desired 6 -> 1 (-5)\n"));
+            .contains("Lowered (1):\n  why: schedule:night-off\n    batch 6 -> 1 (-5)\n"));
         assert_eq!(n.target, "*");
         assert_eq!(n.action, "digest");
         assert_eq!(n.outcome, "changed");

@@ -146,6 +146,14 @@ impl Runner {
         let mut notes: Vec<Notification> = Vec::new();
         for t in &mine {
             let mut r = TargetResult::of(t);
+            r.runbook = self.policy().runbook_for(&t.source).map(str::to_string);
+            if r.outcome == ResultOutcome::DryRun {
+                r.from = Some(capstan_policy::decision::Capacity {
+                    desired: ts.desired,
+                    min: ts.min,
+                    max: ts.max,
+                });
+            }
             if let (Outcome::Change { .. }, Some(p)) = (&t.outcome, &plan) {
                 r.applied = Some(notice::describe_applied(&inst.resource, &p.applied(calls)));
             }
@@ -256,12 +264,13 @@ impl Runner {
             Committed::Failed { error, retryable } => {
                 error!(target = %inst.name, error = %error, "state table write failed");
                 self.metric("Failures", 1.0, &inst.name, "state-table");
-                let r = TargetResult::failed(
+                let mut r = TargetResult::failed(
                     &inst.name,
                     &source,
                     format!("state table: {error}"),
                     retryable,
                 );
+                r.runbook = self.policy().runbook_for(&source).map(str::to_string);
                 if !retryable {
                     // The table refuses for good: tell people now (it cannot record that).
                     let mut n = notice::for_result(decision, &r);
@@ -786,6 +795,7 @@ impl Runner {
             r.from = first.from;
             r.to = first.to;
             r.explanation = first.explanation.clone();
+            r.runbook = first.runbook.clone();
         }
         let signal = stored_signal(&receipt);
         let decided = p.as_ref().map(|p| p.at).unwrap_or(now);

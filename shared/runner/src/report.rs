@@ -74,6 +74,10 @@ pub struct TargetResult {
     /// For a duplicate: the outcome stored when the signal was first handled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first: Option<ResultOutcome>,
+    /// The runbook text of the rule that decided (`Policy::runbook_for`): what people should
+    /// do, told after what was done or held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<String>,
     /// True when a retry of the invocation may succeed (the invocation then fails).
     #[serde(skip)]
     pub retryable: bool,
@@ -94,6 +98,7 @@ impl TargetResult {
             error: None,
             notify_failed: false,
             first: None,
+            runbook: None,
             retryable: false,
         }
     }
