@@ -3,7 +3,8 @@
 //! then drive the four real functions as AWS would, and show what each did and what people
 //! were told:
 //!
-//! 1. every alarm fixture through `alarm-handler` (EventBridge, direct Lambda action, SNS);
+//! 1. every alarm fixture through `alarm-handler` (EventBridge, direct Lambda action, SNS, and a
+//!    composite alarm whose actions CloudWatch suppressed: held, nothing scaled);
 //! 2. `schedule-handler`: the tick for now, the same tick again (quiet), a pre-event added at
 //!    run time (its lead has begun: floors rise at once), `apply nightly-scale-down`, the event
 //!    cancelled, and a malformed request;
@@ -47,6 +48,7 @@ const ALARM_FIXTURES: &[&str] = &[
     "alarm-sns-single-metric.json",
     "alarm-sns-metric-math.json",
     "alarm-composite-lambda-action.json",
+    "alarm-eventbridge-composite-suppressed.json",
     "alarm-eventbridge-state-change.json",
 ];
 

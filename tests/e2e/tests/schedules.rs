@@ -212,7 +212,7 @@ async fn berlin_world() -> World {
 async fn business_hours_and_night_transitions_on_a_weekday_in_utc() {
     let w = World::new().await;
     // Tuesday 07:40: the night that began on Monday 20:00 holds (api 2..10). The first tick
-    // records api's bounds, and reports the occurrences of the last day as missed.
+    // records api's bounds (and calls none of the last day's occurrences missed).
     let r = w.tick(t("2026-11-24T07:40:00Z")).await;
     assert_eq!(changes(&r), ["api 3->3 2..10"]);
     assert_eq!(bounds(&w, "api").await, (2, 10));
@@ -244,8 +244,8 @@ async fn business_hours_and_night_transitions_on_a_weekday_in_utc() {
     let published = drain(&w).await;
     assert_eq!(digest(&published), ["api 3->4", "frontend 2->4"]);
     let text = published[0]["_text"].as_str().unwrap();
-    assert!(text.contains("api: desired 3 -> 4 (+1)"), "{text}");
-    assert!(text.contains("frontend: desired 2 -> 4 (+2)"), "{text}");
+    assert!(text.contains("api 3 -> 4 (+1)"), "{text}");
+    assert!(text.contains("frontend 2 -> 4 (+2)"), "{text}");
     assert!(text.contains("why: schedule:"), "{text}");
     assert_eq!(
         record(&w, "api").await.tick_at,
@@ -286,28 +286,21 @@ async fn business_hours_and_night_transitions_on_a_weekday_in_utc() {
     assert_eq!(w.group().await, (2, 2, 15));
 }
 
-/// (Formerly `ticks.rs`, now through the handler.) A Monday: the first tick reports the last
-/// day's occurrences missed; 08:00 applies business hours and the morning occurrence once; the
+/// (Formerly `ticks.rs`, now through the handler.) A Monday: the first tick calls nothing
+/// missed; 08:00 applies business hours and the morning occurrence once; the
 /// same tick again writes nothing; a count an operator sets afterwards is left alone.
 #[tokio::test]
 async fn business_hours_and_the_morning_occurrence_apply_once_then_ticks_write_nothing() {
     let w = World::new().await;
-    // Monday 07:55: no night (Sunday begins none), api 2..20 holds 3; the occurrences of the
-    // last day are older than the 15-minute catch-up window: reported missed, not applied.
+    // Monday 07:55: no night (Sunday begins none), api 2..20 holds 3. This is the
+    // deployment's first tick: the occurrences of the last day were never Capstan's to apply,
+    // so none is called missed (nor applied).
     let r = w.tick(t("2026-11-23T07:55:00Z")).await;
     assert!(changes(&r).is_empty(), "{r:#}");
-    let missed = notices(&r);
+    let first = notices(&r);
     assert!(
-        missed
-            .iter()
-            .any(|n| n.contains("missed occurrence of nightly-scale-down at 2026-11-23 02:00:00Z")),
-        "{missed:?}"
-    );
-    assert!(
-        missed
-            .iter()
-            .any(|n| n.contains("missed occurrence of morning-scale-up at 2026-11-22 08:00:00Z")),
-        "{missed:?}"
+        !first.iter().any(|n| n.contains("missed")),
+        "a first tick misses nothing: {first:?}"
     );
     assert_eq!(w.desired("frontend-service").await, 2);
     drain(&w).await;
@@ -499,7 +492,7 @@ async fn the_nightly_scale_down_applies_once_and_leaves_an_operator_count_alone(
         ..Seed::default()
     })
     .await;
-    // Tuesday 01:40: the first tick (yesterday's occurrences are reported missed).
+    // Tuesday 01:40: the first tick (it marks yesterday's occurrences as seen, calls none missed).
     w.tick(t("2026-11-24T01:40:00Z")).await;
     drain(&w).await;
     assert_eq!(w.desired("frontend-service").await, 6);
@@ -769,7 +762,7 @@ async fn a_run_time_pre_event_lead_hold_and_release() {
     assert_eq!(w.desired("api-service").await, 12);
     let published = drain(&w).await;
     assert_eq!(published.len(), 1, "{published:#?}");
-    assert!(subjects(&published)[0].contains("api unchanged: event-hold"));
+    assert!(subjects(&published)[0].contains("api held by event hold"));
 
     // 20:00: the night (2..10) would bring api down to 10; the event's bounds hold it at 12.
     quiet(&w, t("2026-11-24T20:00:00Z")).await;
@@ -1022,7 +1015,7 @@ async fn apply_runs_an_occurrence_schedule_now_and_refuses_unknown_names() {
         ..Seed::default()
     })
     .await;
-    // Monday 14:00: bounds right, this morning's occurrences missed.
+    // Monday 14:00: the first tick; bounds right, this morning's occurrences only seen.
     w.tick(t("2026-11-23T14:00:00Z")).await;
     drain(&w).await;
     assert_eq!(w.desired("frontend-service").await, 6);
@@ -1253,7 +1246,7 @@ async fn after_a_scale_out_on_a_managed_service_the_next_tick_hands_it_back_to_t
     // ai has a scalable target (2..30): Capstan scales it out by raising MinCapacity, and
     // never sets its desired count.
     let w = World::new().await;
-    // The first tick settles the day (business hours, missed occurrences); then all is quiet.
+    // The first tick settles the day (business hours; earlier occurrences seen); then quiet.
     w.tick(t("2026-11-24T09:50:00Z")).await;
     drain(&w).await;
     quiet(&w, t("2026-11-24T09:55:00Z")).await;
