@@ -86,19 +86,20 @@ async fn every_delivery_path_of_the_fixtures_acts_once_each() {
         })
         .map(|s| s.replace('"', ""))
         .collect();
+    // The runbook text rides on the action it goes with: no notice of its own.
     assert_eq!(
         kinds,
-        ["api/changed", "api/notice", "api/changed", "api/changed"],
+        ["api/changed", "api/changed", "api/changed"],
         "{n:#?}"
     );
-    let notice = n
-        .iter()
-        .find(|m| m["_attributes"]["outcome"] == "notice")
-        .unwrap();
-    assert!(notice["_text"]
-        .as_str()
-        .unwrap()
-        .contains("investigate now"));
+    let latency = n[1]["_text"].as_str().unwrap();
+    assert!(latency.starts_with("Done: api 6 -> 7"), "{latency}");
+    assert!(
+        latency.contains(
+            "\nRunbook (rule api-latency-high): p95 latency above 1 s for 15 min: investigate now"
+        ),
+        "{latency}"
+    );
 
     // The record: four actions, nothing pending, capacity as on AWS; the log has them all.
     let rec = &w.store.load_targets(&["api".into()]).await.unwrap()["api"];
@@ -113,6 +114,48 @@ async fn every_delivery_path_of_the_fixtures_acts_once_each() {
     );
     assert!(rec.pending.is_none());
     assert_eq!(w.store.recent_log("api", 10).await.unwrap().len(), 4);
+}
+
+/// A composite alarm's state change whose actions CloudWatch suppressed (a deploy holds them):
+/// nothing scaled, recorded and announced as held, with the rule's runbook text.
+#[tokio::test]
+async fn cloudwatchs_actions_suppressor_holds_the_rule() {
+    let w = World::new().await;
+    let resp = w
+        .deliver(fixture("alarm-eventbridge-composite-suppressed.json"))
+        .await
+        .unwrap();
+    assert_eq!(outcomes(&resp), ["api:suppressed:actions-suppressed"]);
+    assert_eq!(w.desired("api-service").await, 3);
+    let n = w.notifications().await;
+    assert_eq!(n.len(), 1, "{n:#?}");
+    assert_eq!(n[0]["_attributes"]["outcome"], "suppressed");
+    let subject = n[0]["_subject"].as_str().unwrap();
+    assert!(
+        subject.starts_with("Capstan: api held by CloudWatch's actions suppressor"),
+        "{subject}"
+    );
+    let text = n[0]["_text"].as_str().unwrap();
+    assert!(text.starts_with("Held, not done:"), "{text}");
+    assert!(text.contains("api-deploy-in-progress"), "{text}");
+    assert!(text.contains("Runbook (rule api-latency-high)"), "{text}");
+    // Recorded: the audit log has the hold; no action in the record's history.
+    let log = w.store.recent_log("api", 10).await.unwrap();
+    assert_eq!(log.len(), 1, "{log:#?}");
+    assert!(
+        log[0].explanation.contains("CloudWatch suppressed"),
+        "{log:#?}"
+    );
+    let recs = w.store.load_targets(&["api".into()]).await.unwrap();
+    assert!(
+        recs.get("api").is_none_or(|r| r.state.history.is_empty()),
+        "{recs:#?}"
+    );
+    // A redelivery is a duplicate: nothing more is said.
+    w.deliver(fixture("alarm-eventbridge-composite-suppressed.json"))
+        .await
+        .unwrap();
+    assert_eq!(w.notifications().await.len(), 0);
 }
 
 /// One alarm of the example policy on a fresh world; returns the world after it.

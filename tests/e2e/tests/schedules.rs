@@ -998,7 +998,7 @@ async fn the_policy_launch_event_raises_the_bounds_at_start_minus_lead() {
     for target in ["ai", "api", "frontend"] {
         let line = text
             .lines()
-            .find(|l| l.trim_start().starts_with(&format!("{target}: ")))
+            .find(|l| l.trim_start().starts_with(&format!("{target} ")))
             .unwrap_or_else(|| panic!("{target} in {text}"));
         assert!(line.contains("event launch (lead"), "{line}");
     }
