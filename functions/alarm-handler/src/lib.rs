@@ -7,12 +7,12 @@
 #![warn(missing_docs)]
 
 use capstan_events::{parse_alarm_event, AcceptedTopics, Parsed};
-use capstan_function::{handle_each, Config, Error, Function};
+use capstan_function::{handle_each, Config, Function, InvocationError};
 use capstan_policy::Signal;
 use capstan_runner::{Delivery, Runner};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use tracing::{info, info_span, warn};
+use tracing::{info, info_span};
 
 /// The function: a runner built once per container.
 #[derive(Clone)]
@@ -32,11 +32,6 @@ impl Function for Handler {
         }
     }
 
-    /// Handles one event. Every alarm transition in it is handled (each acts at most once,
-    /// however often it is delivered); the response lists what came of each.
-    ///
-    /// Errors: a payload that is not an alarm (names the field that is wrong; nothing is
-    /// changed), or a transient failure that a retry may fix.
     fn runner(&self) -> &Runner {
         &self.runner
     }
@@ -47,17 +42,25 @@ impl Function for Handler {
         self
     }
 
-    async fn handle_by(&self, payload: Value, deadline: DateTime<Utc>) -> Result<Value, Error> {
+    /// Handles one event. Every alarm transition in it is handled (each acts at most once,
+    /// however often it is delivered); the response lists what came of each.
+    ///
+    /// Errors: `MalformedEvent`, a payload that is not an alarm (names the field that is
+    /// wrong; nothing is changed); `UntrustedSource`, an SNS record from a topic not accepted
+    /// (nothing is read); or the runner's (`Transient`, `InProgress`, `OutOfTime`, `Denied`),
+    /// which a retry may fix (see `capstan_function::InvocationError`).
+    async fn handle_by(
+        &self,
+        payload: Value,
+        deadline: DateTime<Utc>,
+    ) -> Result<Value, InvocationError> {
         let deliveries = match parse_alarm_event(&payload, &self.topics) {
             Ok(Parsed::Alarms(d)) => d,
             Ok(Parsed::Ignored { why }) => {
                 info!(why = %why, "event ignored");
                 return Ok(json!({ "ignored": why }));
             }
-            Err(e) => {
-                warn!(error = %e, "malformed alarm event: nothing changed");
-                return Err(format!("malformed alarm event: {e}").into());
-            }
+            Err(e) => return Err(InvocationError::from_event(&e, "malformed alarm event")),
         };
         let each = deliveries.into_iter().map(|d| {
             let span = info_span!(

@@ -1,11 +1,12 @@
-//! SNS deliveries are accepted only from the configured topics: another topic is an error that
-//! names it, and nothing is read, written or called.
+//! SNS deliveries are accepted only from the configured topics: another topic is an
+//! `UntrustedSource` error that names it (its account id only in the function's own log), and
+//! nothing is read, written or called.
 
 use std::sync::Arc;
 
 use alarm_handler::Handler;
 use capstan_aws::{Live, Resource};
-use capstan_function::{Config, Function};
+use capstan_function::{Config, Diagnostic, Function};
 use capstan_runner::memory::Memory;
 use capstan_runner::{FixedClock, Runner};
 use chrono::{DateTime, Utc};
@@ -54,10 +55,39 @@ fn topic_of(payload: &Value) -> String {
 async fn a_foreign_topic_is_refused_and_nothing_is_touched() {
     let payload: Value = serde_json::from_str(SNS).unwrap();
     let (h, memory) = handler(&["arn:aws:sns:us-east-1:123456789012:capstan-alarms-only"]);
-    let err = h.handle(payload.clone()).await.unwrap_err().to_string();
-    assert!(err.contains("Records[0].Sns.TopicArn"), "{err}");
-    assert!(err.contains(&topic_of(&payload)), "{err}");
+    let err = h.handle(payload.clone()).await.unwrap_err();
+    assert_eq!(err.error_type(), "UntrustedSource", "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("Records[0].Sns.TopicArn"), "{text}");
+    assert!(
+        text.contains(&topic_of(&payload)),
+        "the log has it whole: {text}"
+    );
     assert_eq!(memory.calls(), 0, "nothing read, written or called");
+
+    let d: Diagnostic = err.into();
+    assert_eq!(d.error_type, "UntrustedSource");
+    assert!(d.error_message.contains("Records[0].Sns.TopicArn"), "{d:?}");
+    assert!(
+        d.error_message
+            .contains("arn:aws:sns:us-east-1:<account>:capstan-alarms-only"),
+        "{d:?}"
+    );
+    assert!(!d.error_message.contains("123456789012"), "{d:?}");
+}
+
+#[tokio::test]
+async fn a_record_without_its_topic_is_refused_as_untrusted() {
+    let mut payload: Value = serde_json::from_str(SNS).unwrap();
+    payload["Records"][0]["Sns"]
+        .as_object_mut()
+        .unwrap()
+        .remove("TopicArn");
+    let (h, memory) = handler(&["arn:aws:sns:us-east-1:123456789012:capstan-alarms"]);
+    let d: Diagnostic = h.handle(payload).await.unwrap_err().into();
+    assert_eq!(d.error_type, "UntrustedSource", "{d:?}");
+    assert!(d.error_message.contains("Records[0].Sns.TopicArn"), "{d:?}");
+    assert_eq!(memory.calls(), 0);
 }
 
 #[tokio::test]

@@ -14,12 +14,12 @@
 #![warn(missing_docs)]
 
 use capstan_events::{parse_budget_event, AcceptedTopics};
-use capstan_function::{handle_each, Config, Error, Function};
+use capstan_function::{handle_each, Config, Function, InvocationError};
 use capstan_policy::Signal;
 use capstan_runner::{Delivery, Runner};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tracing::{info_span, warn};
+use tracing::info_span;
 
 /// The function: a runner built once per container.
 #[derive(Clone)]
@@ -39,10 +39,6 @@ impl Function for Handler {
         }
     }
 
-    /// Handles one SNS delivery (one or several alerts); the response lists what came of each.
-    ///
-    /// Errors: a payload that is not a budget alert (names the record and line; nothing is
-    /// changed), or a transient failure that a retry may fix.
     fn runner(&self) -> &Runner {
         &self.runner
     }
@@ -53,11 +49,19 @@ impl Function for Handler {
         self
     }
 
-    async fn handle_by(&self, payload: Value, deadline: DateTime<Utc>) -> Result<Value, Error> {
-        let deliveries = parse_budget_event(&payload, &self.topics).map_err(|e| {
-            warn!(error = %e, "not a budget alert: nothing changed");
-            format!("not an AWS Budgets alert: {e}")
-        })?;
+    /// Handles one SNS delivery (one or several alerts); the response lists what came of each.
+    ///
+    /// Errors: `MalformedEvent`, a payload that is not a budget alert (names the record and
+    /// line; nothing is changed); `UntrustedSource`, a record from a topic not accepted
+    /// (nothing is read); or the runner's (`Transient`, `InProgress`, `OutOfTime`, `Denied`;
+    /// see `capstan_function::InvocationError`).
+    async fn handle_by(
+        &self,
+        payload: Value,
+        deadline: DateTime<Utc>,
+    ) -> Result<Value, InvocationError> {
+        let deliveries = parse_budget_event(&payload, &self.topics)
+            .map_err(|e| InvocationError::from_event(&e, "not an AWS Budgets alert"))?;
         let each = deliveries.into_iter().map(|d| {
             let span = info_span!(
                 "budget",

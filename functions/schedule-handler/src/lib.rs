@@ -17,11 +17,11 @@
 #![warn(missing_docs)]
 
 use capstan_events::parse_schedule_event;
-use capstan_function::{handle_each, Error, Function};
+use capstan_function::{handle_each, Function, InvocationError};
 use capstan_runner::{Delivery, Runner};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tracing::{info_span, warn};
+use tracing::info_span;
 
 /// The function: a runner built once per container.
 #[derive(Clone)]
@@ -36,19 +36,22 @@ impl Function for Handler {
         Handler { runner }
     }
 
-    /// Handles one tick or request; the response is the runner's report.
-    ///
-    /// Errors: a payload that is not a schedule request (names the field; nothing is
-    /// changed), or a transient failure that a retry may fix.
     fn runner(&self) -> &Runner {
         &self.runner
     }
 
-    async fn handle_by(&self, payload: Value, deadline: DateTime<Utc>) -> Result<Value, Error> {
-        let request = parse_schedule_event(&payload, self.runner.now()).map_err(|e| {
-            warn!(error = %e, "malformed schedule request: nothing changed");
-            format!("malformed schedule request: {e}")
-        })?;
+    /// Handles one tick or request; the response is the runner's report.
+    ///
+    /// Errors: `MalformedEvent`, a payload that is not a schedule request (names the field;
+    /// nothing is changed), or the runner's (`Transient`, `InProgress`, `OutOfTime`,
+    /// `Denied`; see `capstan_function::InvocationError`).
+    async fn handle_by(
+        &self,
+        payload: Value,
+        deadline: DateTime<Utc>,
+    ) -> Result<Value, InvocationError> {
+        let request = parse_schedule_event(&payload, self.runner.now())
+            .map_err(|e| InvocationError::from_event(&e, "malformed schedule request"))?;
         let (at, key) = match request.at {
             Some(at) => (at, request.key.clone()),
             // No scheduled time (a hand-made request): decide for now, and let a repeat of

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use capstan_function::{Config, ConfigError, Error, Function};
+use capstan_function::{Config, ConfigError, Function, InvocationError};
 use capstan_runner::Runner;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
@@ -46,7 +46,7 @@ pub const QUEUE_RESERVE: Duration = Duration::milliseconds(900);
 
 /// What the Slack side needs besides the runner.
 pub struct Parts {
-    /// Checks Slack's signatures (a [`Verifier`] converts into one).
+    /// Checks Slack's signatures (a [`Verifier`](capstan_slack::Verifier) converts into one).
     pub verifier: Signing,
     /// The work queue.
     pub queue: Arc<dyn Queue>,
@@ -74,6 +74,20 @@ pub struct Handler {
 #[error("the Slack function is not configured (signing secret, queue)")]
 pub struct NotConfigured;
 
+impl From<NotConfigured> for InvocationError {
+    /// `Config`: the handler lacks its settings.
+    fn from(e: NotConfigured) -> InvocationError {
+        InvocationError::Config(e.to_string())
+    }
+}
+
+/// The function's answer as JSON (`Internal` if it cannot be: never, for these types).
+fn answer(response: impl serde::Serialize) -> Result<Value, InvocationError> {
+    serde_json::to_value(response).map_err(|e| {
+        InvocationError::Internal(format!("the response could not be serialised: {e}"))
+    })
+}
+
 impl Handler {
     /// A handler from its runner and parts (tests, tools).
     pub fn with_parts(runner: Runner, parts: Parts) -> Handler {
@@ -87,12 +101,14 @@ impl Handler {
         self.parts.as_deref().ok_or(NotConfigured)
     }
 
-    /// Answers an API Gateway request (the acknowledgement), by `deadline` at the latest.
+    /// Answers an API Gateway request (the acknowledgement), by `deadline` at the latest. A
+    /// request Slack did not sign, or one refused, is an answer (401, 403...), not an error;
+    /// the only error is `Config`, a handler without its Slack parts.
     pub async fn acknowledge_by(
         &self,
         request: &ApiGatewayV2httpRequest,
         deadline: DateTime<Utc>,
-    ) -> Result<Value, Error> {
+    ) -> Result<Value, InvocationError> {
         let parts = self.parts()?;
         let until = (self.runner.now() + parts.ack_budget).min(deadline);
         let span = info_span!("slack", route = request.raw_path.as_deref().unwrap_or(""));
@@ -100,11 +116,17 @@ impl Handler {
             .acknowledge(parts, request, until)
             .instrument(span)
             .await;
-        Ok(serde_json::to_value(response)?)
+        answer(response)
     }
 
-    /// Carries out an SQS batch of jobs: the records that failed are reported for redelivery.
-    pub async fn work_by(&self, event: SqsEvent, deadline: DateTime<Utc>) -> Result<Value, Error> {
+    /// Carries out an SQS batch of jobs: the records that failed are reported for redelivery
+    /// (`batchItemFailures`), not as an error; the only error is `Config`, a handler without
+    /// its Slack parts.
+    pub async fn work_by(
+        &self,
+        event: SqsEvent,
+        deadline: DateTime<Utc>,
+    ) -> Result<Value, InvocationError> {
         let parts = self.parts()?;
         let mut response = SqsBatchResponse::default();
         for record in event.records {
@@ -125,7 +147,7 @@ impl Handler {
                 response.batch_item_failures.push(failure(id));
             }
         }
-        Ok(serde_json::to_value(response)?)
+        answer(response)
     }
 }
 
@@ -176,18 +198,29 @@ impl Function for Handler {
         Ok(Handler::with_parts(runner, parts))
     }
 
-    /// An API Gateway request or an SQS batch; anything else is an error naming what came.
-    async fn handle_by(&self, payload: Value, deadline: DateTime<Utc>) -> Result<Value, Error> {
+    /// An API Gateway request or an SQS batch; anything else is a `MalformedEvent` naming
+    /// what came (nothing done).
+    async fn handle_by(
+        &self,
+        payload: Value,
+        deadline: DateTime<Utc>,
+    ) -> Result<Value, InvocationError> {
         if payload.get("Records").is_some() {
-            let event: SqsEvent =
-                serde_json::from_value(payload).map_err(|e| format!("not an SQS event: {e}"))?;
+            let event: SqsEvent = serde_json::from_value(payload)
+                .map_err(|e| InvocationError::MalformedEvent(format!("not an SQS event: {e}")))?;
             return self.work_by(event, deadline).await;
         }
         if payload.get("requestContext").is_some() {
-            let request: ApiGatewayV2httpRequest = serde_json::from_value(payload)
-                .map_err(|e| format!("not an API Gateway HTTP API (2.0) request: {e}"))?;
+            let request: ApiGatewayV2httpRequest =
+                serde_json::from_value(payload).map_err(|e| {
+                    InvocationError::MalformedEvent(format!(
+                        "not an API Gateway HTTP API (2.0) request: {e}"
+                    ))
+                })?;
             return self.acknowledge_by(&request, deadline).await;
         }
-        Err("not an API Gateway HTTP API request or an SQS event: nothing done".into())
+        Err(InvocationError::MalformedEvent(
+            "not an API Gateway HTTP API request or an SQS event: nothing done".into(),
+        ))
     }
 }

@@ -3,8 +3,12 @@
 //! ([`runner_from_env`], [`runner_with_config`], [`runner_with_clients`]).
 //!
 //! The functions themselves (`alarm-handler`, `schedule-handler`, `budget-handler`) only
-//! translate their events into signals and hand them to the runner.
+//! translate their events into signals and hand them to the runner. Every failure of an
+//! invocation is an [`InvocationError`] of a stable kind, which Lambda records as its
+//! `errorType` (see [`error`](mod@error)).
 #![warn(missing_docs)]
+
+pub mod error;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -15,8 +19,13 @@ use capstan_runner::{Clock, Delivery, Report, Runner, SystemClock};
 use capstan_store::Store;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use tracing::{info, Instrument, Span};
+use tracing::{error, info, Instrument, Span};
 use tracing_subscriber::filter::{LevelFilter, Targets};
+
+pub use error::{redact, InvocationError, ERROR_TYPES};
+/// What Lambda is told of a failed invocation (`errorType`, `errorMessage`): what an
+/// [`InvocationError`] converts into.
+pub use lambda_runtime::Diagnostic;
 
 /// The function's settings, from the environment.
 #[derive(Debug, Clone, PartialEq)]
@@ -201,43 +210,70 @@ pub trait Function: Clone + Send + Sync + 'static {
     }
 
     /// Handles one event within `deadline` (the Lambda context's): the function's response, or
-    /// an error that makes Lambda retry.
+    /// the [`InvocationError`] that fails the invocation (Lambda retries it, then sends it to
+    /// the dead-letter queue with its `errorType`).
     fn handle_by(
         &self,
         payload: Value,
         deadline: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Value, Error>> + Send;
+    ) -> impl Future<Output = Result<Value, InvocationError>> + Send;
 
     /// Handles one event, allowing itself [`capstan_runner::DEFAULT_BUDGET`] (tests, tools).
-    fn handle(&self, payload: Value) -> impl Future<Output = Result<Value, Error>> + Send {
+    fn handle(
+        &self,
+        payload: Value,
+    ) -> impl Future<Output = Result<Value, InvocationError>> + Send {
         let deadline = self.runner().now() + capstan_runner::DEFAULT_BUDGET;
         self.handle_by(payload, deadline)
     }
 }
 
-/// The error a handler returns to the Lambda runtime.
-pub type Error = lambda_runtime::Error;
-
 /// What every function's `main` does: JSON logs, the handler built once per container from
 /// the environment, then the Lambda runtime loop. Each invocation is handled within its
-/// context's deadline.
-pub async fn serve<F: Function>() -> Result<(), Error> {
+/// context's deadline; a failed one is logged with its `error_type` and whole message
+/// ([`InvocationError::log`]), and Lambda is told its type and its message without account ids.
+///
+/// An init failure is logged with `error_type` `Config` and returned (`main` prints it as
+/// `Error: Config: <message>` and the process exits; Lambda reports the init as failed).
+/// `Internal` when the runtime loop itself fails.
+pub async fn serve<F: Function>() -> Result<(), InvocationError> {
     init_logging();
-    let config = Config::from_env(|k| std::env::var(k).ok())?;
-    let sdk = function_sdk_config().await?;
-    let runner = runner_with_config(F::NAME, &config, &sdk, Arc::new(SystemClock)).await?;
-    let handler = F::init(runner, &config, &sdk).await?;
+    let handler = match start::<F>().await {
+        Ok(handler) => handler,
+        Err(e) => {
+            let e = InvocationError::from(e);
+            error!(error_type = e.error_type(), error = %e, "init failed");
+            return Err(e);
+        }
+    };
     lambda_runtime::run(lambda_runtime::service_fn(
         |event: lambda_runtime::LambdaEvent<Value>| {
             let handler = handler.clone();
             async move {
                 let deadline = lambda_deadline(event.context.deadline)
                     .unwrap_or_else(|| handler.runner().now() + capstan_runner::DEFAULT_BUDGET);
-                handler.handle_by(event.payload, deadline).await
+                let answer = handler.handle_by(event.payload, deadline).await;
+                if let Err(e) = &answer {
+                    e.log();
+                }
+                answer
             }
         },
     ))
     .await
+    .map_err(|e| {
+        let e = InvocationError::Internal(format!("the Lambda runtime loop failed: {e}"));
+        e.log();
+        e
+    })
+}
+
+/// The handler of a container, from the environment.
+async fn start<F: Function>() -> Result<F, ConfigError> {
+    let config = Config::from_env(|k| std::env::var(k).ok())?;
+    let sdk = function_sdk_config().await?;
+    let runner = runner_with_config(F::NAME, &config, &sdk, Arc::new(SystemClock)).await?;
+    F::init(runner, &config, &sdk).await
 }
 
 /// JSON logs to stdout as Lambda's advanced logging controls ask, as `lambda_runtime`'s default
@@ -294,7 +330,6 @@ pub fn log_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> Targets
     filter
 }
 
-/// The Lambda context's deadline (milliseconds since the epoch) as a time.
 /// The SDK configuration of a function: the standard environment, Capstan's timeouts, and an
 /// HTTPS client trusting the roots `CAPSTAN_TLS_ROOTS` names or the environment calls for
 /// ([`capstan_aws::TlsRoots`]).
@@ -314,6 +349,7 @@ pub fn tls_roots(
     })
 }
 
+/// The Lambda context's deadline (milliseconds since the epoch) as a time.
 fn lambda_deadline(millis: u64) -> Option<DateTime<Utc>> {
     DateTime::<Utc>::from_timestamp_millis(i64::try_from(millis).ok()?)
 }
@@ -393,22 +429,24 @@ pub async fn runner_with_pool(
 /// Handles every delivery of one event within `deadline`, each in its log span, and answers
 /// with their reports, or with the error that makes Lambda retry the event: every delivery is
 /// handled even when one fails, then any failure fails the invocation (on the retry the others
-/// are duplicates, answered with their stored results, so nothing acts twice).
+/// are duplicates, answered with their stored results, so nothing acts twice). Several
+/// failures are one error of the least retryable kind among them, with every message
+/// ([`InvocationError::worst`]).
 pub async fn handle_each(
     runner: &Runner,
     deliveries: impl IntoIterator<Item = (Delivery, Span)>,
     deadline: DateTime<Utc>,
-) -> Result<Value, Error> {
+) -> Result<Value, InvocationError> {
     let mut reports: Vec<Report> = Vec::new();
-    let mut errors: Vec<String> = Vec::new();
+    let mut errors: Vec<InvocationError> = Vec::new();
     for (delivery, span) in deliveries {
         match runner.handle_by(&delivery, deadline).instrument(span).await {
             Ok(r) => reports.push(r),
-            Err(e) => errors.push(e.to_string()),
+            Err(e) => errors.push(e.into()),
         }
     }
-    if !errors.is_empty() {
-        return Err(errors.join("; ").into());
+    if let Some(e) = InvocationError::worst(errors) {
+        return Err(e);
     }
     Ok(json!({ "reports": reports }))
 }
