@@ -38,7 +38,7 @@ pub const ERROR_TYPES: [&str; 8] = [
 /// | --- | --- | --- | --- |
 /// | `MalformedEvent` | the payload is not what the function takes (the message names the field; an alarm on the budget topic, a hand-made request with a typo, a Slack payload that is neither an API Gateway request nor an SQS batch) | nothing | no: it fails again, then rests in the dead-letter queue |
 /// | `UntrustedSource` | an SNS record from a topic the function does not accept (`CAPSTAN_SNS_TOPIC_ARNS`), or without a `TopicArn` while it accepts only some; nothing of the payload is read | nothing | no |
-/// | `Denied` | the function's IAM role (or its credentials) is refused by the state table, e.g. `AccessDeniedException` on `dynamodb:TransactWriteItems`, where the runner could not record the failure | the refused write (a signal's notices, a tick's digest) did not happen; what was done before it stays done | not until the permission is granted |
+/// | `Denied` | the state table refuses for good what had to be recorded (the runner's `RunError::Denied`: not retryable, e.g. `AccessDeniedException` on `dynamodb:TransactWriteItems`, bad credentials, a table that does not exist) | the refused write (a signal's notices, a tick's digest) did not happen; what was done before it stays done | not until the permission is granted |
 /// | `Transient` | throttling, a 5xx, a timeout, a lost connection after the SDK's own retries; notifications not yet published or recorded | what was committed is completed by the retry | yes |
 /// | `InProgress` | another attempt holds the signal or its target and may still be alive | nothing (the other attempt carries on) | yes, after that attempt's deadline |
 /// | `OutOfTime` | too little time was left before the invocation's deadline to start the remaining targets | the others are done | yes |
@@ -197,17 +197,13 @@ impl fmt::Debug for InvocationError {
 }
 
 impl From<RunError> for InvocationError {
-    /// The runner's failure as its kind; a "transient" one that is in fact a refusal of the
-    /// state table (an AWS error code of access denied or bad credentials in it: the runner
-    /// reports a commit it could not make without telling refusals apart) is `Denied`.
+    /// The runner's failure as its kind.
     fn from(e: RunError) -> InvocationError {
         match e {
-            RunError::Transient(what) if denied_code(&what).is_some() => InvocationError::Denied(
-                format!("access denied, a retry changes nothing until it is granted: {what}"),
-            ),
             e @ RunError::Transient(_) => InvocationError::Transient(e.to_string()),
             e @ RunError::InProgress(_) => InvocationError::InProgress(e.to_string()),
             e @ RunError::OutOfTime(_) => InvocationError::OutOfTime(e.to_string()),
+            e @ RunError::Denied(_) => InvocationError::Denied(e.to_string()),
         }
     }
 }
@@ -276,43 +272,6 @@ fn dashed_account(b: &[u8], start: usize) -> Option<usize> {
     let chained_after = after_digit(end) || (dash(end) && after_digit(end + 1));
     let chained_before = start >= 2 && b[start - 1] == b'-' && b[start - 2].is_ascii_digit();
     (shape && !chained_after && !chained_before).then_some(end)
-}
-
-/// Codes of AWS errors that say the caller may not (missing permission, bad or expired
-/// credentials), as `capstan_aws` sorts them into `ErrorKind::Denied`.
-const DENIED_CODES: &[&str] = &[
-    "UnrecognizedClientException",
-    "InvalidClientTokenId",
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "ExpiredToken",
-    "ExpiredTokenException",
-    "MissingAuthenticationToken",
-    "IncompleteSignature",
-    "AuthFailure",
-    "AuthorizationError",
-    "AuthorizationErrorException",
-];
-
-/// The first AWS error code in `text` (as `capstan_aws::AwsError` shows one:
-/// `dynamodb:TransactWriteItems failed (AccessDeniedException): ...`) that is a refusal.
-fn denied_code(text: &str) -> Option<&str> {
-    const MARK: &str = " failed (";
-    text.match_indices(MARK).find_map(|(at, _)| {
-        let rest = &text[at + MARK.len()..];
-        let code = &rest[..rest.find(')')?];
-        is_denied_code(code).then_some(code)
-    })
-}
-
-fn is_denied_code(code: &str) -> bool {
-    // Some services suffix codes with a namespace (`AccessDenied:http://...`).
-    let code = code.split(':').next().unwrap_or(code);
-    DENIED_CODES.contains(&code)
-        || code.starts_with("AccessDenied")
-        || code.starts_with("KMSAccessDenied")
-        || code.contains("NotAuthorized")
-        || code.contains("Unauthorized")
 }
 
 #[cfg(test)]
@@ -444,7 +403,7 @@ mod tests {
     }
 
     #[test]
-    fn run_errors_keep_their_kind_and_a_refused_state_table_is_denied() {
+    fn run_errors_keep_their_kind() {
         let e = InvocationError::from(RunError::Transient(
             "state table: dynamodb:BatchGetItem failed (ThrottlingException): slow down".into(),
         ));
@@ -462,7 +421,7 @@ mod tests {
                       User: arn:aws:sts::123456789012:assumed-role/x/y is not authorized to \
                       perform: dynamodb:TransactWriteItems on resource: \
                       arn:aws:dynamodb:us-east-1:123456789012:table/capstan";
-        let e = InvocationError::from(RunError::Transient(denied.into()));
+        let e = InvocationError::from(RunError::Denied(denied.into()));
         assert_eq!(e.error_type(), "Denied");
         assert!(e.to_string().contains(denied), "the whole of it: {e}");
         let d: lambda_runtime::Diagnostic = e.into();
@@ -471,27 +430,9 @@ mod tests {
         assert!(d
             .error_message
             .contains("dynamodb:TransactWriteItems on resource"));
-
-        for code in [
-            "AccessDenied",
-            "UnrecognizedClientException",
-            "ExpiredTokenException",
-            "KMSAccessDeniedException",
-            "AccessDeniedException:http://internal",
-        ] {
-            let e = InvocationError::from(RunError::Transient(format!(
-                "state table: dynamodb:GetItem failed ({code}): no"
-            )));
-            assert_eq!(e.error_type(), "Denied", "{code}");
-        }
-        for transient in [
-            "state table: dynamodb:GetItem failed (ProvisionedThroughputExceededException): x",
-            "state table: dynamodb:GetItem failed: timed out (not authorized to wait)",
-            "notifications failed or not recorded for now; the retry publishes them",
-        ] {
-            let e = InvocationError::from(RunError::Transient(transient.into()));
-            assert_eq!(e.error_type(), "Transient", "{transient}");
-        }
+        // The kind is the runner's, never read from the words.
+        let e = InvocationError::from(RunError::Transient(denied.into()));
+        assert_eq!(e.error_type(), "Transient");
     }
 
     #[test]

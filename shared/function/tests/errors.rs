@@ -231,7 +231,8 @@ async fn of_several_failures_the_least_retryable_with_every_message() {
         "{text}"
     );
     assert!(
-        second.starts_with("access denied") && second.contains("AccessDeniedException"),
+        second.starts_with("refused by the state table")
+            && second.contains("AccessDeniedException"),
         "{text}"
     );
 
@@ -252,7 +253,7 @@ async fn of_several_failures_the_least_retryable_with_every_message() {
     assert_eq!(err.error_type(), "Denied", "{err:?}");
     let text = err.to_string();
     let (first, second) = text.split_once("; ").expect("both messages");
-    assert!(first.starts_with("access denied"), "{text}");
+    assert!(first.starts_with("refused by the state table"), "{text}");
     assert!(second.starts_with("transient failure"), "{text}");
     let d: Diagnostic = err.into();
     assert_eq!(d.error_type, "Denied");

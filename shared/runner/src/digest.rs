@@ -131,8 +131,13 @@ impl Runner {
         let receipt = match self.commit_own(a, DIGEST, &commit).await {
             Committed::Yes => receipt,
             Committed::Conflict => unreachable!("a commit without a record cannot conflict"),
-            Committed::Failed { error, .. } => {
-                return Err(RunError::Transient(format!("state table: {error}")))
+            Committed::Failed { error, retryable } => {
+                let what = format!("state table: {error}");
+                return Err(if retryable {
+                    RunError::Transient(what)
+                } else {
+                    RunError::Denied(what)
+                });
             }
             Committed::Taken(stored) => match stored.state {
                 ReceiptState::Done => {

@@ -190,6 +190,10 @@ pub enum RunError {
     /// Too little time was left before the invocation's deadline to start these targets.
     #[error("out of time before the deadline, the invocation will be retried for: {0}")]
     OutOfTime(String),
+    /// The state table refused for good what had to be recorded (a missing permission, bad
+    /// credentials, a table that does not exist): a retry fails the same way until it is fixed.
+    #[error("refused by the state table, a retry fails the same way until it is fixed: {0}")]
+    Denied(String),
 }
 
 impl RunError {
@@ -199,6 +203,7 @@ impl RunError {
             RunError::Transient(_) => "Transient",
             RunError::InProgress(_) => "InProgress",
             RunError::OutOfTime(_) => "OutOfTime",
+            RunError::Denied(_) => "Denied",
         }
     }
 }
