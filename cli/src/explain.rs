@@ -23,33 +23,32 @@ use chrono::offset::LocalResult;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 
+use crate::exit::{Failure, Outcome};
+
 /// More occurrences than this in one day are summarised on one line.
 const OCCURRENCES_LISTED: usize = 6;
 
-/// Runs the subcommand; `Ok(true)` when the policy loads and the explanation was printed.
-pub fn run(
-    file: &Path,
-    target: Option<&str>,
-    days: u32,
-    from: Option<&str>,
-) -> Result<bool, String> {
+/// Runs the subcommand: fine when the explanation was printed, a finding when the policy does
+/// not load (its problems are printed), trouble for a bad `--from`, `--days` or `--target`, or
+/// a file that cannot be read.
+pub fn run(file: &Path, target: Option<&str>, days: u32, from: Option<&str>) -> Outcome {
     let from = match from {
         Some(text) => DateTime::parse_from_rfc3339(text.trim())
             .map(|t| t.with_timezone(&Utc))
             .map_err(|e| {
-                format!(
+                Failure::trouble(format!(
                     "--from `{text}` is not an RFC 3339 time such as 2026-03-28T00:00:00Z ({e})"
-                )
+                ))
             })?,
         None => Utc::now(),
     };
     if !(1..=366).contains(&days) {
-        return Err(format!(
+        return Err(Failure::trouble(format!(
             "--days {days}: give a number of days from 1 to 366"
-        ));
+        )));
     }
     let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        .map_err(|e| Failure::trouble(format!("cannot read {}: {e}", file.display())))?;
     let policy = match capstan_policy::load(&text) {
         Ok(p) => p,
         Err(e) => {
@@ -58,12 +57,14 @@ pub fn run(
                 crate::diagnostics::render(&file.display().to_string(), &e)
             );
             eprintln!("{}: {e}; nothing to explain", file.display());
-            return Ok(false);
+            return Err(Failure::finding());
         }
     };
-    let out = explain(&policy, &file.display().to_string(), target, days, from)?;
+    // An unknown `--target` is a bad argument.
+    let out = explain(&policy, &file.display().to_string(), target, days, from)
+        .map_err(Failure::trouble)?;
     print!("{out}");
-    Ok(true)
+    Ok(())
 }
 
 /// The whole explanation as text; an unknown `target` is an error naming it.

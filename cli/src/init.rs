@@ -8,20 +8,16 @@
 //! This module also holds [`Session`], the AWS side shared with `capstan status`: the clients,
 //! and one-line error messages that say what to set.
 
-use std::process::ExitCode;
-
 use capstan_aws::{AwsError, Clients, ErrorKind, Timeouts};
 use capstan_store::{Store, StoreError};
 
-/// Runs the subcommand: 0 when the table exists afterwards, 1 on an AWS failure.
-pub async fn run(table: &str) -> ExitCode {
-    let session = match Session::connect().await {
-        Ok(s) => s,
-        Err(message) => {
-            eprintln!("capstan: {message}");
-            return ExitCode::from(1);
-        }
-    };
+use crate::exit::{Failure, Outcome};
+
+/// Runs the subcommand: fine when the table exists afterwards; a finding when AWS refused to
+/// create it or to turn TTL on (creating it is the action `init` is for); trouble when no
+/// region is configured, or AWS could not be asked (no credentials, no connection).
+pub async fn run(table: &str) -> Outcome {
+    let session = Session::connect().await.map_err(Failure::trouble)?;
     let store = Store::new(session.dynamodb.clone(), table);
     match store.create_table().await {
         Ok(created) => {
@@ -31,13 +27,40 @@ pub async fn run(table: &str) -> ExitCode {
             } else {
                 println!("table {table} already exists {where_}; TTL on expires_at");
             }
-            ExitCode::SUCCESS
+            Ok(())
         }
         Err(e) => {
-            eprintln!("capstan: {}", session.endpoints.store_error(&e));
-            ExitCode::from(1)
+            let line = session.endpoints.store_error(&e);
+            match &e {
+                StoreError::Aws(aws) if unanswered(aws).is_some() => Err(Failure::trouble(line)),
+                _ => Err(Failure::finding_because(line)),
+            }
         }
     }
+}
+
+/// Why AWS never answered a call, when it did not: the calls that say nothing of what was
+/// asked, only of where the CLI runs, so that a caller can tell them from AWS's refusals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unanswered {
+    /// No credentials were found: the request was never signed.
+    NoCredentials,
+    /// The endpoint could not be reached (refused, timed out, no such host).
+    Unreachable,
+}
+
+/// Whether `e` is a call AWS never answered, and why.
+pub fn unanswered(e: &AwsError) -> Option<Unanswered> {
+    let lower = e.message.to_ascii_lowercase();
+    if lower.contains("credentials") && e.code.is_none() {
+        return Some(Unanswered::NoCredentials);
+    }
+    let unreachable = e.code.is_none()
+        && e.kind == ErrorKind::Transient
+        && ["dispatch", "connect", "timed out", "dns", "io error"]
+            .iter()
+            .any(|w| lower.contains(w));
+    unreachable.then_some(Unanswered::Unreachable)
 }
 
 /// AWS clients built from the standard environment, and where they point.
@@ -142,26 +165,23 @@ impl Endpoints {
     pub fn aws_error(&self, e: &AwsError) -> String {
         let service = e.operation.split(':').next().unwrap_or_default();
         let endpoint = self.endpoint(service);
-        let lower = e.message.to_ascii_lowercase();
-        if lower.contains("credentials") && e.code.is_none() {
-            return format!(
-                "{} failed: no AWS credentials found; set AWS_ACCESS_KEY_ID and \
-                 AWS_SECRET_ACCESS_KEY, or AWS_PROFILE",
-                e.operation
-            );
-        }
-        let unreachable = e.code.is_none()
-            && e.kind == ErrorKind::Transient
-            && ["dispatch", "connect", "timed out", "dns", "io error"]
-                .iter()
-                .any(|w| lower.contains(w));
-        if unreachable {
-            return format!(
-                "cannot reach {endpoint} ({} failed: {}); check AWS_ENDPOINT_URL and AWS_REGION, \
-                 or unset AWS_ENDPOINT_URL to use AWS itself",
-                e.operation,
-                cause(&e.message)
-            );
+        match unanswered(e) {
+            Some(Unanswered::NoCredentials) => {
+                return format!(
+                    "{} failed: no AWS credentials found; set AWS_ACCESS_KEY_ID and \
+                     AWS_SECRET_ACCESS_KEY, or AWS_PROFILE",
+                    e.operation
+                );
+            }
+            Some(Unanswered::Unreachable) => {
+                return format!(
+                    "cannot reach {endpoint} ({} failed: {}); check AWS_ENDPOINT_URL and \
+                     AWS_REGION, or unset AWS_ENDPOINT_URL to use AWS itself",
+                    e.operation,
+                    cause(&e.message)
+                );
+            }
+            None => {}
         }
         match e.kind {
             ErrorKind::Denied => format!(
@@ -238,6 +258,42 @@ mod tests {
              to use AWS itself"
         );
         assert!(!text.contains('\n'));
+    }
+
+    /// `init` tells AWS's refusals (a finding) from calls AWS never answered (trouble) by this.
+    #[test]
+    fn a_refusal_is_answered_a_connection_failure_or_missing_credentials_are_not() {
+        let refused = AwsError::new(
+            "dynamodb:CreateTable",
+            ErrorKind::Denied,
+            Some("AccessDeniedException"),
+            "User is not authorized to perform: dynamodb:CreateTable",
+        );
+        assert_eq!(unanswered(&refused), None);
+        let throttled = AwsError::new(
+            "dynamodb:CreateTable",
+            ErrorKind::Transient,
+            Some("ThrottlingException"),
+            "Rate exceeded",
+        );
+        assert_eq!(unanswered(&throttled), None);
+        let refused_connection = AwsError::new(
+            "dynamodb:CreateTable",
+            ErrorKind::Transient,
+            None,
+            "dispatch failure: io error: Connection refused (os error 111)",
+        );
+        assert_eq!(
+            unanswered(&refused_connection),
+            Some(Unanswered::Unreachable)
+        );
+        let unsigned = AwsError::new(
+            "dynamodb:CreateTable",
+            ErrorKind::Other,
+            None,
+            "failed to construct request: no providers in chain provided credentials",
+        );
+        assert_eq!(unanswered(&unsigned), Some(Unanswered::NoCredentials));
     }
 
     #[test]

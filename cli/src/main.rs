@@ -2,10 +2,11 @@
 //! table (`init`), show what Capstan knows of each target (`status`), and steer it as an
 //! operator does from Slack (`scale`, `pause`, `resume`, `undo`, `lift-cap`, `event add|cancel`).
 //!
-//! Each subcommand lives in its own module; `main` only parses arguments and maps results to
-//! exit codes (0 clean, 1 the policy or its tests have problems, 2 usage or I/O errors).
-//! `init`, `status` and the operator's verbs talk to AWS and pick their own codes (1 an AWS
-//! failure or nothing done, 2 a bad policy or usage); only they get a Tokio runtime.
+//! Each subcommand lives in its own module and ends with an [`exit::Outcome`]; `main` only
+//! parses arguments and hands the outcome to [`exit::finish`], the one place that turns it into
+//! an exit code (0 fine, 1 a finding, 2 trouble: see [`exit::Exit`]), the same for every
+//! subcommand. `init`, `status` and the operator's verbs talk to AWS; only they get a Tokio
+//! runtime.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod chart;
 mod diagnostics;
+mod exit;
 mod explain;
 mod init;
 mod operate;
@@ -25,7 +27,7 @@ mod validate;
 
 /// Capstan: scaling runbooks as policy.
 #[derive(Parser)]
-#[command(name = "capstan", version, about)]
+#[command(name = "capstan", version, about, after_help = exit::help())]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -162,7 +164,8 @@ enum Command {
         #[command(flatten)]
         table: TableArg,
     },
-    /// Show every target: live capacity, bounds now, cooldowns, pauses, caps, recent actions.
+    /// Show every target: live capacity, bounds now, cooldowns, pauses, caps, the last actions
+    /// and, apart from them, the last suppressions.
     Status {
         /// The policy file, or `ssm:<parameter name>`.
         #[arg(
@@ -184,9 +187,9 @@ enum Command {
     ///
     /// Goes the way of the Lambda functions: the policy engine decides (as the operator command
     /// `lift-cap BUDGET` from `cli:USER`), the state table records it, the topic is told, and
-    /// the targets the cap held get their bounds back on AWS. Exit 0 lifted, 1 nothing lifted
-    /// (no cap in force, or refused), a target failed or an AWS failure, 2 a bad policy, an
-    /// unknown budget or bad usage.
+    /// the targets the cap held get their bounds back on AWS. Exit 0 lifted; 1 nothing lifted
+    /// (no cap in force, or refused), a target failed, or a policy that does not load; 2 an
+    /// unknown budget, bad usage, or AWS or the state table unreachable.
     LiftCap {
         /// The AWS Budgets budget whose cap to lift (e.g. `AI-Service-Monthly`; one with spaces
         /// is quoted for the engine).
@@ -215,9 +218,9 @@ enum Command {
     ///
     /// `N`, `+N`, `-N`, `max` or `min` (the bounds in force). --force goes past the bounds, the
     /// max step and the rate limit, and pins the target for settings.default_pause. Goes
-    /// through the runner as the command of `cli:USER`. Exit 0 changed, 1 nothing changed
-    /// (refused, already so), a target failed or an AWS failure, 2 a bad policy, an unknown
-    /// target or bad usage.
+    /// through the runner as the command of `cli:USER`. Exit 0 changed; 1 nothing changed
+    /// (refused, already so), a target failed (AWS refused or failed), or a policy that does
+    /// not load; 2 an unknown target, bad usage, or AWS or the state table unreachable.
     Scale {
         /// The target.
         target: String,
@@ -269,23 +272,24 @@ enum Command {
     },
 }
 
-/// Runs an AWS subcommand on a Tokio runtime of its own.
-fn block_on(work: impl std::future::Future<Output = ExitCode>) -> ExitCode {
-    match tokio::runtime::Builder::new_current_thread()
+/// Runs an AWS subcommand on a Tokio runtime of its own (one that cannot start is trouble).
+fn block_on(work: impl std::future::Future<Output = exit::Outcome>) -> exit::Outcome {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
-        Ok(runtime) => runtime.block_on(work),
-        Err(e) => {
-            eprintln!("capstan: cannot start the async runtime: {e}");
-            ExitCode::from(1)
-        }
-    }
+        .map_err(|e| exit::Failure::trouble(format!("cannot start the async runtime: {e}")))?
+        .block_on(work)
 }
 
 fn main() -> ExitCode {
+    // clap's usage errors exit 2 here, before any subcommand: trouble, as everywhere.
     let cli = Cli::parse();
-    let result = match cli.command {
+    exit::finish(run(cli.command))
+}
+
+/// Runs one subcommand to its outcome.
+fn run(command: Command) -> exit::Outcome {
+    match command {
         Command::Validate { file, format } => validate::run(&file, format),
         Command::Test { file } => test_cmd::run(&file),
         Command::Explain {
@@ -307,13 +311,13 @@ fn main() -> ExitCode {
             chart.as_deref(),
             tick.as_deref(),
         ),
-        Command::Init { table } => return block_on(init::run(&table.table)),
+        Command::Init { table } => block_on(init::run(&table.table)),
         Command::Status {
             policy,
             table,
             format,
             now,
-        } => return block_on(status::run(&policy, &table.table, format, now.as_deref())),
+        } => block_on(status::run(&policy, &table.table, format, now.as_deref())),
         Command::LiftCap {
             budget,
             policy,
@@ -329,7 +333,7 @@ fn main() -> ExitCode {
                 user,
                 format,
             };
-            return block_on(operate::run(&common, &operate::Verb::LiftCap { budget }));
+            block_on(operate::run(&common, &operate::Verb::LiftCap { budget }))
         }
         Command::Scale {
             target,
@@ -342,7 +346,7 @@ fn main() -> ExitCode {
                 amount,
                 force,
             };
-            return block_on(operate::run(&args.common(), &verb));
+            block_on(operate::run(&args.common(), &verb))
         }
         Command::Pause {
             target,
@@ -355,11 +359,11 @@ fn main() -> ExitCode {
                 words,
                 force,
             };
-            return block_on(operate::run(&args.common(), &verb));
+            block_on(operate::run(&args.common(), &verb))
         }
         Command::Resume { target, args } => {
             let verb = operate::Verb::Resume { target };
-            return block_on(operate::run(&args.common(), &verb));
+            block_on(operate::run(&args.common(), &verb))
         }
         Command::Undo {
             target,
@@ -367,7 +371,7 @@ fn main() -> ExitCode {
             args,
         } => {
             let verb = operate::Verb::Undo { target, force };
-            return block_on(operate::run(&args.common(), &verb));
+            block_on(operate::run(&args.common(), &verb))
         }
         Command::Event { command } => {
             let (verb, args) = match command {
@@ -376,15 +380,7 @@ fn main() -> ExitCode {
                 }
                 EventCommand::Cancel { name, args } => (operate::Verb::EventCancel { name }, args),
             };
-            return block_on(operate::run(&args.common(), &verb));
-        }
-    };
-    match result {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
-        Err(e) => {
-            eprintln!("capstan: {e}");
-            ExitCode::from(2)
+            block_on(operate::run(&args.common(), &verb))
         }
     }
 }

@@ -21,15 +21,18 @@
 //! is told and AWS changed. The person at the terminal is the authority: their AWS credentials
 //! must allow what the Lambda functions do.
 //!
-//! Exit codes: 0 done (every target it concerns changed, or the pause, resume, lifted cap or
-//! event is on the record); 1 nothing was done (refused by the engine, already so, nothing to
-//! undo or resume), a target could not be changed, or an AWS or state-table failure; 2 a policy
-//! that cannot be read or loaded, an unknown target or budget, or bad usage.
+//! Exit codes ([`crate::exit`]): 0 done (every target it concerns changed, or the pause,
+//! resume, lifted cap or event is on the record); 1 a finding: nothing was done (refused by the
+//! engine, already so, nothing to undo or resume), a target could not be changed (AWS refused
+//! or failed), the state table refused to record it, or a policy that does not load; 2
+//! trouble, nothing was judged: bad usage (no user, a command the parser refuses, an unknown
+//! target or budget), a policy that cannot be read, no region or credentials, AWS or the state
+//! table that cannot be reached or read, a runner that asks to be retried (throttled, another
+//! attempt at work), a report that cannot be written.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use capstan_aws::Notifier;
@@ -37,12 +40,15 @@ use capstan_policy::command::{self, Command};
 use capstan_policy::signal::{CommandSignal, Signal};
 use capstan_policy::state::{BudgetCap, Pause};
 use capstan_policy::Policy;
-use capstan_runner::{Delivery, Report, ResultOutcome, Runner, SystemClock, TargetResult};
+use capstan_runner::{
+    Delivery, Report, ResultOutcome, RunError, Runner, SystemClock, TargetResult,
+};
 use capstan_store::{Global, Store, StoreError, TargetRecord};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::exit::{self, Failure};
 use crate::status::{policy_and_session, table_error};
 
 /// How the verbs print.
@@ -255,64 +261,38 @@ struct Outcome<'a> {
 }
 
 /// Runs a verb (see the module docs for the exit codes).
-pub async fn run(common: &Common, verb: &Verb) -> ExitCode {
+pub async fn run(common: &Common, verb: &Verb) -> exit::Outcome {
     let Some(user) = common
         .user
         .as_deref()
         .map(str::trim)
         .filter(|u| !u.is_empty())
     else {
-        eprintln!(
-            "capstan: who is {}? give --user NAME (or set USER)",
+        return Err(Failure::trouble(format!(
+            "who is {}? give --user NAME (or set USER)",
             verb.doing()
-        );
-        return ExitCode::from(2);
+        )));
     };
     let who = format!("cli:{user}");
-    let text = match verb.text() {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("capstan: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    // The one parser: what it refuses, the engine would refuse too (exit 2, nothing asked).
-    let cmd = match command::parse(&text) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("capstan: `{text}`: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let text = verb.text().map_err(Failure::trouble)?;
+    // The one parser: what it refuses, the engine would refuse too (usage, nothing asked).
+    let cmd = command::parse(&text).map_err(|e| Failure::trouble(format!("`{text}`: {e}")))?;
     let source = common.policy.as_str();
-    let (policy, session) = match policy_and_session(source, verb.to()).await {
-        Ok(both) => both,
-        Err(code) => return code,
-    };
-    if let Err(e) = known_targets(&policy, &cmd) {
-        eprintln!("capstan: {e}; nothing was changed");
-        return ExitCode::from(2);
-    }
+    let (policy, session) = policy_and_session(source, verb.to()).await?;
+    known_targets(&policy, &cmd)
+        .map_err(|e| Failure::trouble(format!("{e}; nothing was changed")))?;
 
     // The table before: a missing table is found before anything is decided or published.
     let store = Store::new(session.dynamodb.clone(), common.table.clone());
-    let before = match read(&store).await {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!(
-                "capstan: {}",
-                table_error(&session.endpoints, &common.table, &e)
-            );
-            return ExitCode::from(1);
-        }
-    };
+    let before = read(&store)
+        .await
+        .map_err(|e| Failure::trouble(table_error(&session.endpoints, &common.table, &e)))?;
     if let Verb::LiftCap { budget } = verb {
         let budget = budget.trim();
         if !knows_budget(&policy, budget)
             && in_force(&before.global.caps, budget, Utc::now()).is_empty()
         {
-            eprintln!("capstan: {}", unknown_budget(&policy, budget));
-            return ExitCode::from(2);
+            return Err(Failure::trouble(unknown_budget(&policy, budget)));
         }
     }
 
@@ -350,26 +330,18 @@ pub async fn run(common: &Common, verb: &Verb) -> ExitCode {
         ),
         at: None,
     };
-    let report = match runner.handle(&delivery).await {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("capstan: {text} failed: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let after = match read(&store).await {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!(
-                "capstan: the runner finished, but the table could not be read back to confirm: {}",
-                table_error(&session.endpoints, &common.table, &e)
-            );
-            return ExitCode::from(1);
-        }
-    };
+    let report = runner
+        .handle(&delivery)
+        .await
+        .map_err(|e| run_failure(&text, &e))?;
+    let after = read(&store).await.map_err(|e| {
+        Failure::trouble(format!(
+            "the runner finished, but the table could not be read back to confirm: {}",
+            table_error(&session.endpoints, &common.table, &e)
+        ))
+    })?;
 
     let judged = judge(&cmd, &who, &before, &after, &report, now);
-    let code = u8::from(!judged.done);
     let out = match common.format {
         Format::Text => render(&text, &who, &common.topic_arn, &report) + &judged.verdict + ".\n",
         Format::Json => {
@@ -386,14 +358,29 @@ pub async fn run(common: &Common, verb: &Verb) -> ExitCode {
     };
     if let Err(e) = std::io::stdout().lock().write_all(out.as_bytes()) {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("capstan: cannot write the report: {e}");
-            return ExitCode::from(1);
+            return Err(Failure::trouble(format!("cannot write the report: {e}")));
         }
     }
-    if code != 0 && common.format == Format::Json {
-        eprintln!("capstan: {}", uncapitalize(&judged.verdict));
+    match (judged.done, common.format) {
+        (true, _) => Ok(()),
+        // The text report ends with the verdict; JSON's reader gets it on stderr.
+        (false, Format::Text) => Err(Failure::finding()),
+        (false, Format::Json) => Err(Failure::finding_because(uncapitalize(&judged.verdict))),
     }
-    ExitCode::from(code)
+}
+
+/// The class of a runner error. The state table refusing for good what had to be recorded
+/// (the table was read a moment before, so a missing write permission, as a rule) is the
+/// action refused: a finding. Every other error asks for a retry (AWS throttled or failing,
+/// another attempt at work, out of time): nothing was judged, so it is trouble.
+fn run_failure(text: &str, e: &RunError) -> Failure {
+    let line = format!("{text} failed: {e}");
+    match e {
+        RunError::Denied(_) => Failure::finding_because(line),
+        RunError::Transient(_) | RunError::InProgress(_) | RunError::OutOfTime(_) => {
+            Failure::trouble(line)
+        }
+    }
 }
 
 /// Every target the command names is one of the policy's.
@@ -801,6 +788,27 @@ mod tests {
         r.reason = reason.map(str::to_string);
         r.explanation = explanation.to_string();
         r
+    }
+
+    #[test]
+    fn a_refusal_of_the_state_table_is_a_finding_a_retry_is_trouble() {
+        use crate::exit::Exit;
+        let denied = run_failure("scale web 5", &RunError::Denied("AccessDenied".into()));
+        assert_eq!(denied.exit(), Exit::Finding);
+        assert_eq!(
+            denied,
+            Failure::finding_because(
+                "scale web 5 failed: refused by the state table, a retry fails the same way \
+                 until it is fixed: AccessDenied"
+            )
+        );
+        for e in [
+            RunError::Transient("throttled".into()),
+            RunError::InProgress("k1".into()),
+            RunError::OutOfTime("web".into()),
+        ] {
+            assert_eq!(run_failure("scale web 5", &e).exit(), Exit::Trouble, "{e}");
+        }
     }
 
     #[test]

@@ -22,20 +22,22 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::{Map, Value};
 
 use crate::chart::{Chart, Mark, MarkKind, Panel};
+use crate::exit::{self, Failure};
 
 /// How often the chart samples the effective floor and ceiling between decisions.
 const CHART_SAMPLE: TimeDelta = TimeDelta::minutes(5);
 
-/// Runs the subcommand; `Ok(true)` when the simulation ran, `Ok(false)` when the policy has
-/// problems (they are printed), `Err` for a bad timeline, state or option, or an I/O error.
+/// Runs the subcommand: fine when the simulation ran, a finding when the policy has problems
+/// (they are printed), trouble for a bad timeline, state or option (inputs, like the command
+/// line: nothing was judged), or an I/O error.
 pub fn run(
     file: &Path,
     timeline: &Path,
     state: Option<&Path>,
     chart: Option<&Path>,
     tick: Option<&str>,
-) -> Result<bool, String> {
-    let text = read(file)?;
+) -> exit::Outcome {
+    let text = read(file).map_err(Failure::trouble)?;
     let policy = match load(&text) {
         Ok(p) => p,
         Err(e) => {
@@ -44,23 +46,28 @@ pub fn run(
                 crate::diagnostics::render(&file.display().to_string(), &e)
             );
             eprintln!("{}: {e}; nothing was simulated", file.display());
-            return Ok(false);
+            return Err(Failure::finding());
         }
     };
-    let Timeline { entries, ignored } = parse_timeline(&read(timeline)?).map_err(|problems| {
-        format!(
+    let timeline_text = read(timeline).map_err(Failure::trouble)?;
+    let Timeline { entries, ignored } = parse_timeline(&timeline_text).map_err(|problems| {
+        Failure::trouble(format!(
             "{} has {} problem(s); nothing was simulated:\n  {}",
             timeline.display(),
             problems.len(),
             problems.join("\n  ")
-        )
+        ))
     })?;
     let state = match state {
-        Some(path) => serde_json::from_str::<State>(&read(path)?)
-            .map_err(|e| format!("{}: not a Capstan state: {e}", path.display()))?,
+        Some(path) => {
+            let text = read(path).map_err(Failure::trouble)?;
+            serde_json::from_str::<State>(&text).map_err(|e| {
+                Failure::trouble(format!("{}: not a Capstan state: {e}", path.display()))
+            })?
+        }
         None => State::at_floor(&policy),
     };
-    let every = tick.map(parse_tick).transpose()?;
+    let every = tick.map(parse_tick).transpose().map_err(Failure::trouble)?;
     let entries = match every {
         Some(every) => with_ticks(entries, every),
         None => entries,
@@ -73,7 +80,7 @@ pub fn run(
             "{}: the timeline is empty; nothing to simulate",
             timeline.display()
         );
-        return Ok(true);
+        return Ok(());
     };
     let (start, end) = (first.signal.at, entries[entries.len() - 1].signal.at);
 
@@ -116,10 +123,10 @@ pub fn run(
             end,
             panels: rec.panels.into_values().collect(),
         };
-        write_atomically(path, &chart.render())?;
+        write_atomically(path, &chart.render()).map_err(Failure::trouble)?;
         println!("\nChart: {}", path.display());
     }
-    Ok(true)
+    Ok(())
 }
 
 /// The `--tick` interval: a duration of a second or more.

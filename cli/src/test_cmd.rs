@@ -8,13 +8,22 @@ use std::path::Path;
 
 use capstan_policy::filetest;
 
-/// Runs the subcommand; `Ok(true)` when the policy loads and every test passes.
-pub fn run(file: &Path) -> Result<bool, String> {
+use crate::exit::{Failure, Outcome};
+
+/// Runs the subcommand: fine when the policy loads and every test passes, a finding when a
+/// test fails or the policy does not load (both printed), trouble when the file cannot be read
+/// or the report written.
+pub fn run(file: &Path) -> Outcome {
     let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        .map_err(|e| Failure::trouble(format!("cannot read {}: {e}", file.display())))?;
     let stdout = io::stdout();
-    report(&file.display().to_string(), &text, &mut stdout.lock())
-        .map_err(|e| format!("cannot write the report: {e}"))
+    let passed = report(&file.display().to_string(), &text, &mut stdout.lock())
+        .map_err(|e| Failure::trouble(format!("cannot write the report: {e}")))?;
+    if passed {
+        Ok(())
+    } else {
+        Err(Failure::finding())
+    }
 }
 
 /// Loads `text` (named `name` in messages), runs its tests and writes the report to `out`.

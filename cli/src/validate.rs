@@ -10,6 +10,8 @@ use std::sync::Arc;
 use capstan_policy::{Diagnostic, PolicyFile};
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
 
+use crate::exit::{Failure, Outcome};
+
 /// How `validate` prints its report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
@@ -20,11 +22,11 @@ pub enum Format {
     Json,
 }
 
-/// Runs the subcommand; `Ok(true)` when clean, `Ok(false)` when the policy has problems, `Err`
-/// when the file cannot be read.
-pub fn run(file: &Path, format: Format) -> Result<bool, String> {
+/// Runs the subcommand: fine when clean, a finding when the policy has problems (the report
+/// lists them), trouble when the file cannot be read or the report written.
+pub fn run(file: &Path, format: Format) -> Outcome {
     let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        .map_err(|e| Failure::trouble(format!("cannot read {}: {e}", file.display())))?;
     let name = file.display().to_string();
     let stdout = io::stdout();
     let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -33,7 +35,12 @@ pub fn run(file: &Path, format: Format) -> Result<bool, String> {
         Format::Human => report(&name, &text, color, &mut out),
         Format::Json => report_json(&name, &text, &mut out),
     };
-    result.map_err(|e| format!("cannot write the report: {e}"))
+    let clean = result.map_err(|e| Failure::trouble(format!("cannot write the report: {e}")))?;
+    if clean {
+        Ok(())
+    } else {
+        Err(Failure::finding())
+    }
 }
 
 /// One diagnostic with its source, in the shape miette renders.

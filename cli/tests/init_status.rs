@@ -376,31 +376,213 @@ async fn status_shows_the_last_actions_a_running_cooldown_and_a_missing_group() 
     assert_eq!(web["live"], Value::Null);
 }
 
+/// A suppression on `target`'s log, `ago` seconds before [`NOW`]: `reason` held back what
+/// `source` asked for.
+fn held(target: &str, ago: i64, key: &str, source: &str, reason: &str, why: &str) -> LogEntry {
+    LogEntry {
+        at: now() - Duration::seconds(ago),
+        key: key.to_string(),
+        target: target.to_string(),
+        source: source.to_string(),
+        signal: format!("alarm {target}-cpu-high ALARM"),
+        outcome: reason.to_string(),
+        explanation: why.to_string(),
+        ..LogEntry::default()
+    }
+}
+
+/// The values of the rows of `label` in a block: its own row and the unlabelled ones under it.
+fn rows<'a>(block: &[&'a str], label: &str) -> Vec<&'a str> {
+    let head = format!("  {label:<8}  ");
+    let Some(start) = block.iter().position(|l| l.starts_with(&head)) else {
+        return Vec::new();
+    };
+    std::iter::once(&block[start][head.len()..])
+        .chain(
+            block[start + 1..]
+                .iter()
+                .take_while(|l| l.starts_with(&" ".repeat(12)))
+                .map(|l| &l[12..]),
+        )
+        .collect()
+}
+
+#[tokio::test]
+async fn status_lists_actions_and_suppressions_apart() {
+    let moto = Moto::start().await;
+    let endpoint = moto.endpoint();
+    seed(&moto, false).await;
+    let store = Store::new(
+        aws_sdk_dynamodb::Client::new(&moto.sdk_config().await),
+        TABLE,
+    );
+    assert!(store.create_table().await.unwrap());
+    let t = now();
+
+    // api, newest first: an operator's refusal, a cooldown, a change, a cooldown, a change.
+    let mut refused = held(
+        "api",
+        60,
+        "slack:r1",
+        "command:cli:bo",
+        "at-ceiling",
+        "`scale api 40` by cli:bo: 40 is above the ceiling 20",
+    );
+    refused.by = Some("cli:bo".to_string());
+    refused.verb = Some("scale".to_string());
+    let mut log = vec![
+        refused,
+        held(
+            "api",
+            180,
+            "h1",
+            "rule:api-cpu-high",
+            "cooldown",
+            "scale-out cooldown until 10:04:00Z",
+        ),
+        log_entry(t - Duration::seconds(300), "c2", "rule:api-cpu-high", 5, 6),
+        held(
+            "api",
+            420,
+            "h2",
+            "rule:api-cpu-high",
+            "cooldown",
+            "scale-out cooldown until 09:58:00Z",
+        ),
+        log_entry(t - Duration::seconds(540), "c1", "rule:api-cpu-high", 4, 5),
+    ];
+    // frontend: one change an hour ago, then a cooldown every minute since: the newest entries
+    // the view reads are all suppressions, and the change must still be shown.
+    let mut change = log_entry(t - Duration::hours(1), "f0", "rule:frontend-up", 2, 3);
+    change.target = "frontend".to_string();
+    log.push(change);
+    for i in 1..=12 {
+        log.push(held(
+            "frontend",
+            i * 60,
+            &format!("f{i}"),
+            "rule:frontend-up",
+            "cooldown",
+            "scale-out cooldown",
+        ));
+    }
+    let commit = Commit {
+        log,
+        ..Commit::default()
+    };
+    store.commit(&commit, t).await.unwrap();
+
+    let (code, out, err) = status(&endpoint, &[]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let api = block(&out, "api");
+    assert_eq!(
+        rows(&api, "actions"),
+        [
+            "2026-12-07 09:55:00Z  rule:api-cpu-high  5 -> 6  changed",
+            "2026-12-07 09:51:00Z  rule:api-cpu-high  4 -> 5  changed",
+        ],
+        "{out}"
+    );
+    assert_eq!(
+        rows(&api, "held"),
+        [
+            "2026-12-07 09:59:00Z  command:cli:bo     at-ceiling: `scale api 40` by cli:bo: 40 \
+             is above the ceiling 20  (scale by cli:bo)",
+            "2026-12-07 09:57:00Z  rule:api-cpu-high  cooldown: scale-out cooldown until \
+             10:04:00Z",
+            "2026-12-07 09:53:00Z  rule:api-cpu-high  cooldown: scale-out cooldown until \
+             09:58:00Z",
+        ],
+        "{out}"
+    );
+    let frontend = block(&out, "frontend");
+    assert_eq!(
+        rows(&frontend, "actions"),
+        ["2026-12-07 09:00:00Z  rule:frontend-up  2 -> 3  changed"],
+        "{out}"
+    );
+    let frontend_held = rows(&frontend, "held");
+    assert_eq!(frontend_held.len(), 3, "{out}");
+    assert!(
+        frontend_held
+            .iter()
+            .all(|l| l.contains("  cooldown: scale-out cooldown")),
+        "{out}"
+    );
+    assert_eq!(
+        frontend_held[0],
+        "2026-12-07 09:59:00Z  rule:frontend-up  cooldown: scale-out cooldown"
+    );
+    // Nothing held back anywhere else: no `held` row, and no action either.
+    let ai = block(&out, "ai");
+    assert!(rows(&ai, "held").is_empty(), "{out}");
+    assert_eq!(rows(&ai, "actions"), ["no actions yet"]);
+
+    // JSON: `recent` as ever (the newest three, of any kind), `actions` and `suppressions`
+    // apart.
+    let (code, out, err) = status(&endpoint, &["--format", "json"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let target = |name: &str| -> Value {
+        doc["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["instance"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} in {doc}"))
+    };
+    let outcomes = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["outcome"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let api = target("api");
+    assert_eq!(
+        outcomes(&api["recent"]),
+        ["at-ceiling", "cooldown", "changed"]
+    );
+    assert_eq!(outcomes(&api["actions"]), ["changed", "changed"]);
+    assert_eq!(api["actions"][0]["to"]["desired"], 6);
+    assert_eq!(
+        outcomes(&api["suppressions"]),
+        ["at-ceiling", "cooldown", "cooldown"]
+    );
+    assert_eq!(api["suppressions"][0]["by"], "cli:bo");
+    let frontend = target("frontend");
+    assert_eq!(outcomes(&frontend["actions"]), ["changed"]);
+    assert_eq!(frontend["actions"][0]["key"], "f0");
+    assert_eq!(outcomes(&frontend["suppressions"]).len(), 3);
+    assert_eq!(target("ai")["actions"], serde_json::json!([]));
+    assert_eq!(target("ai")["suppressions"], serde_json::json!([]));
+}
+
 /// A policy with a floor above its ceiling (line 5, column 9).
 const BROKEN: &str =
     "[targets.api]\nkind = \"ecs\"\ncluster = \"c\"\nservice = \"s\"\nfloor = 5\nceiling = 3\n";
 
-/// A port nothing listens on.
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 #[test]
-fn a_bad_policy_exits_2_with_its_problems_and_no_aws_call() {
+fn a_bad_policy_exits_1_an_unreadable_one_2_and_neither_calls_aws() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("init-status-bad-policy");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("bad.toml");
     std::fs::write(&path, BROKEN).unwrap();
     let file = path.to_str().unwrap();
     // Nothing listens at the endpoint: the policy is refused before AWS is asked anything.
-    let endpoint = format!("http://127.0.0.1:{}", closed_port());
+    let endpoint = format!("http://127.0.0.1:{}", common::closed_port());
+    // Problems in the policy are a finding, as `validate` says of the same file.
     let (code, out, err) = capstan(&endpoint, &["status", file, "--table", TABLE]);
-    assert_eq!(code, Some(2), "{out}{err}");
+    assert_eq!(code, Some(1), "{out}{err}");
     assert!(out.is_empty(), "{out}");
     assert!(err.contains(&format!("{file}:5:9: ")), "{err}");
+    assert!(err.contains("fix the policy to see the status"), "{err}");
     assert!(!err.contains("cannot reach"), "{err}");
+    let (code, _, _) = capstan(&endpoint, &["validate", file]);
+    assert_eq!(code, Some(1));
 
+    // A file that cannot be read is trouble: nothing was judged.
     let (code, _, err) = capstan(&endpoint, &["status", "/nonexistent/capstan.toml"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(
@@ -410,14 +592,14 @@ fn a_bad_policy_exits_2_with_its_problems_and_no_aws_call() {
 }
 
 #[test]
-fn an_unreachable_endpoint_exits_1_naming_it() {
-    let endpoint = format!("http://127.0.0.1:{}", closed_port());
+fn an_unreachable_endpoint_exits_2_naming_it() {
+    let endpoint = format!("http://127.0.0.1:{}", common::closed_port());
     for args in [
         &["init", "--table", TABLE][..],
         &["status", EXAMPLE, "--table", TABLE][..],
     ] {
         let (code, out, err) = capstan(&endpoint, args);
-        assert_eq!(code, Some(1), "{args:?}: {out}{err}");
+        assert_eq!(code, Some(2), "{args:?}: {out}{err}");
         assert!(out.is_empty(), "{out}");
         assert!(
             err.starts_with(&format!("capstan: cannot reach {endpoint} (")),
@@ -426,4 +608,80 @@ fn an_unreachable_endpoint_exits_1_naming_it() {
         assert!(err.contains("AWS_ENDPOINT_URL"), "{err}");
         assert_eq!(err.lines().count(), 1, "one line: {err}");
     }
+}
+
+#[test]
+fn no_credentials_or_no_region_is_trouble() {
+    let endpoint = format!("http://127.0.0.1:{}", common::closed_port());
+    for args in [
+        &["init", "--table", TABLE][..],
+        &["status", EXAMPLE, "--table", TABLE][..],
+    ] {
+        let out = common::bare_command(&endpoint, Some("us-east-1"))
+            .args(args)
+            .output()
+            .unwrap();
+        let (code, out, err) = common::outcome(out);
+        assert_eq!(code, Some(2), "{args:?}: {out}{err}");
+        assert!(err.contains("no AWS credentials found"), "{args:?}: {err}");
+        assert!(!err.contains("cannot reach"), "{args:?}: {err}");
+
+        let out = common::bare_command(&endpoint, None)
+            .args(args)
+            .output()
+            .unwrap();
+        let (code, out, err) = common::outcome(out);
+        assert_eq!(code, Some(2), "{args:?}: {out}{err}");
+        assert_eq!(
+            err.trim(),
+            "capstan: no AWS region is configured: set AWS_REGION (e.g. AWS_REGION=us-east-1), \
+             or a region in your AWS profile",
+            "{args:?}"
+        );
+    }
+}
+
+/// Creating the table is what `init` is for: AWS refusing it is a finding. `status` only reads,
+/// and a view it cannot read is trouble.
+#[test]
+fn aws_refusing_init_is_a_finding_refusing_status_is_trouble() {
+    let endpoint = common::refusing_endpoint();
+    let (code, out, err) = capstan(&endpoint, &["init", "--table", TABLE]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.starts_with("capstan: dynamodb:CreateTable failed (AccessDeniedException)"),
+        "{err}"
+    );
+    assert!(err.contains("lack this permission"), "{err}");
+
+    let (code, out, err) = capstan(&endpoint, &["status", EXAMPLE, "--table", TABLE]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("AccessDeniedException"), "{err}");
+}
+
+#[tokio::test]
+async fn a_missing_table_or_a_bad_now_is_trouble() {
+    let moto = Moto::start().await;
+    let endpoint = moto.endpoint();
+    seed(&moto, true).await;
+    let (code, out, err) = status(&endpoint, &[]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains(&format!("the state table {TABLE} does not exist"))
+            && err.contains(&format!("capstan init --table {TABLE}")),
+        "{err}"
+    );
+
+    let (code, out, err) = capstan(
+        &endpoint,
+        &["status", EXAMPLE, "--table", TABLE, "--now", "yesterday"],
+    );
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(
+        err.starts_with("capstan: --now `yesterday` is not an RFC 3339 time"),
+        "{err}"
+    );
 }

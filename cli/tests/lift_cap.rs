@@ -314,7 +314,8 @@ async fn an_unknown_budget_or_a_missing_table_changes_nothing() {
             &w.topic,
         ],
     );
-    assert_eq!(code, Some(1), "{out}{err}");
+    // Trouble: the table cannot be read, nothing was judged.
+    assert_eq!(code, Some(2), "{out}{err}");
     assert!(out.is_empty(), "{out}");
     assert!(
         err.contains("the state table no-such-table does not exist")
@@ -322,7 +323,7 @@ async fn an_unknown_budget_or_a_missing_table_changes_nothing() {
         "{err}"
     );
 
-    // A policy with problems is exit 2 before any AWS call.
+    // A policy with problems is a finding (exit 1), before any AWS call.
     let bad = std::env::temp_dir().join(format!("capstan-lift-bad-{}.toml", std::process::id()));
     std::fs::write(&bad, "[targets.api]\nkind = \"ecs\"\n").unwrap();
     let (code, out, err) = capstan(
@@ -330,7 +331,7 @@ async fn an_unknown_budget_or_a_missing_table_changes_nothing() {
         &["lift-cap", BUDGET, bad.to_str().unwrap(), "--table", TABLE],
     );
     let _ = std::fs::remove_file(&bad);
-    assert_eq!(code, Some(2), "{out}{err}");
+    assert_eq!(code, Some(1), "{out}{err}");
     assert!(err.contains("fix the policy to lift a cap"), "{err}");
 
     // Nothing changed: the cap is still there, ai still held, nobody was told.

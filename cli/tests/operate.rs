@@ -356,12 +356,98 @@ async fn an_unknown_target_or_bad_usage_exits_2_and_changes_nothing() {
         String::from_utf8_lossy(&out.stderr).trim(),
         "capstan: who is scaling? give --user NAME (or set USER)"
     );
-    // A missing table: exit 1 before anything is decided.
+    // A missing table is trouble (exit 2), found before anything is decided.
     let (code, _, err) = capstan(&w.region, &["scale", "web", "5", "--table", "nope"]);
-    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("the state table nope does not exist"), "{err}");
 
     assert_eq!(read_asg(&w.clients, GROUP).await, (2, 15, 3));
     assert!(w.store.all_targets().await.unwrap().is_empty());
     assert!(w.store.load_global().await.unwrap().events.is_empty());
+}
+
+/// A target AWS cannot change is a finding (exit 1), like a refusal: the action was asked for
+/// and failed (here its service does not exist on AWS).
+#[tokio::test]
+async fn a_target_that_fails_on_aws_exits_1() {
+    let region = MotoRegion::lease().await;
+    let sdk = region.sdk_config().await;
+    let clients = Clients::new(&sdk);
+    // Everything but api's service: it does not exist on AWS.
+    seed_ecs_service(&clients, "main-cluster", "frontend-service", 2).await;
+    seed_ecs_service(&clients, "main-cluster", "ai-service", 2).await;
+    seed_asg(&clients, GROUP, 2, 15, 3).await;
+    let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE);
+    assert!(store.create_table().await.unwrap());
+
+    let (code, out, err) = capstan(&region, &["scale", "api", "6"]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(out.contains("  api  failed\n"), "{out}");
+    assert!(
+        out.contains("cannot decide for api: ecs main-cluster/api-service was not found on AWS"),
+        "{out}"
+    );
+    assert!(out.ends_with("1 target(s) failed (see above).\n"), "{out}");
+    // The runner reads every target for a command: web is scaled, api fails beside it, and
+    // a failure beside what was done is a finding all the same.
+    let (code, out, err) = capstan(&region, &["scale", "web", "4"]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        out.ends_with("Scaled web 3 -> 4, but 1 target(s) failed (see above).\n"),
+        "{out}"
+    );
+    assert_eq!(read_asg(&clients, GROUP).await, (2, 15, 4));
+}
+
+/// A policy with problems is a finding (exit 1) for every verb, as `validate` says of it, and
+/// no AWS call is made; AWS that cannot be reached is trouble (exit 2).
+#[test]
+fn a_bad_policy_exits_1_and_an_unreachable_endpoint_2() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("operate-exit-codes");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[targets.web]\nkind = \"asg\"\nfloor = 5\nceiling = 3\n",
+    )
+    .unwrap();
+    let bad = bad.to_str().unwrap();
+    let endpoint = format!("http://127.0.0.1:{}", common::closed_port());
+    let verbs: [&[&str]; 6] = [
+        &["scale", "web", "5"],
+        &["pause", "web", "1h"],
+        &["resume", "web"],
+        &["undo", "web"],
+        &["event", "cancel", "x"],
+        &["lift-cap", "B", bad],
+    ];
+    for verb in verbs {
+        let mut args = verb.to_vec();
+        if verb[0] != "lift-cap" {
+            args.extend(["--policy", bad]);
+        }
+        let (code, out, err) = common::capstan(&endpoint, "us-east-1", &[], &args);
+        assert_eq!(code, Some(1), "{args:?}: {out}{err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert!(err.contains(&format!("{bad}:")), "{args:?}: {err}");
+        assert!(err.contains("fix the policy to "), "{args:?}: {err}");
+        assert!(!err.contains("cannot reach"), "{args:?}: {err}");
+    }
+
+    for verb in verbs {
+        let mut args = verb.to_vec();
+        if verb[0] == "lift-cap" {
+            args[2] = EXAMPLE;
+        } else {
+            args.extend(["--policy", EXAMPLE]);
+        }
+        args.extend(["--table", TABLE]);
+        let (code, out, err) = common::capstan(&endpoint, "us-east-1", &[], &args);
+        assert_eq!(code, Some(2), "{args:?}: {out}{err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert!(
+            err.starts_with(&format!("capstan: cannot reach {endpoint} (")),
+            "{args:?}: {err}"
+        );
+    }
 }
