@@ -104,7 +104,7 @@ pub fn run(
     for entry in &entries {
         let decision = sim.step(&entry.signal);
         if entry.line.is_some() || is_news(&entry.signal.signal, &decision) {
-            println!("{}", decision.render());
+            println!("{}", decision.render_for(&policy));
         }
     }
     sim.sample_until(end + CHART_SAMPLE);

@@ -316,9 +316,11 @@ fn the_runbook_day_replays_as_its_comments_say() {
     has("2026-11-23 08:00:00Z", "api [change]", "desired 4 ");
     has("2026-11-23 08:00:00Z", "frontend [change]", "desired 4 ");
     has("2026-11-23 10:07:00Z", "api [suppressed]", "cooldown");
+    // The runbook text goes with the action it came with, not as a notice of its own.
+    has("2026-11-23 10:20:00Z", "api [change]", "desired 8 ");
     has(
         "2026-11-23 10:20:00Z",
-        "notice (rule:api-latency-high)",
+        "runbook (rule api-latency-high)",
         "investigate",
     );
     has("2026-11-23 10:24:00Z", "api [change]", "desired 14 ");
@@ -448,7 +450,7 @@ fn raw_aws_payloads_replay_as_the_functions_read_them() {
     assert_line(
         &stdout,
         at_1743,
-        "notice (rule:api-latency-high)",
+        "runbook (rule api-latency-high)",
         &["investigate"],
     );
     // The apply request at the given time, then a plain timeline tick.

@@ -451,6 +451,16 @@ impl Decision {
 
     /// The decision as readable text, one line per target and notice.
     pub fn render(&self) -> String {
+        self.render_with(None)
+    }
+
+    /// As [`Decision::render`], with under each target the runbook text that `policy` sends
+    /// with its result ([`crate::model::Policy::runbook_for`]), as the functions' notices do.
+    pub fn render_for(&self, policy: &crate::model::Policy) -> String {
+        self.render_with(Some(policy))
+    }
+
+    fn render_with(&self, policy: Option<&crate::model::Policy>) -> String {
         let mut out = format!(
             "{}  {}\n",
             self.at.format("%Y-%m-%d %H:%M:%SZ"),
@@ -463,6 +473,10 @@ impl Decision {
                 t.outcome.kind(),
                 t.explanation
             ));
+            if let Some(text) = policy.and_then(|p| p.runbook_for(&t.source)) {
+                let rule = t.source.strip_prefix("rule:").unwrap_or(&t.source);
+                out.push_str(&format!("    runbook (rule {rule}): {text}\n"));
+            }
         }
         for n in &self.notices {
             out.push_str(&format!("  notice ({}): {}\n", n.source, n.text));
