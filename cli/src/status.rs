@@ -241,10 +241,18 @@ fn is_action(e: &LogEntry) -> bool {
     }
 }
 
+/// True for a log outcome that held a wanted change back.
+fn is_hold(outcome: &str) -> bool {
+    capstan_policy::decision::HOLD_CODES.contains(&outcome) || outcome == "dry-run"
+}
+
 /// Splits a log (newest first) into its [`Split`]; `read` is how many entries were asked for.
 fn split(log: &[LogEntry], read: usize) -> Split {
-    let (actions, suppressions): (Vec<&LogEntry>, Vec<&LogEntry>) =
+    let (actions, others): (Vec<&LogEntry>, Vec<&LogEntry>) =
         log.iter().partition(|e| is_action(e));
+    // Held back means a change was wanted (the engine's HOLD_CODES, or a dry run's "would"):
+    // a tick with nothing to do (`already-right`) or a refused command held nothing.
+    let suppressions: Vec<&LogEntry> = others.into_iter().filter(|e| is_hold(&e.outcome)).collect();
     Split {
         cut_at: (log.len() >= read && actions.len() < ACTIONS).then_some(log.len()),
         actions: actions.into_iter().take(ACTIONS).cloned().collect(),
@@ -849,6 +857,19 @@ action = "cap"
         ] {
             assert!(!is_action(&entry(1, reason, None)), "{reason}");
         }
+    }
+
+    #[test]
+    fn only_a_wanted_change_held_back_is_listed_as_held() {
+        let log: Vec<LogEntry> = ["already-right", "not-allowed", "cooldown", "dry-run"]
+            .iter()
+            .enumerate()
+            .map(|(i, o)| entry(i as i64, o, None))
+            .collect();
+        let s = split(&log, LOG_DEPTH);
+        let held: Vec<&str> = s.suppressions.iter().map(|e| e.outcome.as_str()).collect();
+        assert_eq!(held, ["cooldown", "dry-run"]);
+        assert!(s.actions.is_empty());
     }
 
     #[test]

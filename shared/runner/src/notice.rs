@@ -68,10 +68,23 @@ pub(crate) fn change_words(target: &str, from: Capacity, to: Capacity) -> String
 
 /// A reason code in words (`scale-in-guard` -> `scale-in guard`).
 fn reason_words(code: &str) -> String {
+    code.replace('-', " ")
+}
+
+/// What held a wanted change back, as the rest of a headline after the target
+/// (`api held by cooldown`, `api held at its ceiling`, `api waits for a confirmation`).
+fn held_words(code: &str) -> String {
     match code {
-        "scale-in-guard" => "scale-in guard".to_string(),
-        "actions-suppressed" => "CloudWatch's actions suppressor".to_string(),
-        other => other.replace('-', " "),
+        "cooldown" => "held by cooldown".to_string(),
+        "scale-in-guard" => "held by the scale-in guard".to_string(),
+        "at-ceiling" => "held at its ceiling".to_string(),
+        "at-floor" => "held at its floor".to_string(),
+        "paused" => "held: paused".to_string(),
+        "rate-limit" => "held by the rate limit".to_string(),
+        "event-hold" => "held: an event holds scale-in".to_string(),
+        "actions-suppressed" => "held by CloudWatch's actions suppressor".to_string(),
+        "needs-confirmation" => "waits for a confirmation".to_string(),
+        other => format!("held by {}", reason_words(other)),
     }
 }
 
@@ -93,7 +106,7 @@ pub(crate) fn headline(r: &TargetResult) -> String {
             _ => format!("{} dry run", r.target),
         },
         ResultOutcome::Suppressed | ResultOutcome::Ignored if HOLD_CODES.contains(&code) => {
-            format!("{} held by {}", r.target, reason_words(code))
+            format!("{} {}", r.target, held_words(code))
         }
         ResultOutcome::Suppressed | ResultOutcome::Ignored if code.is_empty() => {
             format!("{} unchanged", r.target)
@@ -222,7 +235,9 @@ mod tests {
     fn held_only_when_a_change_was_wanted() {
         let mut r = TargetResult::new("api", "rule:r", ResultOutcome::Suppressed);
         r.reason = Some("scale-in-guard".into());
-        assert_eq!(headline(&r), "api held by scale-in guard");
+        assert_eq!(headline(&r), "api held by the scale-in guard");
+        r.reason = Some("at-ceiling".into());
+        assert_eq!(headline(&r), "api held at its ceiling");
         r.reason = Some("already-right".into());
         assert_eq!(headline(&r), "api unchanged: already right");
         let mut f = TargetResult::failed("api", "rule:r", "denied".into(), false);

@@ -127,6 +127,13 @@ impl TargetResult {
         r
     }
 
+    /// What came of the target in a few words, as every notice's subject says it
+    /// (`api 4 -> 5`, `api bounds 4..20 -> 6..20, desired 6`, `api held by cooldown`,
+    /// `api 4 -> 5 FAILED`).
+    pub fn headline(&self) -> String {
+        crate::notice::headline(self)
+    }
+
     /// A failure of `target`.
     pub fn failed(target: &str, source: &str, error: String, retryable: bool) -> TargetResult {
         let mut r = TargetResult::new(target, source, ResultOutcome::Failed);

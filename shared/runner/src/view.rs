@@ -770,13 +770,13 @@ fn slack_line(t: &TargetStatus, now: DateTime<Utc>) -> String {
         parts.push(format!("intent {}", p.describe(now)));
     }
     if let Some(a) = &t.last_action {
-        parts.push(format!(
-            "last {} -> {} by {} {}",
-            a.from,
-            a.to,
-            a.source,
-            when(a.at, now)
-        ));
+        // A record keeps desired counts only: a change of bounds alone is not "6 -> 6".
+        let what = if a.from == a.to {
+            format!("bounds moved at {}", a.to)
+        } else {
+            format!("{} -> {}", a.from, a.to)
+        };
+        parts.push(format!("last {what} by {} {}", a.source, when(a.at, now)));
     }
     if t.dry_run {
         parts.push("dry run".to_string());

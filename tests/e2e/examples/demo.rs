@@ -61,8 +61,10 @@ fn line(r: &Value) -> String {
     if let Some(reason) = r["reason"].as_str() {
         s.push_str(&format!(" ({reason})"));
     }
-    if let (Some(f), Some(t)) = (r["from"]["desired"].as_u64(), r["to"]["desired"].as_u64()) {
-        s.push_str(&format!(" {f} -> {t}"));
+    // The change in the words every notice uses (a bounds-only change by its bounds).
+    let parsed: Option<capstan_runner::TargetResult> = serde_json::from_value(r.clone()).ok();
+    if let Some(result) = parsed.filter(|p| p.from.is_some() && p.to.is_some()) {
+        s.push_str(&format!(": {}", result.headline()));
     }
     if let Some(a) = r["applied"].as_str() {
         s.push_str(&format!("; {a}"));

@@ -762,7 +762,7 @@ async fn a_run_time_pre_event_lead_hold_and_release() {
     assert_eq!(w.desired("api-service").await, 12);
     let published = drain(&w).await;
     assert_eq!(published.len(), 1, "{published:#?}");
-    assert!(subjects(&published)[0].contains("api held by event hold"));
+    assert!(subjects(&published)[0].contains("api held: an event holds scale-in"));
 
     // 20:00: the night (2..10) would bring api down to 10; the event's bounds hold it at 12.
     quiet(&w, t("2026-11-24T20:00:00Z")).await;
