@@ -617,7 +617,13 @@ fn event_lead_hold_and_release() {
         &s,
         at("2026-12-01T10:00:00Z"),
     );
-    assert_eq!(held.for_target("ai").unwrap().outcome.kind(), "unchanged");
+    // Held (a change was wanted), not "already right".
+    assert_eq!(
+        reason_of(&held, "ai"),
+        Reason::EventHold {
+            event: "launch".into()
+        }
+    );
     assert!(held
         .for_target("ai")
         .unwrap()

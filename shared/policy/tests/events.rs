@@ -110,7 +110,7 @@ fn an_event_added_before_its_lead_is_recorded_and_changes_nothing_yet() {
         "event promo added by ops",
         "2026-12-05 14:00:00Z to 2026-12-05 18:00:00Z, lead 1h",
         "uplift from 2026-12-05 13:00:00Z",
-        "api floor 2 -> 6, ceiling 20 -> 12",
+        "api floor 6, ceiling 12",
         "scale-in held",
         "comes down 1 per scale-in cooldown (api 10m)",
     ] {
@@ -370,9 +370,9 @@ fn every_check_of_the_policy_file_refuses_a_run_time_event() {
     assert!(event_problems(&p, "ok", &e).is_empty());
     let d = decide(&p, &add_as("cli:ops", "ok", e), &s, now);
     assert_eq!(d.ops.len(), 1);
-    assert!(d.notices[0]
-        .text
-        .contains("ceiling 20 -> 30 (above its hard ceiling: exceed_ceiling)"));
+    assert!(d.notices[0].text.contains(
+        "ceiling +50% over the ceiling in force (above its hard ceiling 20: exceed_ceiling)"
+    ));
 }
 
 #[test]
@@ -713,7 +713,7 @@ name = "an event added in its lead lifts api now"
 at = 2026-12-05T13:30:00Z
 signal = { event = { by = "ops", add = { name = "promo", event = { start = 2026-12-05T14:00:00Z, end = 2026-12-05T18:00:00Z, lead = "1h", targets = { api = { floor = 6 } } } } } }
 expect.api = { outcome = "change", desired = 6, min = 6, max = 20, says = "event promo added by ops" }
-expect.notify = { says = "api floor 2 -> 6" }
+expect.notify = { says = "api floor 6" }
 
 [[tests]]
 name = "an event of the policy file cannot be added at run time"

@@ -265,7 +265,7 @@ fn phase(e: &Event, now: DateTime<Utc>) -> String {
     }
 }
 
-/// The event in one line: when, what it raises (from each target's own bounds), hold, release.
+/// The event in one line: when, what it raises (the event's amounts), hold, release.
 fn describe(policy: &Policy, e: &Event, now: DateTime<Utc>) -> String {
     let mut parts = vec![format!(
         "{} to {}{} ({})",
@@ -279,19 +279,26 @@ fn describe(policy: &Policy, e: &Event, now: DateTime<Utc>) -> String {
         let Some(t) = policy.targets.get(tname) else {
             continue;
         };
+        // The event's own amounts: a relative one applies to the bound in force when it
+        // holds (a period's floor, say), so a number worked out here from the target's own
+        // bounds could say what never happens; each target's result says what its bounds
+        // became.
+        let amount = |a: Amount, bound: &str| match a {
+            Amount::Absolute(n) => format!("{bound} {n}"),
+            relative => format!("{bound} {relative} over the {bound} in force"),
+        };
         let mut raised = Vec::new();
         if let Some(f) = up.floor {
-            raised.push(format!("floor {} -> {}", t.floor, f.apply(t.floor)));
+            raised.push(amount(f, "floor"));
             releases.push(format!("{tname} {}", t.cooldown.scale_in));
         }
         if let Some(c) = up.ceiling {
-            let to = c.apply(t.ceiling);
-            let over = if to > t.ceiling {
-                " (above its hard ceiling: exceed_ceiling)"
+            let over = if c.apply(t.ceiling) > t.ceiling {
+                format!(" (above its hard ceiling {}: exceed_ceiling)", t.ceiling)
             } else {
-                ""
+                String::new()
             };
-            raised.push(format!("ceiling {} -> {to}{over}", t.ceiling));
+            raised.push(format!("{}{over}", amount(c, "ceiling")));
         }
         parts.push(format!("{tname} {}", raised.join(", ")));
     }

@@ -95,6 +95,9 @@ fn tick_target(
     let mut source = "schedule".to_string();
     let mut notes: Vec<String> = Vec::new();
     let mut stepped = false;
+    // An event that held an occurrence's scale-in back: with nothing else to do, the target
+    // is held, not "already right".
+    let mut held: Option<String> = None;
     let catch_up = policy.settings.catch_up.chrono();
 
     for (sname, s) in &policy.schedules {
@@ -154,6 +157,7 @@ fn tick_target(
                     "{sname} ({}) would set desired {want}; event {event} holds scale-in",
                     fmt_time(at)
                 ));
+                held = Some(event.clone());
                 continue;
             }
         }
@@ -246,11 +250,18 @@ fn tick_target(
     };
     let what = format!("schedule tick: bounds {}", bounds.why.join("; "));
     if to == cur {
-        let mut text = format!("{what}: already right, {cur}");
+        let mut text = match &held {
+            Some(_) => format!("{what}: held, {cur}"),
+            None => format!("{what}: already right, {cur}"),
+        };
         if !notes.is_empty() {
             text.push_str(&format!(" ({})", notes.join("; ")));
         }
-        return suppressed(inst, &source, Reason::AlreadyRight, text);
+        let reason = match held {
+            Some(event) => Reason::EventHold { event },
+            None => Reason::AlreadyRight,
+        };
+        return suppressed(inst, &source, reason, text);
     }
     let change = Proposal {
         source: &source,
