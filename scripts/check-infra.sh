@@ -7,7 +7,10 @@
 #   4. infra/check-slack-manifest.py: the Slack app manifest (infra/slack-manifest.yaml) has the
 #      shape Slack accepts, asks for the `commands` scope only, and points at the template's
 #      two routes;
-#   5. the policy the PolicyLayer ships (infra/policy/capstan.toml): `capstan validate` and
+#   5. checkov (an infrastructure-as-code scanner) over infra/template.yaml and infra/spoke.yaml,
+#      offline: no finding may fail, and every check a template skips must say why
+#      (Metadata: checkov: skip: - id, comment);
+#   6. the policy the PolicyLayer ships (infra/policy/capstan.toml): `capstan validate` and
 #      `capstan test`.
 #
 #   bash scripts/check-infra.sh           # validate and lint the template
@@ -15,15 +18,19 @@
 #
 # When `sam` is not on PATH, the SAM CLI is installed once into a virtualenv under
 # ${CAPSTAN_TOOLS:-$HOME/.cache/capstan-tools}/venv and reused from there (cache that directory
-# in CI). The versions are pinned: changing a pin below reinstalls on the next run.
+# in CI). The versions are pinned: changing a pin below reinstalls on the next run. checkov gets
+# a virtualenv of its own beside it (${CAPSTAN_TOOLS}/checkov-venv): it pins boto3 and packaging
+# to versions the SAM CLI cannot run with, so in one virtualenv each would break the other.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SAM_CLI_VERSION="1.170.0"
 CARGO_LAMBDA_VERSION="1.9.2"
+CHECKOV_VERSION="3.3.30"
 
 tools="${CAPSTAN_TOOLS:-$HOME/.cache/capstan-tools}"
 venv="$tools/venv"
+checkov_venv="$tools/checkov-venv"
 
 # Offline and quiet: no telemetry, no update check, no prompts.
 export SAM_CLI_TELEMETRY=0
@@ -32,13 +39,14 @@ export AWS_EC2_METADATA_DISABLED=true
 
 step() { printf '\n== %s\n' "$*"; }
 
-# pip_pin PACKAGE VERSION: install PACKAGE==VERSION into the venv unless it is already there.
+# pip_pin PACKAGE VERSION [VENV]: install PACKAGE==VERSION into the venv (default: $venv)
+# unless it is already there.
 pip_pin() {
-  local have
-  have=$("$venv/bin/python" -m pip show "$1" 2>/dev/null | sed -n 's/^Version: //p' || true)
+  local have into="${3:-$venv}"
+  have=$("$into/bin/python" -m pip show "$1" 2>/dev/null | sed -n 's/^Version: //p' || true)
   if [ "$have" != "$2" ]; then
-    echo "check-infra: installing $1==$2 into $venv" >&2
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$1==$2"
+    echo "check-infra: installing $1==$2 into $into" >&2
+    "$into/bin/python" -m pip install --quiet --disable-pip-version-check "$1==$2"
   fi
 }
 
@@ -79,6 +87,49 @@ echo "infra/spoke.yaml: cfn-lint clean"
 
 step "the Slack app manifest (infra/slack-manifest.yaml)"
 "$sam_python" infra/check-slack-manifest.py infra/slack-manifest.yaml infra/template.yaml
+
+step "checkov $CHECKOV_VERSION (infra/template.yaml, infra/spoke.yaml; offline)"
+if [ ! -x "$checkov_venv/bin/python" ]; then
+  echo "check-infra: creating the virtualenv $checkov_venv" >&2
+  mkdir -p "$tools"
+  python3 -m venv "$checkov_venv"
+fi
+pip_pin checkov "$CHECKOV_VERSION" "$checkov_venv"
+# Offline: no platform download (--skip-download), no mapping fetch, no telemetry.
+export BC_SKIP_MAPPING=TRUE CHECKOV_SKIP_DOWNLOAD=1 BC_API_KEY=
+for scanned in infra/template.yaml infra/spoke.yaml; do
+  report=$(mktemp)
+  status=0
+  "$checkov_venv/bin/checkov" -f "$scanned" --framework cloudformation --skip-download \
+    --output json >"$report" || status=$?
+  "$checkov_venv/bin/python" - "$scanned" "$report" "$status" <<'PY'
+import json, sys
+scanned, report, status = sys.argv[1], sys.argv[2], int(sys.argv[3])
+text = open(report).read().strip()
+data = json.loads(text) if text else {}
+if isinstance(data, list):
+    data = data[0] if data else {}
+summary = data.get("summary", {})
+results = data.get("results", {})
+failed = results.get("failed_checks", [])
+skipped = results.get("skipped_checks", [])
+problems = [f"{c['check_id']} {c['resource']}: {c.get('check_name', '')}" for c in failed]
+problems += [f"{c['check_id']} {c['resource']}: skipped without a reason (comment)"
+             for c in skipped if not (c.get("check_result", {}).get("suppress_comment") or "").strip()]
+if summary.get("parsing_errors"):
+    problems.append(f"{summary['parsing_errors']} parsing error(s)")
+if not summary.get("passed"):
+    problems.append("no check passed: checkov did not scan the template")
+if status not in (0, 1) or (status == 1 and not failed):
+    problems.append(f"checkov exited {status}")
+print(f"{scanned}: checkov passed {summary.get('passed', 0)}, failed {summary.get('failed', 0)}, "
+      f"skipped {summary.get('skipped', 0)} ({', '.join(sorted({c['check_id'] for c in skipped})) or 'none'})")
+for p in problems:
+    print(f"  {p}", file=sys.stderr)
+sys.exit(1 if problems else 0)
+PY
+  rm -f "$report"
+done
 
 step "the shipped policy: capstan validate + capstan test (infra/policy/capstan.toml)"
 if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then

@@ -83,6 +83,8 @@ export class CapstanStack extends Stack {
     const p = (this.params = defineParameters(this));
     const c = (this.conds = defineConditions(this, p));
     const ifCond = (cond: CfnCondition, yes: unknown, no: unknown) => Fn.conditionIf(cond.logicalId, yes, no);
+    // The stack's key (KmsKeyArn) where it is set, else nothing (AWS-owned or AWS-managed keys).
+    const kmsKey = ifCond(c.hasKmsKey, p.kmsKeyArn.valueAsString, Aws.NO_VALUE);
     const withCondition = <T extends IConstruct>(construct: T, cond: CfnCondition) => {
       cfnOf(construct).cfnOptions.condition = cond;
       return construct;
@@ -105,11 +107,13 @@ export class CapstanStack extends Stack {
       }),
       'StateTable',
     );
+    // KmsKeyArn, else the AWS-managed key aws/dynamodb.
+    cfnOf(table).addPropertyOverride('SSESpecification.SSEType', 'KMS');
+    cfnOf(table).addPropertyOverride('SSESpecification.KMSMasterKeyId', kmsKey);
 
-    const topicKey = ifCond(c.hasTopicKmsKey, p.topicKmsKeyArn.valueAsString, Aws.NO_VALUE);
     const topic = (id: string, displayName: string) => {
       const t = logicalId(new sns.Topic(this, id, { displayName }), id);
-      (cfnOf(t) as sns.CfnTopic).kmsMasterKeyId = Token.asString(topicKey);
+      (cfnOf(t) as sns.CfnTopic).kmsMasterKeyId = Token.asString(kmsKey);
       return t;
     };
     const notificationTopic = topic('NotificationTopic', 'Capstan');
@@ -153,6 +157,13 @@ export class CapstanStack extends Stack {
       c.createBudgetTopic,
     );
 
+    // KmsKeyArn, else SQS's own key (SSE-SQS).
+    const queueKey = <T extends sqs.Queue>(q: T) => {
+      cfnOf(q).addPropertyOverride('SqsManagedSseEnabled', ifCond(c.hasKmsKey, Aws.NO_VALUE, true));
+      cfnOf(q).addPropertyOverride('KmsMasterKeyId', kmsKey);
+      return q;
+    };
+
     const tlsOnly = (resources: unknown) => ({
       Sid: 'TlsOnly',
       Effect: 'Deny',
@@ -164,13 +175,13 @@ export class CapstanStack extends Stack {
 
     // One dead-letter queue for every path: Lambda's on-failure destination, the EventBridge
     // rule, the Scheduler schedule and the SNS subscriptions.
-    const deadLetterQueue = logicalId(
+    const deadLetterQueue = queueKey(logicalId(
       new sqs.Queue(this, 'DeadLetterQueue', {
         retentionPeriod: Duration.days(14),
         encryption: sqs.QueueEncryption.SQS_MANAGED,
       }),
       'DeadLetterQueue',
-    );
+    ));
     new sqs.CfnQueuePolicy(this, 'DeadLetterQueuePolicy', {
       queues: [deadLetterQueue.queueUrl],
       policyDocument: {
@@ -204,14 +215,14 @@ export class CapstanStack extends Stack {
     });
 
     // slack-handler's work queue and its dead letters.
-    const slackDeadLetterQueue = logicalId(
+    const slackDeadLetterQueue = queueKey(logicalId(
       new sqs.Queue(this, 'SlackDeadLetterQueue', {
         retentionPeriod: Duration.days(14),
         encryption: sqs.QueueEncryption.SQS_MANAGED,
       }),
       'SlackDeadLetterQueue',
-    );
-    const slackQueue = logicalId(
+    ));
+    const slackQueue = queueKey(logicalId(
       new sqs.Queue(this, 'SlackQueue', {
         visibilityTimeout: Duration.seconds(180),
         retentionPeriod: Duration.hours(1),
@@ -219,7 +230,7 @@ export class CapstanStack extends Stack {
         deadLetterQueue: { queue: slackDeadLetterQueue, maxReceiveCount: 5 },
       }),
       'SlackQueue',
-    );
+    ));
     new sqs.CfnQueuePolicy(this, 'SlackQueuePolicy', {
       queues: [slackQueue.queueUrl, slackDeadLetterQueue.queueUrl],
       policyDocument: {
@@ -292,6 +303,7 @@ export class CapstanStack extends Stack {
         }),
         `${spec.id}LogGroup`,
       );
+      cfnOf(logGroup).addPropertyOverride('KmsKeyId', kmsKey);
       const role = functionRole(this, `${spec.id}Role`, spec.binary, managedPolicy, logGroup.logGroupArn, spec.extraPolicies);
       roles[spec.id] = role;
       const fn = new RustFunction(this, `${spec.id}Function`, {
@@ -320,6 +332,8 @@ export class CapstanStack extends Stack {
       logicalId(fn, `${spec.id}Function`);
       const cfn = cfnOf(fn) as lambda.CfnFunction;
       cfn.addPropertyOverride('LoggingConfig.ApplicationLogLevel', p.logLevel.valueAsString);
+      // The environment variables at rest: KmsKeyArn, else Lambda's AWS-managed key.
+      cfn.addPropertyOverride('KmsKeyArn', kmsKey);
       cfn.addPropertyOverride('Layers', ifCond(c.usePolicyLayer, [policyLayer.layerVersionArn], Aws.NO_VALUE));
       if (spec.reserved) {
         const [cond, param] = spec.reserved;
@@ -461,6 +475,7 @@ export class CapstanStack extends Stack {
       id: 'BudgetHandler',
       binary: 'budget-handler',
       description: 'Capstan budget-handler - AWS Budgets alerts notify, and cap capacity by the policy',
+      reserved: [c.hasBudgetReservedConcurrency, p.budgetReservedConcurrency],
       environment: { CAPSTAN_SNS_TOPIC_ARNS: budgetTopicArn },
     });
     asyncInvoke(budgetHandler, 'BudgetHandlerFunctionEventInvokeConfig', 3600);
@@ -551,6 +566,7 @@ export class CapstanStack extends Stack {
       }),
       'SlackApiAccessLogGroup',
     );
+    cfnOf(accessLogGroup).addPropertyOverride('KmsKeyId', kmsKey);
     new apigwv2.CfnStage(this, 'SlackApiApiGatewayDefaultStage', {
       apiId: slackApi.ref,
       stageName: '$default',

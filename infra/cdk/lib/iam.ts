@@ -10,6 +10,19 @@ import { Conditions, Parameters } from './parameters';
 
 const sub = (s: string) => Fn.sub(s);
 
+/** UpdateAutoScalingGroup may change counts and bounds only (as template.yaml's Deny statements). */
+const autoScalingNoLaunchChanges = [
+  ['AutoScalingNoLaunchChanges', 'autoscaling:LaunchConfigurationName'],
+  ['AutoScalingNoLaunchTemplateChanges', 'ec2:LaunchTemplate'],
+  ['AutoScalingNoSubnetChanges', 'autoscaling:VPCZoneIdentifiers'],
+].map(([Sid, key]) => ({
+  Sid,
+  Effect: 'Deny',
+  Action: 'autoscaling:UpdateAutoScalingGroup',
+  Resource: '*',
+  Condition: { Null: { [key]: 'false' } },
+}));
+
 /** The managed policy every function's role attaches (FunctionPolicy in template.yaml). */
 export function functionPolicy(
   stack: Stack,
@@ -61,6 +74,8 @@ export function functionPolicy(
           ),
           Condition: ifTag('autoscaling:ResourceTag/capstan:managed'),
         },
+        // Counts and bounds only: never the group's launch configuration, launch template or subnets.
+        ...autoScalingNoLaunchChanges,
         {
           Sid: 'EcsScalableTargets',
           Effect: 'Allow',
@@ -68,6 +83,7 @@ export function functionPolicy(
           Resource: sub(
             'arn:${AWS::Partition}:application-autoscaling:${AWS::Region}:${AWS::AccountId}:scalable-target/*',
           ),
+          Condition: ifTag('aws:ResourceTag/capstan:managed'),
         },
         // Targets in other accounts: exactly the roles the stack is given, never `*`. What each
         // may do there is that role's own policy (infra/spoke.yaml).
@@ -92,13 +108,23 @@ export function functionPolicy(
           Resource: refs.stateTableArn,
         },
         { Sid: 'Notify', Effect: 'Allow', Action: 'sns:Publish', Resource: refs.notificationTopicArn },
+        // The stack's key (KmsKeyArn), only through the services whose data it encrypts.
         Fn.conditionIf(
-          c.hasTopicKmsKey.logicalId,
+          c.hasKmsKey.logicalId,
           {
-            Sid: 'NotifyEncrypted',
+            Sid: 'Encrypted',
             Effect: 'Allow',
             Action: ['kms:GenerateDataKey*', 'kms:Decrypt'],
-            Resource: p.topicKmsKeyArn.valueAsString,
+            Resource: p.kmsKeyArn.valueAsString,
+            Condition: {
+              StringEquals: {
+                'kms:ViaService': [
+                  sub('dynamodb.${AWS::Region}.${AWS::URLSuffix}'),
+                  sub('sns.${AWS::Region}.${AWS::URLSuffix}'),
+                  sub('sqs.${AWS::Region}.${AWS::URLSuffix}'),
+                ],
+              },
+            },
           },
           Aws.NO_VALUE,
         ),

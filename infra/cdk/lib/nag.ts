@@ -16,7 +16,7 @@ export interface Acknowledgement {
 }
 
 const TAG_SCOPED =
-  'when ManagedTagValue is set, the writes carry an IAM condition on the capstan:managed tag (aws:ResourceTag / autoscaling:ResourceTag), so only tagged resources can be changed';
+  'by default (ScaleUntaggedResources=false) the writes carry an IAM condition on the capstan:managed tag (aws:ResourceTag / autoscaling:ResourceTag, = ManagedTagValue, default true), so only tagged resources can be changed';
 
 export const ACKNOWLEDGEMENTS: Acknowledgement[] = [
   {
@@ -48,7 +48,7 @@ export const ACKNOWLEDGEMENTS: Acknowledgement[] = [
           'Resource::arn:<AWS::Partition>:application-autoscaling:<AWS::Region>:<AWS::AccountId>:scalable-target/*',
         ],
         reason:
-          'A scalable target\'s ARN ends in an ID Application Auto Scaling generates when the service is registered, unknown at deploy time; RegisterScalableTarget (moving min/max of ECS services under Application Auto Scaling) is limited to scalable targets of this account and region.',
+          `A scalable target's ARN ends in an ID Application Auto Scaling generates when the service is registered, unknown at deploy time; RegisterScalableTarget (moving min/max of ECS services under Application Auto Scaling) is limited to scalable targets of this account and region, and ${TAG_SCOPED} (the scalable target's own tag).`,
       },
     ],
   },

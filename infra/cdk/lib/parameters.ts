@@ -7,6 +7,7 @@ import { CfnCondition, CfnParameter, Fn, Stack } from 'aws-cdk-lib';
 export interface Parameters {
   dryRun: CfnParameter;
   managedTagValue: CfnParameter;
+  scaleUntaggedResources: CfnParameter;
   targetRoleArns: CfnParameter;
   policyParameterName: CfnParameter;
   alarmNamePrefix: CfnParameter;
@@ -15,13 +16,14 @@ export interface Parameters {
   missedTickAlarmMinutes: CfnParameter;
   budgetTopicArn: CfnParameter;
   notificationEmail: CfnParameter;
-  topicKmsKeyArn: CfnParameter;
+  kmsKeyArn: CfnParameter;
   slackSigningSecretArn: CfnParameter;
   slackReservedConcurrency: CfnParameter;
   slackApiThrottlingBurstLimit: CfnParameter;
   slackApiThrottlingRateLimit: CfnParameter;
   memorySize: CfnParameter;
   reservedConcurrency: CfnParameter;
+  budgetReservedConcurrency: CfnParameter;
   logRetentionDays: CfnParameter;
   logLevel: CfnParameter;
 }
@@ -32,8 +34,9 @@ export interface Conditions {
   hasManagedTag: CfnCondition;
   hasAlarmNamePrefix: CfnCondition;
   hasNotificationEmail: CfnCondition;
-  hasTopicKmsKey: CfnCondition;
+  hasKmsKey: CfnCondition;
   hasReservedConcurrency: CfnCondition;
+  hasBudgetReservedConcurrency: CfnCondition;
   hasScheduleReservedConcurrency: CfnCondition;
   createBudgetTopic: CfnCondition;
   createSlackSigningSecret: CfnCondition;
@@ -54,12 +57,22 @@ export function defineParameters(stack: Stack): Parameters {
     }),
     managedTagValue: p('ManagedTagValue', {
       type: 'String',
-      default: '',
-      allowedPattern: '^[A-Za-z0-9 _.:/=+@-]{0,256}$',
+      default: 'true',
+      allowedPattern: '^[A-Za-z0-9 _.:/=+@-]{1,256}$',
+      constraintDescription: 'must not be empty (to let Capstan change untagged resources, set ScaleUntaggedResources=true)',
       description:
-        'Empty: the functions may scale any ECS service and Auto Scaling group of this account and region ' +
-        '(the policy decides which). Set (e.g. "true" or "prod"): they may change only those tagged ' +
-        'capstan:managed with exactly this value; IAM denies the rest.',
+        'The functions may change only the ECS services, their scalable targets and the Auto Scaling groups tagged ' +
+        'capstan:managed with exactly this value (default capstan:managed=true); IAM denies the rest. Ignored when ' +
+        'ScaleUntaggedResources is "true".',
+    }),
+    scaleUntaggedResources: p('ScaleUntaggedResources', {
+      type: 'String',
+      default: 'false',
+      allowedValues: ['true', 'false'],
+      description:
+        'The opt-out of tag scoping. "false" (default): only resources tagged capstan:managed=<ManagedTagValue> can ' +
+        'be changed. "true": every ECS service, scalable target and Auto Scaling group of this account and region ' +
+        'can be (the policy alone decides which); not recommended.',
     }),
     targetRoleArns: p('TargetRoleArns', {
       type: 'CommaDelimitedList',
@@ -129,13 +142,15 @@ export function defineParameters(stack: Stack): Parameters {
       allowedPattern: '^$|^[^@\\s]+@[^@\\s]+$',
       description: 'Optional e-mail address subscribed to the notification topic (confirm the e-mail AWS sends).',
     }),
-    topicKmsKeyArn: p('TopicKmsKeyArn', {
+    kmsKeyArn: p('KmsKeyArn', {
       type: 'String',
       default: '',
       allowedPattern: '^$|^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$',
       description:
-        "Optional customer-managed KMS key ARN to encrypt the stack's SNS topics. Its key policy must let " +
-        'cloudwatch.amazonaws.com and budgets.amazonaws.com use it (kms:Decrypt, kms:GenerateDataKey*); aws/sns cannot.',
+        'Optional customer-managed KMS key (ARN, in this region) for everything the stack keeps: the state table, ' +
+        "the SNS topics, the SQS queues, the log groups and the functions' environment variables (replaces " +
+        'TopicKmsKeyArn). Its key policy must let the services that write with it use it (infra/README.md, ' +
+        'Encryption). Empty: AWS-owned or AWS-managed keys.',
     }),
     slackSigningSecretArn: p('SlackSigningSecretArn', {
       type: 'String',
@@ -189,6 +204,15 @@ export function defineParameters(stack: Stack): Parameters {
         "Reserved concurrent executions of alarm-handler. -1: none reserved (the account's pool). 0 stops the " +
         'function (an off switch); a small number bounds parallel scaling calls.',
     }),
+    budgetReservedConcurrency: p('BudgetReservedConcurrency', {
+      type: 'Number',
+      default: -1,
+      minValue: -1,
+      maxValue: 1000,
+      description:
+        "Reserved concurrent executions of budget-handler. -1: none reserved (the account's pool). 0 stops the " +
+        'function (budget alerts wait an hour, then the dead-letter queue).',
+    }),
     logRetentionDays: p('LogRetentionDays', {
       type: 'Number',
       default: 30,
@@ -200,10 +224,12 @@ export function defineParameters(stack: Stack): Parameters {
     logLevel: p('LogLevel', {
       type: 'String',
       default: 'INFO',
-      allowedValues: ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'],
+      // No TRACE (raw events) and no DEBUG (every crate's, unaudited): infra/README.md, Parameters.
+      allowedValues: ['INFO', 'WARN', 'ERROR'],
       description:
         "The functions' log level: Lambda's application log level (AWS_LAMBDA_LOG_LEVEL, which the Rust runtime's " +
-        'subscriber obeys before RUST_LOG) and RUST_LOG.',
+        'subscriber obeys before RUST_LOG) and RUST_LOG. INFO, WARN or ERROR only: no level that could print events ' +
+        'or payloads.',
     }),
   };
 }
@@ -217,11 +243,12 @@ export function defineConditions(stack: Stack, p: Parameters): Conditions {
   return {
     usePolicyLayer,
     usePolicyParameter: c('UsePolicyParameter', Fn.conditionNot(usePolicyLayer)),
-    hasManagedTag: c('HasManagedTag', set(p.managedTagValue)),
+    hasManagedTag: c('HasManagedTag', Fn.conditionEquals(p.scaleUntaggedResources.valueAsString, 'false')),
     hasAlarmNamePrefix: c('HasAlarmNamePrefix', set(p.alarmNamePrefix)),
     hasNotificationEmail: c('HasNotificationEmail', set(p.notificationEmail)),
-    hasTopicKmsKey: c('HasTopicKmsKey', set(p.topicKmsKeyArn)),
+    hasKmsKey: c('HasKmsKey', set(p.kmsKeyArn)),
     hasReservedConcurrency: c('HasReservedConcurrency', reserved(p.reservedConcurrency)),
+    hasBudgetReservedConcurrency: c('HasBudgetReservedConcurrency', reserved(p.budgetReservedConcurrency)),
     hasScheduleReservedConcurrency: c('HasScheduleReservedConcurrency', reserved(p.scheduleReservedConcurrency)),
     createBudgetTopic: c('CreateBudgetTopic', empty(p.budgetTopicArn)),
     createSlackSigningSecret: c('CreateSlackSigningSecret', empty(p.slackSigningSecretArn)),
@@ -232,13 +259,14 @@ export function defineConditions(stack: Stack, p: Parameters): Conditions {
 
 /** The console's grouping of the parameters (AWS::CloudFormation::Interface), as in template.yaml. */
 export const parameterGroups = [
-  { Label: { default: 'Safety' }, Parameters: ['DryRun', 'ManagedTagValue'] },
+  { Label: { default: 'Safety' }, Parameters: ['DryRun', 'ManagedTagValue', 'ScaleUntaggedResources'] },
   { Label: { default: 'Targets in other accounts' }, Parameters: ['TargetRoleArns'] },
   { Label: { default: 'Policy' }, Parameters: ['PolicyParameterName'] },
   { Label: { default: 'Alarms in' }, Parameters: ['AlarmNamePrefix'] },
   { Label: { default: 'Schedule' }, Parameters: ['TickRate', 'ScheduleReservedConcurrency', 'MissedTickAlarmMinutes'] },
   { Label: { default: 'Budgets' }, Parameters: ['BudgetTopicArn'] },
-  { Label: { default: 'Notifications out' }, Parameters: ['NotificationEmail', 'TopicKmsKeyArn'] },
+  { Label: { default: 'Notifications out' }, Parameters: ['NotificationEmail'] },
+  { Label: { default: 'Encryption' }, Parameters: ['KmsKeyArn'] },
   {
     Label: { default: 'Slack' },
     Parameters: [
@@ -248,5 +276,8 @@ export const parameterGroups = [
       'SlackApiThrottlingRateLimit',
     ],
   },
-  { Label: { default: 'Functions' }, Parameters: ['MemorySize', 'ReservedConcurrency', 'LogRetentionDays', 'LogLevel'] },
+  {
+    Label: { default: 'Functions' },
+    Parameters: ['MemorySize', 'ReservedConcurrency', 'BudgetReservedConcurrency', 'LogRetentionDays', 'LogLevel'],
+  },
 ];
