@@ -638,17 +638,14 @@ pub fn when(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
-/// `2 -> 3`, with the bounds when they changed; `would be 3` without a before; `-` without
-/// either.
+/// `2 -> 3`, with the bounds when they changed (`4 -> 6, bounds 2..20 -> 4..20`), a
+/// bounds-only change by its bounds (`bounds 2..30 -> 2..2, desired 2`), in the words of the
+/// notices; `would be 3` without a before; `-` without either.
 pub fn change(from: Option<Capacity>, to: Option<Capacity>) -> String {
     match (from, to) {
-        (Some(f), Some(t)) if (f.min, f.max) == (t.min, t.max) => {
-            format!("{} -> {}", f.desired, t.desired)
-        }
-        (Some(f), Some(t)) => format!(
-            "{} -> {} (bounds {}..{} -> {}..{})",
-            f.desired, t.desired, f.min, f.max, t.min, t.max
-        ),
+        (Some(f), Some(t)) => crate::notice::change_words("", f, t)
+            .trim_start()
+            .to_string(),
         (None, Some(t)) => format!("would be {}", t.desired),
         _ => "-".to_string(),
     }

@@ -248,7 +248,7 @@ async fn the_audit_trail_has_commands_and_refusals_newest_first() {
     );
     assert_eq!(
         view::audit_line(&report.audit[2]),
-        "2026-12-07 10:00:00Z  cli:ana  scale api  4 -> 6 (bounds 2..20 -> 4..20)  changed"
+        "2026-12-07 10:00:00Z  cli:ana  scale api  4 -> 6, bounds 2..20 -> 4..20  changed"
     );
     assert!(
         view::audit_line(&report.audit[1]).starts_with(
