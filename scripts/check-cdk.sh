@@ -8,7 +8,9 @@
 # bundled (a stand-in cargo).
 #
 # When the SAM CLI's virtualenv exists (scripts/check-infra.sh makes it), the tests also compare
-# their model of SAM's transform with the real translator's output.
+# their model of SAM's transform with the real translator's output. When checkov's exists
+# (scripts/check-infra.sh makes that one too), checkov scans the synthesized template on disk
+# as it scans infra/template.yaml: no finding, every skip with its reason (lib/checkov.ts).
 #
 #   bash scripts/check-cdk.sh
 set -euo pipefail
@@ -45,4 +47,22 @@ if [ -x "$sam_python" ] && "$sam_python" -c 'import samtranslator' 2>/dev/null; 
 fi
 
 npm test --silent
+
+# The synthesized template on disk (bundling skipped, as in the tests), for checkov.
+checkov_venv="$tools/checkov-venv"
+if [ -x "$checkov_venv/bin/checkov" ]; then
+  assembly=$(mktemp -d)
+  trap 'rm -f "$transformed"; rm -rf "$assembly"' EXIT
+  CDK_VALIDATION=false node -e '
+    const { buildApp } = require("./dist/lib/app");
+    buildApp({ outdir: process.argv[1], context: { "aws:cdk:bundling-stacks": [] } }).app.synth();
+  ' "$assembly"
+  report="$assembly/checkov.json"
+  status=0
+  BC_SKIP_MAPPING=TRUE "$checkov_venv/bin/checkov" -f "$assembly/Capstan.template.json" \
+    --framework cloudformation --skip-download --output json >"$report" || status=$?
+  "$checkov_venv/bin/python" ../checkov-report.py "the CDK app's template (Capstan.template.json)" "$report" "$status"
+else
+  echo "check-cdk: checkov not installed ($checkov_venv): the synthesized template is not scanned (scripts/check-infra.sh installs it)"
+fi
 echo "check-cdk: infra/cdk checks passed in $(($(date +%s) - start)) s"

@@ -95,39 +95,15 @@ if [ ! -x "$checkov_venv/bin/python" ]; then
   python3 -m venv "$checkov_venv"
 fi
 pip_pin checkov "$CHECKOV_VERSION" "$checkov_venv"
-# Offline: no platform download (--skip-download), no mapping fetch, no telemetry.
-export BC_SKIP_MAPPING=TRUE CHECKOV_SKIP_DOWNLOAD=1 BC_API_KEY=
+# Offline: no download from the platform (--skip-download), no mapping fetch (BC_SKIP_MAPPING).
+export BC_SKIP_MAPPING=TRUE
 for scanned in infra/template.yaml infra/spoke.yaml; do
   report=$(mktemp)
   status=0
   "$checkov_venv/bin/checkov" -f "$scanned" --framework cloudformation --skip-download \
     --output json >"$report" || status=$?
-  "$checkov_venv/bin/python" - "$scanned" "$report" "$status" <<'PY'
-import json, sys
-scanned, report, status = sys.argv[1], sys.argv[2], int(sys.argv[3])
-text = open(report).read().strip()
-data = json.loads(text) if text else {}
-if isinstance(data, list):
-    data = data[0] if data else {}
-summary = data.get("summary", {})
-results = data.get("results", {})
-failed = results.get("failed_checks", [])
-skipped = results.get("skipped_checks", [])
-problems = [f"{c['check_id']} {c['resource']}: {c.get('check_name', '')}" for c in failed]
-problems += [f"{c['check_id']} {c['resource']}: skipped without a reason (comment)"
-             for c in skipped if not (c.get("check_result", {}).get("suppress_comment") or "").strip()]
-if summary.get("parsing_errors"):
-    problems.append(f"{summary['parsing_errors']} parsing error(s)")
-if not summary.get("passed"):
-    problems.append("no check passed: checkov did not scan the template")
-if status not in (0, 1) or (status == 1 and not failed):
-    problems.append(f"checkov exited {status}")
-print(f"{scanned}: checkov passed {summary.get('passed', 0)}, failed {summary.get('failed', 0)}, "
-      f"skipped {summary.get('skipped', 0)} ({', '.join(sorted({c['check_id'] for c in skipped})) or 'none'})")
-for p in problems:
-    print(f"  {p}", file=sys.stderr)
-sys.exit(1 if problems else 0)
-PY
+  "$checkov_venv/bin/python" infra/checkov-report.py "$scanned" "$report" "$status" ||
+    { rm -f "$report"; exit 1; }
   rm -f "$report"
 done
 

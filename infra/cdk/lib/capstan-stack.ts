@@ -27,6 +27,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct, IConstruct } from 'constructs';
+import { skipCheckov } from './checkov';
 import { functionPolicy, functionRole } from './iam';
 import { acknowledgeFindings } from './nag';
 import { Conditions, Parameters, defineConditions, defineParameters, parameterGroups } from './parameters';
@@ -849,6 +850,7 @@ export class CapstanStack extends Stack {
     out('SlackQueueUrl', "slack-handler's work queue (CAPSTAN_SLACK_QUEUE_URL)", slackQueue.queueUrl);
     out('SlackDeadLetterQueueUrl', 'Slack jobs slack-handler failed 5 times, kept 14 days', slackDeadLetterQueue.queueUrl);
 
+    skipCheckov(this);
     if (props.acknowledgeFindings ?? true) acknowledgeFindings(this);
   }
 }

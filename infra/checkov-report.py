@@ -1,0 +1,44 @@
+"""Reads a checkov JSON report (checkov -o json) of one template and fails unless it is clean:
+no failed check, no parsing error, at least one check passed (the template was scanned), and
+every skipped check with its reason (the `comment` of `Metadata: checkov: skip:`). Prints one
+summary line. Used by scripts/check-infra.sh and scripts/check-cdk.sh.
+
+    python infra/checkov-report.py TEMPLATE REPORT.json CHECKOV_EXIT_STATUS
+"""
+import json
+import sys
+
+
+def main(argv):
+    scanned, report, status = argv[1], argv[2], int(argv[3])
+    with open(report, encoding="utf-8") as f:
+        text = f.read().strip()
+    data = json.loads(text) if text else {}
+    if isinstance(data, list):
+        data = data[0] if data else {}
+    summary = data.get("summary", {})
+    results = data.get("results", {})
+    failed = results.get("failed_checks", [])
+    skipped = results.get("skipped_checks", [])
+    problems = [f"{c['check_id']} {c['resource']}: {c.get('check_name', '')}" for c in failed]
+    problems += [
+        f"{c['check_id']} {c['resource']}: skipped without a reason (comment)"
+        for c in skipped
+        if not (c.get("check_result", {}).get("suppress_comment") or "").strip()
+    ]
+    if summary.get("parsing_errors"):
+        problems.append(f"{summary['parsing_errors']} parsing error(s)")
+    if not summary.get("passed"):
+        problems.append("no check passed: checkov did not scan the template")
+    if status not in (0, 1) or (status == 1 and not failed):
+        problems.append(f"checkov exited {status}")
+    ids = ", ".join(sorted({c["check_id"] for c in skipped})) or "none"
+    print(f"{scanned}: checkov passed {summary.get('passed', 0)}, failed {summary.get('failed', 0)}, "
+          f"skipped {summary.get('skipped', 0)} ({ids})")
+    for p in problems:
+        print(f"  {p}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
