@@ -26,7 +26,7 @@ export const ACKNOWLEDGEMENTS: Acknowledgement[] = [
         id: 'AwsSolutions-IAM5',
         appliesTo: ['Resource::*'],
         reason:
-          'Only the listing and describe calls ecs:ListServices, autoscaling:DescribeAutoScalingGroups, autoscaling:DescribePolicies and application-autoscaling:DescribeScalableTargets are on "*": IAM authorizes them on no resource type, so "*" is the only resource they accept (infra/lint-transformed.py enforces that no other action is).',
+          'Only the listing and describe calls ecs:ListServices, autoscaling:DescribeAutoScalingGroups, autoscaling:DescribePolicies and application-autoscaling:DescribeScalableTargets are on "*": IAM authorizes them on no resource type, so "*" is the only resource they accept (infra/lint-transformed.py enforces that no other action is allowed there). The Deny statements on "*" (UpdateAutoScalingGroup naming a launch configuration, launch template or subnets) narrow, never grant.',
       },
       {
         id: 'AwsSolutions-IAM5',

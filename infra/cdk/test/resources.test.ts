@@ -148,10 +148,13 @@ describe('the functions', () => {
         assert.ok(Object.keys(fn.Environment.Variables).length >= 5);
       });
 
-      it('has the same reserved concurrency, memory, timeout, name, description, role, layers, logging', () => {
-        for (const key of ['ReservedConcurrentExecutions', 'MemorySize', 'Timeout', 'FunctionName', 'Description', 'Role', 'Layers', 'LoggingConfig']) {
+      it('has the same reserved concurrency, memory, timeout, name, description, role, layers, logging, key', () => {
+        for (const key of ['ReservedConcurrentExecutions', 'MemorySize', 'Timeout', 'FunctionName', 'Description', 'Role', 'Layers', 'LoggingConfig', 'KmsKeyArn']) {
           sameValue(samProps[key], fn[key], `${id}'s ${key}`);
         }
+        // Every function has a concurrency limit parameter and the stack's key (checkov CKV_AWS_115, CKV_AWS_173).
+        assert.ok(fn.ReservedConcurrentExecutions, `${id} has ReservedConcurrentExecutions`);
+        assert.deepEqual(fn.KmsKeyArn, { 'Fn::If': ['HasKmsKey', { Ref: 'KmsKeyArn' }, { Ref: 'AWS::NoValue' }] });
       });
 
       it('is the workspace package SAM builds (cargo lambda build --bin NAME, functions/NAME)', () => {
