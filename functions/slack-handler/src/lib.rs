@@ -136,6 +136,8 @@ impl Handler {
                 Err(e) => {
                     // Never right on a retry: after the queue's retries it rests in the DLQ,
                     // whose alarm tells someone.
+                    // Without the values serde quotes: a job holds a response_url.
+                    let e = capstan_function::serde_problem(&e);
                     error!(message_id = %id, error = %e, "not a Capstan Slack job");
                     response.batch_item_failures.push(failure(id));
                     continue;
@@ -206,15 +208,20 @@ impl Function for Handler {
         deadline: DateTime<Utc>,
     ) -> Result<Value, InvocationError> {
         if payload.get("Records").is_some() {
-            let event: SqsEvent = serde_json::from_value(payload)
-                .map_err(|e| InvocationError::MalformedEvent(format!("not an SQS event: {e}")))?;
+            let event: SqsEvent = serde_json::from_value(payload).map_err(|e| {
+                InvocationError::MalformedEvent(format!(
+                    "not an SQS event: {}",
+                    capstan_function::serde_problem(&e)
+                ))
+            })?;
             return self.work_by(event, deadline).await;
         }
         if payload.get("requestContext").is_some() {
             let request: ApiGatewayV2httpRequest =
                 serde_json::from_value(payload).map_err(|e| {
                     InvocationError::MalformedEvent(format!(
-                        "not an API Gateway HTTP API (2.0) request: {e}"
+                        "not an API Gateway HTTP API (2.0) request: {}",
+                        capstan_function::serde_problem(&e)
                     ))
                 })?;
             return self.acknowledge_by(&request, deadline).await;

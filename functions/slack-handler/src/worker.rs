@@ -502,6 +502,7 @@ impl Handler {
             by: Some(clicker.user.clone()),
             channel: Some(clicker.channel.clone()),
             verb: Some(verb.to_string()),
+            policy_version: self.runner.policy_version().map(str::to_string),
         };
         if let Err(e) = parts_record(self, &entry, now).await {
             warn!(error = %e, request = %request_id, "the click could not be recorded");

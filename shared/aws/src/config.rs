@@ -109,22 +109,71 @@ impl Clients {
 /// The value is never logged. Needs `ssm:GetParameter` (and `kms:Decrypt` on the key of a
 /// `SecureString`).
 pub async fn fetch_parameter(c: &Clients, name: &str) -> Result<String, AwsError> {
+    fetch_parameter_at(c, name, None).await.map(|p| p.value)
+}
+
+/// An SSM parameter's value and the version it was read at.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VersionedParameter {
+    /// The value (decrypted); never logged.
+    pub value: String,
+    /// The parameter's version (SSM's `Version`, from 1).
+    pub version: i64,
+}
+
+impl std::fmt::Debug for VersionedParameter {
+    /// The version only: the value may be a secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VersionedParameter")
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads an SSM parameter at `version` (none: the latest), decrypting a `SecureString`, with
+/// the version it is. A version is asked for with SSM's own selector, `name:version`, so a
+/// version that does not exist is `ParameterVersionNotFound` (not found).
+///
+/// The value is never logged. Needs `ssm:GetParameter` (and `kms:Decrypt` on the key of a
+/// `SecureString`).
+pub async fn fetch_parameter_at(
+    c: &Clients,
+    name: &str,
+    version: Option<i64>,
+) -> Result<VersionedParameter, AwsError> {
     const OP: &str = "ssm:GetParameter";
+    let selector = match version {
+        Some(v) => format!("{name}:{v}"),
+        None => name.to_string(),
+    };
     let out = c
         .ssm
         .get_parameter()
-        .name(name)
+        .name(&selector)
         .with_decryption(true)
         .send()
         .await
         .map_err(|e| AwsError::from_sdk(OP, e))?;
-    out.parameter.and_then(|p| p.value).ok_or_else(|| {
-        AwsError::new(
+    let (value, read) = out.parameter.map_or((None, 0), |p| (p.value, p.version));
+    let Some(value) = value else {
+        return Err(AwsError::new(
             OP,
             ErrorKind::NotFound,
             None,
-            format!("parameter {name} has no value"),
-        )
+            format!("parameter {selector} has no value"),
+        ));
+    };
+    if let Some(v) = version.filter(|v| *v != read) {
+        return Err(AwsError::new(
+            OP,
+            ErrorKind::Invalid,
+            None,
+            format!("parameter {selector} came back at version {read}, not {v}"),
+        ));
+    }
+    Ok(VersionedParameter {
+        value,
+        version: read,
     })
 }
 

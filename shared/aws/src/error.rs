@@ -6,7 +6,7 @@
 //! | [`ErrorKind::Transient`] | try again later; nothing is wrong with the request | `Throttling`, `ThrottlingException`, `TooManyRequestsException`, `RequestLimitExceeded`, any HTTP 5xx or 429, timeouts, connection failures |
 //! | [`ErrorKind::Denied`] | the function's IAM role lacks a permission, or its credentials are bad | `AccessDenied*`, `UnauthorizedOperation`, `*NotAuthorized*`, `AuthorizationError`, `ExpiredToken` |
 //! | [`ErrorKind::Invalid`] | AWS rejected the request itself | `ValidationError`, `ValidationException`, `InvalidParameter*`, ECS `ClientException` |
-//! | [`ErrorKind::NotFound`] | the cluster, service, group, topic or parameter does not exist | `ServiceNotFoundException`, `ClusterNotFoundException`, `ObjectNotFoundException`, `ResourceNotFound*`, `ParameterNotFound` |
+//! | [`ErrorKind::NotFound`] | the cluster, service, group, topic or parameter does not exist | `ServiceNotFoundException`, `ClusterNotFoundException`, `ObjectNotFoundException`, `ResourceNotFound*`, `ParameterNotFound`, `ParameterVersionNotFound` |
 //! | [`ErrorKind::AssumeRole`] | the role of a target in another account cannot be assumed (the message names it) | STS's `AccessDenied`, `InvalidClientTokenId`, `RegionDisabledException`, ... for `sts:AssumeRole` |
 //! | [`ErrorKind::Other`] | anything else | |
 //!
@@ -278,6 +278,7 @@ const NOT_FOUND: &[&str] = &[
     "ObjectNotFoundException",
     "ServiceNotActiveException",
     "ParameterNotFound",
+    "ParameterVersionNotFound",
     "NotFound",
     "NotFoundException",
 ];

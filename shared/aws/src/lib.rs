@@ -47,7 +47,10 @@ pub mod testing;
 pub mod tls;
 
 pub use actuate::{apply, execute, plan, Applied, Call, Mode, Plan};
-pub use config::{fetch_parameter, load_config, load_function_config, Clients, Timeouts};
+pub use config::{
+    fetch_parameter, fetch_parameter_at, load_config, load_function_config, Clients, Timeouts,
+    VersionedParameter,
+};
 pub use error::{AwsError, ErrorKind};
 pub use notify::{parse_message, Notification, Notifier, MAX_BATCH};
 pub use reach::{session_name, Reach, ReachPool};

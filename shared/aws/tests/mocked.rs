@@ -22,8 +22,8 @@ use aws_sdk_ssm::types::Parameter;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_types::retry::RetryConfig;
 use capstan_aws::{
-    apply, describe, describe_calls, fetch_parameter, AwsError, Clients, ErrorKind, Live, Mode,
-    Resource, Timeouts,
+    apply, describe, describe_calls, fetch_parameter, fetch_parameter_at, AwsError, Clients,
+    ErrorKind, Live, Mode, Resource, Timeouts,
 };
 use capstan_policy::decision::Capacity;
 
@@ -665,4 +665,60 @@ async fn fetch_parameter_decrypts_and_reports_missing_ones() {
     assert_eq!(err.kind, ErrorKind::NotFound);
     assert_eq!(err.operation, "ssm:GetParameter");
     assert_eq!(err.code.as_deref(), Some("ParameterNotFound"));
+}
+
+#[tokio::test]
+async fn fetch_parameter_at_asks_for_the_version_with_the_selector_and_reads_it() {
+    let pinned = mock!(aws_sdk_ssm::Client::get_parameter)
+        .match_requests(|r| r.name() == Some("/capstan/policy:7"))
+        .then_output(|| {
+            GetParameterOutput::builder()
+                .parameter(
+                    Parameter::builder()
+                        .name("/capstan/policy")
+                        .value("[settings]")
+                        .version(7)
+                        .selector(":7")
+                        .build(),
+                )
+                .build()
+        });
+    let latest = mock!(aws_sdk_ssm::Client::get_parameter)
+        .match_requests(|r| r.name() == Some("/capstan/policy"))
+        .then_output(|| {
+            GetParameterOutput::builder()
+                .parameter(
+                    Parameter::builder()
+                        .name("/capstan/policy")
+                        .value("[settings]")
+                        .version(9)
+                        .build(),
+                )
+                .build()
+        });
+    let gone = mock!(aws_sdk_ssm::Client::get_parameter)
+        .sequence()
+        .http_status(400, Some(ecs_error("ParameterVersionNotFound", "")))
+        .build();
+    let c = clients_with(
+        &[],
+        &[],
+        &[],
+        &[&pinned, &latest, &gone],
+        RetryConfig::disabled(),
+    );
+    let p = fetch_parameter_at(&c, "/capstan/policy", Some(7))
+        .await
+        .expect("pinned");
+    assert_eq!((p.value.as_str(), p.version), ("[settings]", 7));
+    assert!(!format!("{p:?}").contains("[settings]"), "{p:?}");
+    let p = fetch_parameter_at(&c, "/capstan/policy", None)
+        .await
+        .expect("latest");
+    assert_eq!(p.version, 9);
+    let err = fetch_parameter_at(&c, "/capstan/policy", Some(70))
+        .await
+        .expect_err("no such version");
+    assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
+    assert_eq!(err.code.as_deref(), Some("ParameterVersionNotFound"));
 }

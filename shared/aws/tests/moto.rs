@@ -7,8 +7,8 @@ use std::time::Duration;
 use aws_sdk_ssm::types::ParameterType;
 use capstan_aws::testing::*;
 use capstan_aws::{
-    apply, describe, describe_calls, fetch_parameter, resolve, Clients, ErrorKind, Live, Mode,
-    Notification, Notifier, Resource,
+    apply, describe, describe_calls, fetch_parameter, fetch_parameter_at, resolve, Clients,
+    ErrorKind, Live, Mode, Notification, Notifier, Resource,
 };
 use capstan_moto::Moto;
 use capstan_policy::decision::Capacity;
@@ -382,5 +382,35 @@ async fn fetch_parameter_reads_a_secure_string() {
     let err = fetch_parameter(&c, "/capstan/missing")
         .await
         .expect_err("missing");
+    assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
+}
+
+#[tokio::test]
+async fn fetch_parameter_at_reads_a_pinned_version_and_says_which() {
+    let (_moto, c, _) = start().await;
+    for text in ["dry_run = true\n", "dry_run = false\n"] {
+        c.ssm
+            .put_parameter()
+            .name("/capstan/policy")
+            .value(format!("[settings]\n{text}"))
+            .r#type(ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .expect("put parameter");
+    }
+    let first = fetch_parameter_at(&c, "/capstan/policy", Some(1))
+        .await
+        .expect("version 1");
+    assert_eq!(first.version, 1);
+    assert_eq!(first.value, "[settings]\ndry_run = true\n");
+    let latest = fetch_parameter_at(&c, "/capstan/policy", None)
+        .await
+        .expect("latest");
+    assert_eq!(latest.version, 2);
+    assert_eq!(latest.value, "[settings]\ndry_run = false\n");
+    let err = fetch_parameter_at(&c, "/capstan/policy", Some(3))
+        .await
+        .expect_err("no version 3");
     assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
 }

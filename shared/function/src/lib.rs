@@ -19,7 +19,7 @@ use capstan_runner::{Clock, Delivery, Report, Runner, SystemClock};
 use capstan_store::Store;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use tracing::{error, info, Instrument, Span};
+use tracing::{error, info, warn, Instrument, Span};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 
 pub use error::{redact, InvocationError, ERROR_TYPES};
@@ -30,7 +30,8 @@ pub use lambda_runtime::Diagnostic;
 /// The function's settings, from the environment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// `CAPSTAN_POLICY`: a file path, or `ssm:<parameter name>`.
+    /// `CAPSTAN_POLICY`: a file path, or `ssm:<parameter name>`, pinned as
+    /// `ssm:<parameter name>:<version>` ([`PolicySource`]).
     pub policy: String,
     /// `CAPSTAN_TABLE`: the state table.
     pub table: String,
@@ -100,8 +101,10 @@ impl Config {
             None => Vec::new(),
             Some(list) => sns_topic_arns(&list)?,
         };
+        let policy = get("CAPSTAN_POLICY").ok_or(ConfigError::Missing("CAPSTAN_POLICY"))?;
+        PolicySource::parse(&policy)?;
         Ok(Config {
-            policy: get("CAPSTAN_POLICY").ok_or(ConfigError::Missing("CAPSTAN_POLICY"))?,
+            policy,
             table: get("CAPSTAN_TABLE").ok_or(ConfigError::Missing("CAPSTAN_TABLE"))?,
             topic_arn: get("CAPSTAN_TOPIC_ARN"),
             dry_run,
@@ -155,29 +158,155 @@ fn is_sns_topic_arn(arn: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// Reads and validates the policy named by `source` (a path, or `ssm:<name>`).
-pub async fn load_policy(source: &str, clients: &Clients) -> Result<Policy, ConfigError> {
-    let text = match source.strip_prefix("ssm:") {
-        Some(name) => capstan_aws::fetch_parameter(clients, name)
-            .await
-            .map_err(|e| ConfigError::Policy {
-                source_name: source.to_string(),
-                message: e.to_string(),
-            })?,
-        None => std::fs::read_to_string(source).map_err(|e| ConfigError::Policy {
-            source_name: source.to_string(),
-            message: e.to_string(),
-        })?,
-    };
-    capstan_policy::load(&text).map_err(|e| ConfigError::Policy {
+/// Where the policy comes from, as `CAPSTAN_POLICY` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicySource {
+    /// A file (its identity is its content's hash).
+    File(String),
+    /// An SSM parameter (a name or an ARN), at a pinned version or (none) the latest.
+    Ssm {
+        /// The parameter's name or ARN, without the version.
+        name: String,
+        /// The version pinned (`ssm:/capstan/policy:7`), from 1.
+        version: Option<i64>,
+    },
+}
+
+impl PolicySource {
+    /// Reads a `CAPSTAN_POLICY` value: `ssm:<name>[:<version>]` (SSM's own `name:version`
+    /// selector; a parameter ARN takes it after its resource, `ssm:arn:...:parameter/p:7`),
+    /// else a file path. A version that is not a whole number from 1 (a label, say: labels
+    /// move, versions do not) is a [`ConfigError`] naming `CAPSTAN_POLICY`.
+    pub fn parse(value: &str) -> Result<PolicySource, ConfigError> {
+        let Some(rest) = value.strip_prefix("ssm:") else {
+            return Ok(PolicySource::File(value.to_string()));
+        };
+        let invalid = |expected| ConfigError::Invalid {
+            name: "CAPSTAN_POLICY",
+            value: value.to_string(),
+            expected,
+        };
+        // An ARN holds five colons of its own (`arn:aws:ssm:region:account:parameter/p`).
+        let split = if rest.starts_with("arn:") {
+            rest.match_indices(':')
+                .nth(5)
+                .map(|(i, _)| (&rest[..i], &rest[i + 1..]))
+        } else {
+            rest.rsplit_once(':')
+        };
+        let (name, version) = match split {
+            Some((name, v)) => {
+                let version = v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 1 && v.bytes().all(|b| b.is_ascii_digit()))
+                    .ok_or(invalid(
+                        "expected ssm:<parameter name>:<version>, the version a whole number \
+                         from 1 (SSM's name:version selector; labels are not accepted)",
+                    ))?;
+                (name, Some(version))
+            }
+            None => (rest, None),
+        };
+        // SSM names hold no colon; an ARN's are its own.
+        if name.is_empty() || (!rest.starts_with("arn:") && name.contains(':')) {
+            return Err(invalid(
+                "expected ssm:<parameter name> or ssm:<parameter name>:<version>",
+            ));
+        }
+        Ok(PolicySource::Ssm {
+            name: name.to_string(),
+            version,
+        })
+    }
+}
+
+/// A policy and its identity ([`LoadedPolicy::version`]).
+#[derive(Debug, Clone)]
+pub struct LoadedPolicy {
+    /// The policy, validated.
+    pub policy: Policy,
+    /// Which policy it is: an SSM parameter's version (`7`), or a file's `sha256:` and the first
+    /// 12 hex digits of its content's SHA-256. In the `ready` line, every invocation's log
+    /// span and every decision record (`policy_version`).
+    pub version: String,
+}
+
+/// `sha256:` and the first 12 hex digits of the SHA-256 of `text`: a policy file's identity.
+pub fn content_version(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(text.as_bytes());
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// Reads and validates the policy named by `source` (a path, or `ssm:<name>[:<version>]`),
+/// with its identity.
+pub async fn load_policy(source: &str, clients: &Clients) -> Result<LoadedPolicy, ConfigError> {
+    let unreadable = |message: String| ConfigError::Policy {
         source_name: source.to_string(),
-        message: e
-            .diagnostics
-            .iter()
-            .map(|d| d.to_string())
-            .collect::<Vec<_>>()
-            .join("\n"),
-    })
+        message,
+    };
+    let (text, version) = match PolicySource::parse(source)? {
+        PolicySource::Ssm { name, version } => {
+            let p = capstan_aws::fetch_parameter_at(clients, &name, version)
+                .await
+                .map_err(|e| unreadable(e.to_string()))?;
+            (p.value, p.version.to_string())
+        }
+        PolicySource::File(path) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| unreadable(e.to_string()))?;
+            let version = content_version(&text);
+            (text, version)
+        }
+    };
+    let policy = capstan_policy::load(&text).map_err(|e| {
+        unreadable(
+            e.diagnostics
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })?;
+    Ok(LoadedPolicy { policy, version })
+}
+
+/// The policy version this process loaded last (a container loads one at init; tests and tools
+/// may build several runners).
+static LAST_POLICY_VERSION: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Notes `version` as the one this process runs; the one it ran before, if it was another.
+fn note_policy_version(version: &str) -> Option<String> {
+    let mut last = LAST_POLICY_VERSION
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    match last.replace(version.to_string()) {
+        Some(before) if before != version => Some(before),
+        _ => None,
+    }
+}
+
+/// What is wrong with a JSON document, as `serde_json` says it but without the values it quotes
+/// (`unknown variant `https://hooks.slack.com/...``, `invalid type: string "..."`): an event's
+/// or a job's values may be secrets (a Slack `response_url`), and this goes into the log and to
+/// Lambda. Field names, what was expected and the position stay.
+pub fn serde_problem(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    if message.starts_with("missing field") || message.starts_with("duplicate field") {
+        return message;
+    }
+    let (head, rest) = match message.find(", expected") {
+        Some(i) => message.split_at(i),
+        None => match message.find(" at line ") {
+            Some(i) => message.split_at(i),
+            None => (message.as_str(), ""),
+        },
+    };
+    match head.find(['`', '"', '\'']) {
+        Some(i) => format!("{}(value withheld){rest}", &head[..i]),
+        None => message.clone(),
+    }
 }
 
 /// One Capstan Lambda function: a handler around the shared [`Runner`].
@@ -249,6 +378,7 @@ pub async fn serve<F: Function>() -> Result<(), InvocationError> {
     lambda_runtime::run(lambda_runtime::service_fn(
         |event: lambda_runtime::LambdaEvent<Value>| {
             let handler = handler.clone();
+            let span = invocation_span(handler.runner());
             async move {
                 let deadline = lambda_deadline(event.context.deadline)
                     .unwrap_or_else(|| handler.runner().now() + capstan_runner::DEFAULT_BUDGET);
@@ -258,6 +388,7 @@ pub async fn serve<F: Function>() -> Result<(), InvocationError> {
                 }
                 answer
             }
+            .instrument(span)
         },
     ))
     .await
@@ -266,6 +397,15 @@ pub async fn serve<F: Function>() -> Result<(), InvocationError> {
         e.log();
         e
     })
+}
+
+/// The span of one invocation: every line logged while handling it carries the
+/// `policy_version` in force (`-` for a runner built without one).
+pub fn invocation_span(runner: &Runner) -> Span {
+    tracing::info_span!(
+        "invocation",
+        policy_version = runner.policy_version().unwrap_or("-")
+    )
 }
 
 /// The handler of a container, from the environment.
@@ -301,33 +441,77 @@ pub fn init_logging() {
     }
 }
 
+/// The targets of the Lambda runtime client, which at `TRACE` logs every raw event it receives
+/// (`raw JSON event received from Lambda`, the whole payload: Slack's `token` and
+/// `response_url` among it). [`log_filter`] never lets them log below [`RUNTIME_CEILING`].
+pub const RUNTIME_TARGETS: [&str; 2] = ["lambda_runtime", "lambda_runtime_api_client"];
+
+/// The most verbose level the Lambda runtime client logs at, whatever is asked: `DEBUG`.
+pub const RUNTIME_CEILING: LevelFilter = LevelFilter::DEBUG;
+
 /// What is logged, as `lambda_runtime`'s default subscriber decides it: `RUST_LOG`'s directives
 /// (`info`, `capstan_runner=debug`, comma-separated; one that does not parse is ignored, as are
 /// span and field directives, which need `EnvFilter`), or, when it has none, every target at
 /// the level `AWS_LAMBDA_LOG_LEVEL` names (else `RUST_LOG` as a bare level; else, or when that
-/// is no level, `INFO`).
+/// is no level, `INFO`). With one exception: the Lambda runtime client ([`RUNTIME_TARGETS`])
+/// logs at [`RUNTIME_CEILING`] at most, since at `TRACE` it logs every raw event.
 pub fn log_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> Targets {
     let level = lambda_level
         .or(rust_log)
         .unwrap_or("INFO")
         .parse::<LevelFilter>()
         .unwrap_or(LevelFilter::INFO);
-    let mut filter = Targets::new();
+    let mut default = None;
+    let mut targets: Vec<(String, LevelFilter)> = Vec::new();
     let mut directives = 0;
     for directive in rust_log.unwrap_or("").split(',').filter(|d| !d.is_empty()) {
         let Ok(parsed) = directive.parse::<Targets>() else {
             continue;
         };
         directives += 1;
-        if let Some(default) = parsed.default_level() {
-            filter = filter.with_default(default);
+        if let Some(d) = parsed.default_level() {
+            default = Some(d);
         }
-        filter = filter.with_targets(parsed.iter().map(|(t, l)| (t.to_string(), l)));
+        for (t, l) in parsed.iter() {
+            targets.retain(|(seen, _)| seen != t);
+            targets.push((t.to_string(), l));
+        }
     }
     if directives == 0 {
-        filter = filter.with_default(level);
+        default = Some(level);
     }
-    filter
+    // A target matches every target its name begins with (`lambda` matches `lambda_runtime`),
+    // the longest match winning: the runtime's own targets get the level that would have
+    // applied to them, at most the ceiling, and any longer one (`lambda_runtime::layers`)
+    // is capped too.
+    let applies = |runtime: &str| {
+        targets
+            .iter()
+            .filter(|(t, _)| runtime.starts_with(t.as_str()))
+            .max_by_key(|(t, _)| t.len())
+            .map(|(_, l)| *l)
+            .or(default)
+            .unwrap_or(LevelFilter::OFF)
+    };
+    let runtime: Vec<(String, LevelFilter)> = RUNTIME_TARGETS
+        .iter()
+        .map(|t| (t.to_string(), applies(t).min(RUNTIME_CEILING)))
+        .collect();
+    for (t, l) in &mut targets {
+        if RUNTIME_TARGETS.iter().any(|r| t.starts_with(r)) {
+            *l = (*l).min(RUNTIME_CEILING);
+        }
+    }
+    for (t, l) in runtime {
+        if !targets.iter().any(|(seen, _)| *seen == t) {
+            targets.push((t, l));
+        }
+    }
+    let filter = Targets::new().with_targets(targets);
+    match default {
+        Some(d) => filter.with_default(d),
+        None => filter,
+    }
 }
 
 /// The SDK configuration of a function: the standard environment, Capstan's timeouts, and an
@@ -401,7 +585,26 @@ pub async fn runner_with_pool(
     clock: Arc<dyn Clock>,
 ) -> Result<Runner, ConfigError> {
     let clients = pool.hub().clone();
-    let mut policy = load_policy(&config.policy, &clients).await?;
+    let LoadedPolicy {
+        mut policy,
+        version: policy_version,
+    } = load_policy(&config.policy, &clients).await?;
+    if let PolicySource::Ssm {
+        name,
+        version: None,
+    } = PolicySource::parse(&config.policy)?
+    {
+        warn!(
+            function,
+            policy = %config.policy,
+            policy_version = %policy_version,
+            "the policy is read unpinned (the parameter's latest version, whoever wrote it): \
+             pin it as CAPSTAN_POLICY=ssm:{name}:{policy_version}"
+        );
+    }
+    if let Some(before) = note_policy_version(&policy_version) {
+        info!(function, policy_version = %policy_version, previous = %before, "policy version changed");
+    }
     if config.dry_run {
         policy.settings.dry_run = true;
     }
@@ -413,6 +616,7 @@ pub async fn runner_with_pool(
     info!(
         function,
         policy = %config.policy,
+        policy_version = %policy_version,
         table = %config.table,
         topic = config.topic_arn.as_deref().unwrap_or("(none)"),
         dry_run = policy.settings.dry_run,
@@ -423,7 +627,7 @@ pub async fn runner_with_pool(
         other_accounts = policy.targets.values().filter(|t| t.role_arn.is_some()).count(),
         "ready"
     );
-    Ok(Runner::new(policy, pool, store, notifier, clock))
+    Ok(Runner::new(policy, pool, store, notifier, clock).with_policy_version(policy_version))
 }
 
 /// Handles every delivery of one event within `deadline`, each in its log span, and answers
@@ -448,7 +652,10 @@ pub async fn handle_each(
     if let Some(e) = InvocationError::worst(errors) {
         return Err(e);
     }
-    Ok(json!({ "reports": reports }))
+    Ok(match runner.policy_version() {
+        Some(version) => json!({ "reports": reports, "policy_version": version }),
+        None => json!({ "reports": reports }),
+    })
 }
 
 #[cfg(test)]
@@ -588,6 +795,179 @@ mod tests {
         // A directive that does not parse is ignored; none left: the level.
         let f = log_filter(Some("WARN"), Some("[span{a=1}]=debug"));
         assert!(on(&f, "x", Level::WARN) && !on(&f, "x", Level::INFO));
+    }
+
+    #[test]
+    fn the_lambda_runtime_never_logs_at_trace_whatever_is_asked() {
+        use tracing::Level;
+        let on = |f: &Targets, target: &str, level: Level| f.would_enable(target, &level);
+        // Where the runtime logs the raw event, and its API client.
+        let raw = "lambda_runtime::layers::api_response";
+        for (lambda, rust_log) in [
+            (Some("TRACE"), None),
+            (Some("trace"), Some("")),
+            (None, Some("trace")),
+            (None, Some("lambda_runtime=trace")),
+            (None, Some("lambda_runtime::layers=trace,info")),
+            (None, Some("lambda_runtime::layers::api_response=trace")),
+            (None, Some("lambda=trace")),
+            (
+                None,
+                Some("lambda_runtime_api_client=trace,lambda_runtime=trace"),
+            ),
+            (Some("DEBUG"), Some("capstan_runner=trace,trace")),
+        ] {
+            let f = log_filter(lambda, rust_log);
+            for target in [raw, "lambda_runtime", "lambda_runtime_api_client"] {
+                assert!(
+                    !on(&f, target, Level::TRACE),
+                    "{lambda:?} {rust_log:?}: {target} at TRACE"
+                );
+            }
+            assert!(
+                on(&f, raw, Level::DEBUG),
+                "{lambda:?} {rust_log:?}: capped, not off"
+            );
+        }
+        // Everything else still logs as asked.
+        let f = log_filter(Some("TRACE"), None);
+        assert!(on(&f, "capstan_runner", Level::TRACE));
+        assert!(on(&f, "lambda", Level::TRACE), "not a runtime target");
+        let f = log_filter(None, Some("capstan_runner=trace,lambda=trace"));
+        assert!(on(&f, "capstan_runner::intent", Level::TRACE));
+        assert!(on(&f, "lambda_extension", Level::TRACE));
+        // Less than the ceiling stays less; off stays off.
+        let f = log_filter(Some("WARN"), None);
+        assert!(!on(&f, raw, Level::INFO) && on(&f, raw, Level::WARN));
+        let f = log_filter(None, Some("capstan_store=trace"));
+        assert!(!on(&f, "lambda_runtime", Level::ERROR));
+        let f = log_filter(None, Some("lambda_runtime=info,debug"));
+        assert!(!on(&f, "lambda_runtime", Level::DEBUG) && on(&f, "lambda_runtime", Level::INFO));
+        assert!(on(&f, "lambda_runtime_api_client", Level::INFO));
+    }
+
+    #[test]
+    fn the_policy_source_reads_a_pinned_ssm_version() {
+        let ssm = |name: &str, version| PolicySource::Ssm {
+            name: name.to_string(),
+            version,
+        };
+        for (value, want) in [
+            ("ssm:/capstan/policy:7", ssm("/capstan/policy", Some(7))),
+            ("ssm:/capstan/policy", ssm("/capstan/policy", None)),
+            ("ssm:capstan-policy:12", ssm("capstan-policy", Some(12))),
+            (
+                "ssm:arn:aws:ssm:us-east-1:123456789012:parameter/capstan/policy",
+                ssm(
+                    "arn:aws:ssm:us-east-1:123456789012:parameter/capstan/policy",
+                    None,
+                ),
+            ),
+            (
+                "ssm:arn:aws:ssm:us-east-1:123456789012:parameter/capstan/policy:3",
+                ssm(
+                    "arn:aws:ssm:us-east-1:123456789012:parameter/capstan/policy",
+                    Some(3),
+                ),
+            ),
+            (
+                "/opt/capstan.toml",
+                PolicySource::File("/opt/capstan.toml".into()),
+            ),
+        ] {
+            assert_eq!(PolicySource::parse(value), Ok(want), "{value}");
+        }
+        for bad in [
+            "ssm:/capstan/policy:",
+            "ssm:/capstan/policy:0",
+            "ssm:/capstan/policy:-1",
+            "ssm:/capstan/policy:+7",
+            "ssm:/capstan/policy:seven",
+            "ssm:/capstan/policy:prod",
+            "ssm:/capstan/policy:99999999999999999999",
+            "ssm:/capstan/policy:7:8",
+            "ssm:",
+            "ssm::7",
+        ] {
+            let e = PolicySource::parse(bad).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    ConfigError::Invalid {
+                        name: "CAPSTAN_POLICY",
+                        ..
+                    }
+                ),
+                "{bad}: {e}"
+            );
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("environment variable CAPSTAN_POLICY is {bad:?}")),
+                "{e}"
+            );
+            // Refused at start, with the other settings.
+            let e = Config::from_env(env(&[("CAPSTAN_POLICY", bad), ("CAPSTAN_TABLE", "t")]))
+                .unwrap_err();
+            assert!(e.to_string().contains("CAPSTAN_POLICY"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_policy_file_is_known_by_its_content_hash() {
+        let v = content_version("[settings]\n");
+        assert!(
+            v.starts_with("sha256:") && v.len() == "sha256:".len() + 12,
+            "{v}"
+        );
+        assert!(v["sha256:".len()..].bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(v, content_version("[settings]\n"));
+        assert_ne!(v, content_version("[settings]\ndry_run = true\n"));
+        // SHA-256 of the empty string: e3b0c44298fc1c14...
+        assert_eq!(content_version(""), "sha256:e3b0c44298fc");
+    }
+
+    #[test]
+    fn a_container_that_loads_another_version_says_which_it_ran_before() {
+        // The process-wide note (other tests may run runners too: only this sequence is ours).
+        let _ = note_policy_version("test-a");
+        assert_eq!(note_policy_version("test-a"), None);
+        assert_eq!(note_policy_version("test-b").as_deref(), Some("test-a"));
+    }
+
+    #[test]
+    fn serde_problems_keep_what_was_expected_but_not_the_values() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(tag = "job", rename_all = "kebab-case")]
+        #[allow(dead_code)]
+        enum Job {
+            Command { n: u32 },
+        }
+        let secret = "https://hooks.slack.com/commands/T1/2/s3cr3t";
+        let problem = |text: &str| serde_problem(&serde_json::from_str::<Job>(text).unwrap_err());
+        let p = problem(&json!({ "job": secret }).to_string());
+        assert!(!p.contains("s3cr3t") && !p.contains("hooks"), "{p}");
+        assert!(
+            p.starts_with("unknown variant (value withheld), expected"),
+            "{p}"
+        );
+        assert!(p.contains("`command`") && p.contains("at line 1"), "{p}");
+        let p = problem(&json!({ "job": "command", "n": secret }).to_string());
+        assert!(!p.contains("s3cr3t"), "{p}");
+        assert!(
+            p.starts_with("invalid type: string (value withheld), expected u32"),
+            "{p}"
+        );
+        let p = problem(&json!({ "job": "command" }).to_string());
+        assert!(p.starts_with("missing field `n`"), "{p}");
+        let p = problem("{\"job\": \"s3cr3t");
+        assert!(!p.contains("s3cr3t"), "{p}");
+        let e =
+            serde_json::from_value::<Job>(json!({ "job": "command", "n": secret })).unwrap_err();
+        assert!(
+            !serde_problem(&e).contains("s3cr3t"),
+            "{}",
+            serde_problem(&e)
+        );
     }
 
     #[test]

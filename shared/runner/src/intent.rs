@@ -1388,6 +1388,7 @@ fn entry(a: &Attempt<'_>, decision: &Decision, target: &str, now: DateTime<Utc>)
         by,
         channel,
         verb,
+        policy_version: a.policy_version.map(str::to_string),
         ..LogEntry::default()
     }
 }

@@ -189,6 +189,7 @@ pub struct Runner {
     ids: Arc<dyn Ids>,
     max_rounds: u32,
     metrics: bool,
+    policy_version: Option<String>,
 }
 
 /// One target instance: which policy target, which AWS resource. A plain target has one
@@ -221,6 +222,8 @@ pub(crate) struct Attempt<'a> {
     /// Where its commits go while several targets are handled side by side (none: straight
     /// to the table).
     pub(crate) batch: Option<&'a batch::Batch<'a>>,
+    /// The policy's version, for the log entries.
+    pub(crate) policy_version: Option<&'a str>,
 }
 
 impl Runner {
@@ -254,7 +257,20 @@ impl Runner {
             ids: Arc::new(RandomIds::default()),
             max_rounds: 12,
             metrics: true,
+            policy_version: None,
         }
+    }
+
+    /// Names the policy's version (an SSM parameter's version, a file's hash): written into
+    /// every log entry the runner records.
+    pub fn with_policy_version(mut self, version: impl Into<String>) -> Runner {
+        self.policy_version = Some(version.into());
+        self
+    }
+
+    /// The policy's version, when it was named ([`Runner::with_policy_version`]).
+    pub fn policy_version(&self) -> Option<&str> {
+        self.policy_version.as_deref()
     }
 
     /// Takes attempt ids from `ids` (tests: [`SequentialIds`]).
@@ -334,6 +350,7 @@ impl Runner {
             deadline,
             intent_deadline: deadline + DEADLINE_MARGIN,
             batch: None,
+            policy_version: self.policy_version(),
         };
         let at = delivery.at.unwrap_or(now);
         let mut report = Report {

@@ -355,3 +355,41 @@ async fn a_redelivered_command_is_recorded_once() {
     one(&m, "cli:z");
     assert_eq!(m.live(&ecs("api-service")).unwrap().desired, 6);
 }
+
+#[tokio::test]
+async fn every_entry_names_the_policy_version_that_decided_it() {
+    let (m, r) = world();
+    let r = r.with_policy_version("7");
+    assert_eq!(r.policy_version(), Some("7"));
+    send(&r, "cli:1", command("cli:ana", "", "scale api 6", true)).await;
+    send(
+        &r,
+        "slack:2",
+        command("U0NOBODY", OPS, "scale api 30", false),
+    )
+    .await;
+    send(&r, "slack:3", command(ONCALL, OPS, "pause api", false)).await;
+    let log = m.world().log.clone();
+    assert!(log.len() >= 3, "{log:#?}");
+    for e in &log {
+        assert_eq!(e.policy_version.as_deref(), Some("7"), "{e:#?}");
+    }
+    let doc = serde_json::to_value(&log[0]).unwrap();
+    assert_eq!(doc["policy_version"], "7");
+
+    // A runner without a version writes none, and entries from before the field read back.
+    let (m, r) = world();
+    send(&r, "cli:1", command("cli:ana", "", "scale api 6", true)).await;
+    let e = one(&m, "cli:1");
+    assert_eq!(e.policy_version, None);
+    assert!(serde_json::to_value(&e)
+        .unwrap()
+        .get("policy_version")
+        .is_none());
+    let old = serde_json::json!({
+        "at": "2026-12-01T10:00:00Z", "key": "k", "target": "api", "source": "rule:x",
+        "signal": "s", "outcome": "changed", "explanation": "e"
+    });
+    let back: LogEntry = serde_json::from_value(old).unwrap();
+    assert_eq!(back.policy_version, None);
+}

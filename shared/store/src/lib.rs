@@ -239,6 +239,10 @@ pub struct LogEntry {
     /// The command's verb (`scale`, `pause`, `lift-cap`, `event`, `confirm`...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verb: Option<String>,
+    /// The policy that decided it (an SSM parameter's version, or a file's `sha256:...`); none
+    /// in entries written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_version: Option<String>,
 }
 
 /// Budget caps and run-time events: the part of the state every decision may need.
