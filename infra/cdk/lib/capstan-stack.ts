@@ -321,7 +321,15 @@ export class CapstanStack extends Stack {
         loggingFormat: lambda.LoggingFormat.JSON,
         environment: {
           CAPSTAN_POLICY: Token.asString(
-            ifCond(c.usePolicyLayer, '/opt/capstan.toml', sub('ssm:${PolicyParameterName}')),
+            ifCond(
+              c.usePolicyLayer,
+              '/opt/capstan.toml',
+              ifCond(
+                c.hasPolicyVersion,
+                sub('ssm:${PolicyParameterName}:${PolicyParameterVersion}'),
+                sub('ssm:${PolicyParameterName}'),
+              ),
+            ),
           ),
           CAPSTAN_TABLE: table.tableName,
           CAPSTAN_TOPIC_ARN: notificationTopic.topicArn,

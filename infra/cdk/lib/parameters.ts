@@ -10,6 +10,7 @@ export interface Parameters {
   scaleUntaggedResources: CfnParameter;
   targetRoleArns: CfnParameter;
   policyParameterName: CfnParameter;
+  policyParameterVersion: CfnParameter;
   alarmNamePrefix: CfnParameter;
   tickRate: CfnParameter;
   scheduleReservedConcurrency: CfnParameter;
@@ -31,6 +32,7 @@ export interface Parameters {
 export interface Conditions {
   usePolicyLayer: CfnCondition;
   usePolicyParameter: CfnCondition;
+  hasPolicyVersion: CfnCondition;
   hasManagedTag: CfnCondition;
   hasAlarmNamePrefix: CfnCondition;
   hasNotificationEmail: CfnCondition;
@@ -90,6 +92,15 @@ export function defineParameters(stack: Stack): Parameters {
         'Empty: the policy is infra/policy/capstan.toml, shipped as the PolicyLayer (CAPSTAN_POLICY=/opt/capstan.toml). ' +
         'Or the name of an SSM parameter holding the policy (e.g. /capstan/policy; starts with "/"): ' +
         'CAPSTAN_POLICY=ssm:/capstan/policy, no layer.',
+    }),
+    policyParameterVersion: p('PolicyParameterVersion', {
+      type: 'String',
+      default: '',
+      allowedPattern: '^$|^[1-9][0-9]{0,9}$',
+      description:
+        "With PolicyParameterName: the parameter's version the functions read (CAPSTAN_POLICY=ssm:NAME:VERSION), " +
+        'so that a write to the parameter changes nothing until the stack is deployed with its new version ' +
+        '(docs/operations.md). Empty: the latest, unpinned (the functions warn at start).',
     }),
     alarmNamePrefix: p('AlarmNamePrefix', {
       type: 'String',
@@ -243,6 +254,7 @@ export function defineConditions(stack: Stack, p: Parameters): Conditions {
   return {
     usePolicyLayer,
     usePolicyParameter: c('UsePolicyParameter', Fn.conditionNot(usePolicyLayer)),
+    hasPolicyVersion: c('HasPolicyVersion', set(p.policyParameterVersion)),
     hasManagedTag: c('HasManagedTag', Fn.conditionEquals(p.scaleUntaggedResources.valueAsString, 'false')),
     hasAlarmNamePrefix: c('HasAlarmNamePrefix', set(p.alarmNamePrefix)),
     hasNotificationEmail: c('HasNotificationEmail', set(p.notificationEmail)),
@@ -261,7 +273,7 @@ export function defineConditions(stack: Stack, p: Parameters): Conditions {
 export const parameterGroups = [
   { Label: { default: 'Safety' }, Parameters: ['DryRun', 'ManagedTagValue', 'ScaleUntaggedResources'] },
   { Label: { default: 'Targets in other accounts' }, Parameters: ['TargetRoleArns'] },
-  { Label: { default: 'Policy' }, Parameters: ['PolicyParameterName'] },
+  { Label: { default: 'Policy' }, Parameters: ['PolicyParameterName', 'PolicyParameterVersion'] },
   { Label: { default: 'Alarms in' }, Parameters: ['AlarmNamePrefix'] },
   { Label: { default: 'Schedule' }, Parameters: ['TickRate', 'ScheduleReservedConcurrency', 'MissedTickAlarmMinutes'] },
   { Label: { default: 'Budgets' }, Parameters: ['BudgetTopicArn'] },
