@@ -18,6 +18,7 @@ mod chart;
 mod diagnostics;
 mod exit;
 mod explain;
+mod iam_resources;
 mod init;
 mod operate;
 mod simulate;
@@ -120,6 +121,25 @@ enum Command {
     Test {
         /// The policy file.
         file: PathBuf,
+    },
+    /// Print the ARNs the policy's targets name, comma-separated: what a scaling grant can be narrowed to.
+    ///
+    /// ECS services and Auto Scaling groups of account --account (the functions') in --region
+    /// (unless a target names its own). Targets in other accounts are noted on stderr; --spoke
+    /// ACCOUNT prints that account's list (for its spoke role). Exit 1 when a target there is a
+    /// tag selector: it cannot be named in advance, so the grant cannot be narrowed by name.
+    IamResources {
+        /// The policy file.
+        file: PathBuf,
+        /// The functions' region (that of a target without `region`).
+        #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+        region: String,
+        /// The functions' (hub) account id.
+        #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+        account: String,
+        /// Print the list of this other account's targets (for its infra/spoke.yaml stack).
+        #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+        spoke: Option<String>,
     },
     /// Show what holds when over the coming days, and which alarms and budgets act on each target.
     Explain {
@@ -292,6 +312,12 @@ fn run(command: Command) -> exit::Outcome {
     match command {
         Command::Validate { file, format } => validate::run(&file, format),
         Command::Test { file } => test_cmd::run(&file),
+        Command::IamResources {
+            file,
+            region,
+            account,
+            spoke,
+        } => iam_resources::run(&file, &region, &account, spoke.as_deref()),
         Command::Explain {
             file,
             target,
