@@ -142,11 +142,6 @@ pub const HOLD_CODES: [&str; 9] = [
 ];
 
 impl Reason {
-    /// True when a change was wanted and something held it back ([`HOLD_CODES`]).
-    pub fn is_hold(&self) -> bool {
-        HOLD_CODES.contains(&self.code())
-    }
-
     /// The short code, as used in policy tests (`cooldown`, `at-ceiling`...).
     pub fn code(&self) -> &'static str {
         match self {
