@@ -999,22 +999,25 @@ fn a_first_tick_does_not_call_earlier_occurrences_missed() {
 
 #[test]
 fn a_first_tick_with_no_occurrence_yet_marks_its_own_time() {
-    let p = policy();
+    // nightly once a week (Sundays 02:00): a first tick on Tuesday sees no occurrence in the
+    // 24 h look-back, and marks its own moment.
+    let text = common::POLICY.replace("cron = \"0 2 * * *\"", "cron = \"0 2 * * 0\"");
+    assert_ne!(text, common::POLICY, "the test policy has the nightly cron");
+    let p = capstan_policy::load(&text).expect("the variant loads");
     let mut s = State::at_floor(&p);
     s.targets.get_mut("ai").unwrap().desired = 9;
-    // First tick at 01:00: the 02:00 of the day before is seen and marked, not reported.
-    let first = at("2026-11-24T01:00:00Z");
+    let first = at("2026-11-24T10:00:00Z");
     let d = decide(&p, &tick(), &s, first);
     assert!(d.notices.is_empty(), "{:?}", d.notices);
     d.apply(&mut s);
-    let mark = s.targets["ai"].occurrences["nightly"];
-    assert!(mark <= first, "{mark}");
-    // Ticks stop for two hours; the 02:00 that fell in the gap is reported as missed.
-    let d = decide(&p, &tick(), &s, at("2026-11-24T03:00:00Z"));
+    assert_eq!(s.targets["ai"].occurrences.get("nightly"), Some(&first));
+    // Ticks stop until Sunday 03:00: the 02:00 that fell in the gap is reported as missed,
+    // which it would not be had the first tick left no mark.
+    let d = decide(&p, &tick(), &s, at("2026-11-29T03:00:00Z"));
     assert!(
         d.notices.iter().any(|n| n
             .text
-            .contains("missed occurrence of nightly at 2026-11-24 02:00")),
+            .contains("missed occurrence of nightly at 2026-11-29 02:00")),
         "{:?}",
         d.notices
     );
