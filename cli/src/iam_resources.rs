@@ -1,7 +1,8 @@
 //! `capstan iam-resources FILE --region R --account A`: the ARNs of every resource the policy's
 //! targets name, comma-separated on one line: the resources a scaling grant can be narrowed to,
-//! instead of every service and group of the account and region (the template does not take them
-//! as a parameter yet: until then, a hand-written policy for the functions' role). ECS services as
+//! instead of every service and group of the account and region: the value of the template's
+//! `ScalingResourceArns` parameter (infra/template.yaml, and infra/spoke.yaml's with
+//! `--spoke`; infra/README.md, "Named resources"). ECS services as
 //! `arn:PARTITION:ecs:R:A:service/CLUSTER/SERVICE`, Auto Scaling groups as
 //! `arn:PARTITION:autoscaling:R:A:autoScalingGroup:*:autoScalingGroupName/NAME`.
 //!

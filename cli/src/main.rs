@@ -122,11 +122,13 @@ enum Command {
         /// The policy file.
         file: PathBuf,
     },
-    /// Print the ARNs the policy's targets name, comma-separated: what a scaling grant can be narrowed to.
+    /// Print the ARNs the policy's targets name, comma-separated: the stack's ScalingResourceArns.
     ///
     /// ECS services and Auto Scaling groups of account --account (the functions') in --region
-    /// (unless a target names its own). Targets in other accounts are noted on stderr; --spoke
-    /// ACCOUNT prints that account's list (for its spoke role). Exit 1 when a target there is a
+    /// (unless a target names its own): the value of the template's ScalingResourceArns
+    /// parameter, which narrows the scaling grants to exactly these. Targets in other accounts
+    /// are noted on stderr; --spoke ACCOUNT prints that account's list (the ScalingResourceArns
+    /// of its infra/spoke.yaml stack). Exit 1 when a target there is a
     /// tag selector: it cannot be named in advance, so the grant cannot be narrowed by name.
     IamResources {
         /// The policy file.

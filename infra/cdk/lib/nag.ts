@@ -18,6 +18,24 @@ export interface Acknowledgement {
 const TAG_SCOPED =
   'by default (ScaleUntaggedResources=false) the writes carry an IAM condition on the capstan:managed tag (aws:ResourceTag / autoscaling:ResourceTag, = ManagedTagValue, default true), so only tagged resources can be changed';
 
+const NAMED =
+  'with ScalingResourceArns set (the ARNs `capstan iam-resources` prints from the policy), the grant is exactly those resources instead';
+
+/**
+ * cdk-nag's finding for a statement whose Resource is `Fn::If [HasScalingResourceArns,
+ * ScalingResourceArns, <wildcard>]` (lib/iam.ts): the resolved intrinsic, as JSON. It flags the
+ * wildcard branch; the named branch holds no wildcard.
+ */
+function scalingResource(service: string, resource: string): string {
+  const wildcard = {
+    'Fn::Join': [
+      '',
+      ['arn:', { Ref: 'AWS::Partition' }, `:${service}:`, { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:${resource}`],
+    ],
+  };
+  return `Resource::${JSON.stringify({ 'Fn::If': ['HasScalingResourceArns', { Ref: 'ScalingResourceArns' }, wildcard] })}`;
+}
+
 export const ACKNOWLEDGEMENTS: Acknowledgement[] = [
   {
     path: 'FunctionPolicy',
@@ -32,15 +50,19 @@ export const ACKNOWLEDGEMENTS: Acknowledgement[] = [
         id: 'AwsSolutions-IAM5',
         appliesTo: ['Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/*'],
         reason:
-          `The services Capstan scales are named in the policy file, which changes without a deploy; the grant is limited to ECS services of this account and region (DescribeServices, ListTagsForResource, UpdateService) and ${TAG_SCOPED}.`,
+          'Reading only (DescribeServices, ListTagsForResource): the services Capstan reads are named in the policy file, which changes without a deploy, and its tag selectors find services by their tags; limited to ECS services of this account and region.',
       },
       {
         id: 'AwsSolutions-IAM5',
-        appliesTo: [
-          'Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/*',
-        ],
+        appliesTo: [scalingResource('ecs', 'service/*')],
         reason:
-          `The Auto Scaling groups Capstan scales are named in the policy file, which changes without a deploy, and a group's ARN carries a generated UUID; the grant (SetDesiredCapacity, UpdateAutoScalingGroup) is limited to groups of this account and region and ${TAG_SCOPED}.`,
+          `UpdateService on the services the policy file names, which changes without a deploy: by default limited to ECS services of this account and region and ${TAG_SCOPED}; ${NAMED}.`,
+      },
+      {
+        id: 'AwsSolutions-IAM5',
+        appliesTo: [scalingResource('autoscaling', 'autoScalingGroup:*:autoScalingGroupName/*')],
+        reason:
+          `SetDesiredCapacity and UpdateAutoScalingGroup on the groups the policy file names, which changes without a deploy, and a group's ARN carries a generated UUID (hence autoScalingGroup:* even in a named ARN): by default limited to groups of this account and region and ${TAG_SCOPED}; ${NAMED}.`,
       },
       {
         id: 'AwsSolutions-IAM5',

@@ -8,6 +8,7 @@ export interface Parameters {
   dryRun: CfnParameter;
   managedTagValue: CfnParameter;
   scaleUntaggedResources: CfnParameter;
+  scalingResourceArns: CfnParameter;
   targetRoleArns: CfnParameter;
   policyParameterName: CfnParameter;
   policyParameterVersion: CfnParameter;
@@ -34,6 +35,7 @@ export interface Conditions {
   usePolicyParameter: CfnCondition;
   hasPolicyVersion: CfnCondition;
   hasManagedTag: CfnCondition;
+  hasScalingResourceArns: CfnCondition;
   hasAlarmNamePrefix: CfnCondition;
   hasNotificationEmail: CfnCondition;
   hasKmsKey: CfnCondition;
@@ -75,6 +77,17 @@ export function defineParameters(stack: Stack): Parameters {
         'The opt-out of tag scoping. "false" (default): only resources tagged capstan:managed=<ManagedTagValue> can ' +
         'be changed. "true": every ECS service, scalable target and Auto Scaling group of this account and region ' +
         'can be (the policy alone decides which); not recommended.',
+    }),
+    scalingResourceArns: p('ScalingResourceArns', {
+      type: 'CommaDelimitedList',
+      default: '',
+      description:
+        'Narrows the scaling grants further, to the resources the policy names: the ECS service and Auto Scaling ' +
+        'group ARNs that `capstan iam-resources POLICY --region R --account A` prints, comma-separated ' +
+        '(arn:aws:ecs:R:A:service/CLUSTER/NAME, arn:aws:autoscaling:R:A:autoScalingGroup:*:autoScalingGroupName/NAME). ' +
+        'UpdateService, SetDesiredCapacity and UpdateAutoScalingGroup are then allowed on exactly these (and still ' +
+        'only when tagged); a target added to the policy needs a redeploy with its ARN. Empty (default): every ' +
+        'service and group of this account and region, tag-scoped.',
     }),
     targetRoleArns: p('TargetRoleArns', {
       type: 'CommaDelimitedList',
@@ -265,13 +278,17 @@ export function defineConditions(stack: Stack, p: Parameters): Conditions {
     createBudgetTopic: c('CreateBudgetTopic', empty(p.budgetTopicArn)),
     createSlackSigningSecret: c('CreateSlackSigningSecret', empty(p.slackSigningSecretArn)),
     hasSlackReservedConcurrency: c('HasSlackReservedConcurrency', reserved(p.slackReservedConcurrency)),
+    hasScalingResourceArns: c(
+      'HasScalingResourceArns',
+      Fn.conditionNot(Fn.conditionEquals(Fn.join('', p.scalingResourceArns.valueAsList), '')),
+    ),
     hasTargetRoles: c('HasTargetRoles', Fn.conditionNot(Fn.conditionEquals(Fn.join('', p.targetRoleArns.valueAsList), ''))),
   };
 }
 
 /** The console's grouping of the parameters (AWS::CloudFormation::Interface), as in template.yaml. */
 export const parameterGroups = [
-  { Label: { default: 'Safety' }, Parameters: ['DryRun', 'ManagedTagValue', 'ScaleUntaggedResources'] },
+  { Label: { default: 'Safety' }, Parameters: ['DryRun', 'ManagedTagValue', 'ScaleUntaggedResources', 'ScalingResourceArns'] },
   { Label: { default: 'Targets in other accounts' }, Parameters: ['TargetRoleArns'] },
   { Label: { default: 'Policy' }, Parameters: ['PolicyParameterName', 'PolicyParameterVersion'] },
   { Label: { default: 'Alarms in' }, Parameters: ['AlarmNamePrefix'] },

@@ -119,9 +119,31 @@ describe('the comparison catches drift', () => {
     const scale = changed.FunctionPolicy.Properties.PolicyDocument.Statement.find((s: Json) => s.Sid === 'EcsScale');
     delete scale.Condition;
     const { onlySam, onlyCdk } = compare(base, roleGrants(changed, role));
-    assert.equal(onlySam.length, 2); // with the tag (HasManagedTag) and without (!HasManagedTag)
+    // With the tag (HasManagedTag) and without (!HasManagedTag), each on the named resources and on the wildcard.
+    assert.equal(onlySam.length, 4, onlySam.join('\n'));
     assert.deepEqual(onlyCdk, [
-      'always | Allow ecs:UpdateService on arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/*',
+      '!HasScalingResourceArns | Allow ecs:UpdateService on arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/*',
+      'HasScalingResourceArns | Allow ecs:UpdateService on ${ScalingResourceArns}',
+    ]);
+  });
+
+  it('the named resources (ScalingResourceArns) dropped', () => {
+    const changed = clone(sam.Resources);
+    const scale = changed.FunctionPolicy.Properties.PolicyDocument.Statement.find((s: Json) => s.Sid === 'AutoScalingScale');
+    scale.Resource = scale.Resource['Fn::If'][2];
+    const { onlySam, onlyCdk } = compare(base, roleGrants(changed, role));
+    const tagged = ' when {StringEquals: {autoscaling:ResourceTag/capstan:managed: ${ManagedTagValue}}}';
+    // SAM's two actions now hold on the wildcard whatever ScalingResourceArns says, under either tag branch
+    // (4 grants with guards the base has not); the base's 8 (2 actions, 2 tag branches, named or wildcard)
+    // are gone, the named ones among them.
+    assert.equal(onlyCdk.length, 4, onlyCdk.join('\n'));
+    assert.ok(onlyCdk.every((g) => g.includes('autoScalingGroupName/*') && !g.includes('ScalingResourceArns |')), onlyCdk.join('\n'));
+    assert.equal(onlySam.length, 8, onlySam.join('\n'));
+    assert.deepEqual(onlySam.filter((g) => g.includes('on ${ScalingResourceArns}')), [
+      '!HasManagedTag & HasScalingResourceArns | Allow autoscaling:SetDesiredCapacity on ${ScalingResourceArns}',
+      '!HasManagedTag & HasScalingResourceArns | Allow autoscaling:UpdateAutoScalingGroup on ${ScalingResourceArns}',
+      `HasManagedTag & HasScalingResourceArns | Allow autoscaling:SetDesiredCapacity on \${ScalingResourceArns}${tagged}`,
+      `HasManagedTag & HasScalingResourceArns | Allow autoscaling:UpdateAutoScalingGroup on \${ScalingResourceArns}${tagged}`,
     ]);
   });
 
