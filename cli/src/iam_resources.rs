@@ -12,10 +12,10 @@
 //! that is a tag selector cannot be named in advance: the command then refuses (a finding, exit 1)
 //! and the grant cannot be narrowed by name.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
-use capstan_policy::model::{region_problem, Target, TargetKind};
+use capstan_policy::grant::resources_by_account;
+use capstan_policy::model::region_problem;
 
 use crate::exit::{Failure, Outcome};
 
@@ -47,7 +47,7 @@ pub fn run(file: &Path, region: &str, account: &str, spoke: Option<&str>) -> Out
             )));
         }
     };
-    let lists = arns(&policy.targets, region, account);
+    let lists = resources_by_account(&policy.targets, region, account);
     let wanted = spoke.unwrap_or(account);
     let list = lists.get(wanted).cloned().unwrap_or_default();
     if !list.selectors.is_empty() {
@@ -77,75 +77,22 @@ pub fn run(file: &Path, region: &str, account: &str, spoke: Option<&str>) -> Out
             l.arns.len() + l.selectors.len()
         );
     }
-    println!("{}", list.arns.join(","));
+    let joined = list.arns.join(",");
+    if joined.len() > LONG_LIST {
+        eprintln!(
+            "capstan: the list is {} characters ({} ARNs): it appears twice in the stack's \
+             FunctionPolicy (UpdateService, the Auto Scaling writes), whose size IAM caps at \
+             6,144 characters, and in the functions' environment (4 KB in all); past about {LONG_LIST} \
+             the deploy may fail: scope by tag alone instead (ScalingResourceArns empty)",
+            joined.len(),
+            list.arns.len()
+        );
+    }
+    println!("{joined}");
     Ok(())
 }
 
-/// What one account's targets name.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-struct AccountList {
-    /// The resources' ARNs, sorted, each once.
-    arns: Vec<String>,
-    /// The targets that are tag selectors.
-    selectors: Vec<String>,
-}
-
-/// The partition of `region`'s ARNs.
-fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
-}
-
-/// The ARNs the targets name, per account (`account` for the functions' own targets, each
-/// role's account for the others), in `region` unless the target names its own.
-fn arns(
-    targets: &BTreeMap<String, Target>,
-    region: &str,
-    account: &str,
-) -> BTreeMap<String, AccountList> {
-    let mut lists: BTreeMap<String, AccountList> = BTreeMap::new();
-    for (key, t) in targets {
-        let acct = t.account().unwrap_or(account).to_string();
-        let region = t.region.as_deref().unwrap_or(region);
-        let p = partition(region);
-        let list = lists.entry(acct.clone()).or_default();
-        let arn = match (t.kind, &t.selector) {
-            (_, Some(_)) => {
-                list.selectors.push(key.clone());
-                continue;
-            }
-            (TargetKind::Ecs, None) => format!(
-                "arn:{p}:ecs:{region}:{acct}:service/{}/{}",
-                t.cluster.as_deref().unwrap_or_default(),
-                t.service.as_deref().unwrap_or_default()
-            ),
-            (TargetKind::Asg, None) => format!(
-                "arn:{p}:autoscaling:{region}:{acct}:autoScalingGroup:*:autoScalingGroupName/{}",
-                t.group.as_deref().unwrap_or_default()
-            ),
-        };
-        list.arns.push(arn);
-    }
-    for list in lists.values_mut() {
-        list.arns.sort();
-        list.arns.dedup();
-    }
-    lists
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn partitions() {
-        assert_eq!(partition("eu-west-1"), "aws");
-        assert_eq!(partition("cn-north-1"), "aws-cn");
-        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
-    }
-}
+/// How long a list may be before the deploy risks IAM's managed-policy size (6,144 characters,
+/// of which the rest of FunctionPolicy takes about 2,500, and the list is there twice) and
+/// Lambda's 4 KB of environment variables.
+const LONG_LIST: usize = 1_500;

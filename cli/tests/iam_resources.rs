@@ -83,3 +83,24 @@ fn a_bad_account_is_trouble() {
     assert_eq!(code, Some(2));
     assert!(err.contains("not a 12-digit account id"), "{err}");
 }
+
+#[test]
+fn a_list_too_long_for_the_managed_policy_is_printed_with_a_warning() {
+    let many: String = (0..25)
+        .map(|i| {
+            format!(
+                "\n[targets.svc{i}]\nkind = \"ecs\"\ncluster = \"main-cluster\"\n\
+                 service = \"service-number-{i}\"\nfloor = 1\nceiling = 4\n"
+            )
+        })
+        .collect();
+    let file = scratch("iam-resources-many.toml", &format!("{EXAMPLE}{many}"));
+    let (code, out, err) = iam_resources(&file, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.trim_end().split(',').count(), 29, "{out}");
+    assert!(err.contains("29 ARNs"), "{err}");
+    assert!(err.contains("6,144 characters"), "{err}");
+    // The example's four are well within it: no warning.
+    let (_, _, err) = iam_resources(&example_path(), &[]);
+    assert!(!err.contains("6,144"), "{err}");
+}

@@ -40,6 +40,7 @@ fn handler(topics: &[&str]) -> (Handler, Memory) {
         topic_arn: None,
         dry_run: false,
         sns_topics: topics.iter().map(|t| t.to_string()).collect(),
+        scaling_resource_arns: Vec::new(),
     };
     (Handler::new(runner).configure(&config), memory)
 }

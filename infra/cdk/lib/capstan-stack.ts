@@ -334,6 +334,8 @@ export class CapstanStack extends Stack {
           CAPSTAN_TABLE: table.tableName,
           CAPSTAN_TOPIC_ARN: notificationTopic.topicArn,
           CAPSTAN_DRY_RUN: p.dryRun.valueAsString,
+          // The functions warn at start about a target of the policy this list leaves out.
+          CAPSTAN_SCALING_RESOURCE_ARNS: Fn.join(',', p.scalingResourceArns.valueAsList),
           RUST_LOG: p.logLevel.valueAsString,
           ...spec.environment,
         },

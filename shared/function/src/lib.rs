@@ -43,6 +43,10 @@ pub struct Config {
     /// (comma-separated topic ARNs; the template sets the topics it subscribes the function
     /// to). Empty (unset): any topic.
     pub sns_topics: Vec<String>,
+    /// `CAPSTAN_SCALING_RESOURCE_ARNS`: the ARNs the stack's scaling grant is narrowed to (its
+    /// `ScalingResourceArns`, comma-separated). Empty (unset): not narrowed by name. Set, the
+    /// function warns at start about every target of its own account that IAM will deny.
+    pub scaling_resource_arns: Vec<String>,
 }
 
 /// A setting that is missing or malformed.
@@ -101,6 +105,10 @@ impl Config {
             None => Vec::new(),
             Some(list) => sns_topic_arns(&list)?,
         };
+        let scaling_resource_arns = match get("CAPSTAN_SCALING_RESOURCE_ARNS") {
+            None => Vec::new(),
+            Some(list) => scaling_resource_arns(&list)?,
+        };
         let policy = get("CAPSTAN_POLICY").ok_or(ConfigError::Missing("CAPSTAN_POLICY"))?;
         PolicySource::parse(&policy)?;
         Ok(Config {
@@ -109,8 +117,34 @@ impl Config {
             topic_arn: get("CAPSTAN_TOPIC_ARN"),
             dry_run,
             sns_topics,
+            scaling_resource_arns,
         })
     }
+}
+
+/// The comma-separated ARNs of `CAPSTAN_SCALING_RESOURCE_ARNS` (blanks around commas ignored):
+/// each `*` or `arn:` with its six fields, as IAM takes them.
+fn scaling_resource_arns(list: &str) -> Result<Vec<String>, ConfigError> {
+    let mut arns = Vec::new();
+    for arn in list.split(',').map(str::trim) {
+        let fields: Vec<&str> = arn.splitn(6, ':').collect();
+        let well_formed = arn == "*"
+            || (fields.len() == 6
+                && fields[0] == "arn"
+                && fields[1..].iter().all(|f| !f.is_empty()));
+        if !well_formed {
+            return Err(ConfigError::Invalid {
+                name: "CAPSTAN_SCALING_RESOURCE_ARNS",
+                value: list.to_string(),
+                expected: "expected the ARNs `capstan iam-resources` prints, separated by \
+                           commas, each like arn:aws:ecs:us-east-1:123456789012:service/CLUSTER/SERVICE",
+            });
+        }
+        if !arns.iter().any(|a| a == arn) {
+            arns.push(arn.to_string());
+        }
+    }
+    Ok(arns)
 }
 
 /// The comma-separated topic ARNs of `CAPSTAN_SNS_TOPIC_ARNS` (blanks around commas ignored).
@@ -605,6 +639,9 @@ pub async fn runner_with_pool(
     if let Some(before) = note_policy_version(&policy_version) {
         info!(function, policy_version = %policy_version, previous = %before, "policy version changed");
     }
+    if !config.scaling_resource_arns.is_empty() {
+        warn_ungranted(function, &policy, &clients, &config.scaling_resource_arns);
+    }
     if config.dry_run {
         policy.settings.dry_run = true;
     }
@@ -628,6 +665,37 @@ pub async fn runner_with_pool(
         "ready"
     );
     Ok(Runner::new(policy, pool, store, notifier, clock).with_policy_version(policy_version))
+}
+
+/// Warns, one line per target, about the targets of the functions' own account that the
+/// stack's scaling grant (`ScalingResourceArns`) leaves out: IAM will deny their changes, each
+/// then recorded and announced as a failure. Said at start, before the first alarm finds out.
+fn warn_ungranted(function: &str, policy: &Policy, clients: &Clients, granted: &[String]) {
+    let region = clients
+        .ecs
+        .config()
+        .region()
+        .map(|r| r.as_ref().to_string())
+        .unwrap_or_default();
+    for u in capstan_policy::grant::ungranted(&policy.targets, &region, granted) {
+        match &u.arn {
+            Some(arn) => warn!(
+                function,
+                target = %u.target,
+                arn = %arn,
+                "target {} is not in the stack's ScalingResourceArns: IAM will deny its changes \
+                 (run `capstan iam-resources` on this policy and deploy with its output)",
+                u.target
+            ),
+            None => warn!(
+                function,
+                target = %u.target,
+                "target {} selects its resources by tag, which the stack's ScalingResourceArns \
+                 cannot name: IAM will deny its changes (empty ScalingResourceArns to scope by tag only)",
+                u.target
+            ),
+        }
+    }
 }
 
 /// Handles every delivery of one event within `deadline`, each in its log span, and answers
@@ -764,6 +832,55 @@ mod tests {
                 )),
                 "{e}"
             );
+        }
+    }
+
+    #[test]
+    fn config_reads_the_scaling_resource_arns() {
+        let base = [("CAPSTAN_POLICY", "p"), ("CAPSTAN_TABLE", "t")];
+        let with = |value: &str| {
+            let mut pairs = base.to_vec();
+            pairs.push(("CAPSTAN_SCALING_RESOURCE_ARNS", value));
+            Config::from_env(env(&pairs))
+        };
+        assert!(Config::from_env(env(&base))
+            .unwrap()
+            .scaling_resource_arns
+            .is_empty());
+        // What the template's !Join of an empty ScalingResourceArns gives.
+        assert!(with("").unwrap().scaling_resource_arns.is_empty());
+        let c = with(
+            "arn:aws:ecs:eu-west-1:111111111111:service/main/api, \
+             arn:aws:autoscaling:eu-west-1:111111111111:autoScalingGroup:*:autoScalingGroupName/web,\
+             arn:aws:ecs:eu-west-1:111111111111:service/main/api",
+        )
+        .unwrap();
+        assert_eq!(
+            c.scaling_resource_arns,
+            [
+                "arn:aws:ecs:eu-west-1:111111111111:service/main/api",
+                "arn:aws:autoscaling:eu-west-1:111111111111:autoScalingGroup:*:autoScalingGroupName/web",
+            ]
+        );
+        for bad in [
+            "api-service",
+            "arn:aws:ecs:eu-west-1:111111111111:service/main/api,",
+            "arn:aws:ecs:eu-west-1:111111111111",
+            "arn:aws:ecs::111111111111:service/main/api",
+            "aws:ecs:eu-west-1:111111111111:service/main/api:x",
+        ] {
+            let e = with(bad).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    ConfigError::Invalid {
+                        name: "CAPSTAN_SCALING_RESOURCE_ARNS",
+                        ..
+                    }
+                ),
+                "{bad}: {e}"
+            );
+            assert!(e.to_string().contains("capstan iam-resources"), "{e}");
         }
     }
 

@@ -2,47 +2,18 @@
 //! that version, the loaded version is the runner's (its `ready` line, its log entries, the
 //! function's response), and an unpinned parameter is read with a warning saying how to pin it.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod support;
+
+use std::sync::Arc;
 
 use aws_sdk_ssm::types::ParameterType;
 use capstan_aws::Clients;
 use capstan_function::{handle_each, load_policy, runner_with_clients, Config, ConfigError};
 use capstan_moto::Moto;
 use capstan_runner::FixedClock;
+use support::capture;
 
 const POLICY: &str = include_str!("../../../capstan.example.toml");
-
-/// What a test's subscriber wrote, every level.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
-    let out = Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    (out, tracing::subscriber::set_default(subscriber))
-}
 
 /// moto with `/capstan/policy` at versions 1 and 2 (two valid policies, different texts).
 async fn moto_with_two_versions() -> (Moto, aws_config::SdkConfig) {
@@ -69,6 +40,7 @@ fn config(policy: &str) -> Config {
         topic_arn: None,
         dry_run: false,
         sns_topics: Vec::new(),
+        scaling_resource_arns: Vec::new(),
     }
 }
 

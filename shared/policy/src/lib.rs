@@ -12,6 +12,7 @@ pub mod decision;
 pub mod engine;
 pub mod file;
 pub mod filetest;
+pub mod grant;
 pub mod load;
 pub mod model;
 pub mod schedule;

@@ -67,6 +67,7 @@ async fn main() {
         topic_arn: Some(topic_arn),
         dry_run: false,
         sns_topics: Vec::new(),
+        scaling_resource_arns: Vec::new(),
     };
     let handler = Handler::new(
         capstan_function::runner_with_clients(

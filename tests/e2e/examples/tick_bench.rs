@@ -547,6 +547,7 @@ async fn run(n: usize) -> (Vec<Tick>, (StdDuration, StdDuration)) {
         topic_arn: Some(topic_arn),
         dry_run: false,
         sns_topics: Vec::new(),
+        scaling_resource_arns: Vec::new(),
     };
     let handler = Handler::new(
         capstan_function::runner_with_clients(

@@ -193,6 +193,7 @@ async fn an_alarm_and_a_tick_scale_another_account_and_a_refused_role_fails_alon
         topic_arn: Some(w.topic_arn.clone()),
         dry_run: false,
         sns_topics: Vec::new(),
+        scaling_resource_arns: Vec::new(),
     };
     // One pool per container, shared by the functions' runner, as `runner_with_config` does.
     let pool = ReachPool::new(Clients::new(&sdk), &sdk, "alarm-handler", "scale");

@@ -546,6 +546,7 @@ async fn a_failed_notification_is_recorded_and_never_repeats_the_action() {
         topic_arn: Some("arn:aws:sns:us-east-1:123456789012:no-such-topic".into()),
         dry_run: false,
         sns_topics: Vec::new(),
+        scaling_resource_arns: Vec::new(),
     };
     let handler = alarm_handler::Handler::new(
         capstan_function::runner_with_config(

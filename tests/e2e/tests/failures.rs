@@ -411,6 +411,7 @@ async fn handler_with(w: &World, fault: &Fault) -> Handler {
         topic_arn: Some(w.topic_arn.clone()),
         dry_run: false,
         sns_topics: Vec::new(),
+        scaling_resource_arns: Vec::new(),
     };
     Handler::new(
         capstan_function::runner_with_clients(

@@ -508,6 +508,7 @@ impl Slack {
             topic_arn: Some(w.topic_arn.clone()),
             dry_run: false,
             sns_topics: Vec::new(),
+            scaling_resource_arns: Vec::new(),
         };
         let handler = build_handler(&w, &config, &w.sdk, &w.sdk, &work_url, &hook.prefix()).await;
         Slack {

@@ -133,6 +133,7 @@ impl World {
             topic_arn: seed.topic.then(|| topic_arn.clone()),
             dry_run: seed.dry_run,
             sns_topics: Vec::new(),
+            scaling_resource_arns: Vec::new(),
         };
         let runner =
             capstan_function::runner_with_config("e2e", &config, &sdk, Arc::new(clock.clone()))
