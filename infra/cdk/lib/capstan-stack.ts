@@ -442,8 +442,8 @@ export class CapstanStack extends Stack {
       reserved: [c.hasScheduleReservedConcurrency, p.scheduleReservedConcurrency],
     });
     asyncInvoke(scheduleHandler, 'ScheduleHandlerFunctionEventInvokeConfig', 240);
-    // The schedule's role, as SAM makes it for a ScheduleV2 event: invoke the function, send to
-    // the dead-letter queue, nothing else.
+    // The schedule's role (template.yaml writes it out rather than let SAM make it): invoke the
+    // function, send to the dead-letter queue, and with KmsKeyArn use the key through SQS.
     const tickRole = new iam.CfnRole(this, 'ScheduleHandlerFunctionTickRole', {
       assumeRolePolicyDocument: {
         Version: '2012-10-17',
@@ -455,13 +455,28 @@ export class CapstanStack extends Stack {
         {
           policyName: 'ScheduleHandlerFunctionTickLambdaPolicy',
           policyDocument: {
+            Version: '2012-10-17',
             Statement: [{ Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: scheduleHandler.functionArn }],
           },
         },
         {
           policyName: 'ScheduleHandlerFunctionTickSQSPolicy',
           policyDocument: {
-            Statement: [{ Action: 'sqs:SendMessage', Effect: 'Allow', Resource: deadLetterQueue.queueArn }],
+            Version: '2012-10-17',
+            Statement: [
+              { Action: 'sqs:SendMessage', Effect: 'Allow', Resource: deadLetterQueue.queueArn },
+              // The queue's key, when KmsKeyArn is set (through SQS only).
+              ifCond(
+                c.hasKmsKey,
+                {
+                  Action: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+                  Effect: 'Allow',
+                  Resource: p.kmsKeyArn.valueAsString,
+                  Condition: { StringEquals: { 'kms:ViaService': sub('sqs.${AWS::Region}.${AWS::URLSuffix}') } },
+                },
+                Aws.NO_VALUE,
+              ),
+            ],
           },
         },
       ],

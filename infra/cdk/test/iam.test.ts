@@ -68,16 +68,25 @@ describe('each function\'s role grants what SAM\'s grants, nothing more', () => 
     assert.deepEqual(iam, [...samIam, ...scheduleRoles].sort());
   });
 
-  it('the schedule\'s role, as SAM makes it: invoke its function, send to its dead-letter queue', () => {
+  it('the schedule\'s role: invoke its function, send to its dead-letter queue, the key through SQS only', () => {
     for (const fn of samFunctions) {
-      for (const [event, ev] of Object.entries<Json>(sam.Resources[fn].Properties.Events ?? {})) {
+      for (const [, ev] of Object.entries<Json>(sam.Resources[fn].Properties.Events ?? {})) {
         if (ev.Type !== 'ScheduleV2') continue;
-        const role = `${fn}${event}Role`;
+        const role = ev.Properties.RoleArn['Fn::GetAtt'][0];
+        const queue = ev.Properties.DeadLetterConfig.Arn['Fn::GetAtt'].join('.');
+        const via = ' when {StringEquals: {kms:ViaService: sqs.${AWS::Region}.${AWS::URLSuffix}}}';
         const expected = [
           `always | Allow lambda:InvokeFunction on \${${fn}.Arn}`,
-          `always | Allow sqs:SendMessage on \${${ev.Properties.DeadLetterConfig.Arn['Fn::GetAtt'].join('.')}}`,
+          `always | Allow sqs:SendMessage on \${${queue}}`,
+          `HasKmsKey | Allow kms:Decrypt on \${KmsKeyArn}${via}`,
+          `HasKmsKey | Allow kms:GenerateDataKey* on \${KmsKeyArn}${via}`,
         ].sort();
+        assert.deepEqual(roleGrants(sam.Resources, role), expected);
         assert.deepEqual(roleGrants(cdk.Resources, role), expected);
+        assert.deepEqual(
+          cdk.Resources[role].Properties.AssumeRolePolicyDocument,
+          sam.Resources[role].Properties.AssumeRolePolicyDocument,
+        );
         assert.deepEqual(cdk.Resources[role].Properties.AssumeRolePolicyDocument.Statement[0].Principal, {
           Service: ['scheduler.amazonaws.com'],
         });
