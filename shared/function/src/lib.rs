@@ -122,48 +122,57 @@ impl Config {
     }
 }
 
+/// The comma-separated topic ARNs of `CAPSTAN_SNS_TOPIC_ARNS` (blanks around commas ignored).
+fn sns_topic_arns(list: &str) -> Result<Vec<String>, ConfigError> {
+    comma_list(
+        "CAPSTAN_SNS_TOPIC_ARNS",
+        list,
+        is_sns_topic_arn,
+        "expected SNS topic ARNs separated by commas, each like \
+         arn:aws:sns:us-east-1:123456789012:capstan-alarms",
+    )
+}
+
 /// The comma-separated ARNs of `CAPSTAN_SCALING_RESOURCE_ARNS` (blanks around commas ignored):
 /// each `*` or `arn:` with its six fields, as IAM takes them.
 fn scaling_resource_arns(list: &str) -> Result<Vec<String>, ConfigError> {
-    let mut arns = Vec::new();
-    for arn in list.split(',').map(str::trim) {
-        let fields: Vec<&str> = arn.splitn(6, ':').collect();
-        let well_formed = arn == "*"
-            || (fields.len() == 6
-                && fields[0] == "arn"
-                && fields[1..].iter().all(|f| !f.is_empty()));
-        if !well_formed {
-            return Err(ConfigError::Invalid {
-                name: "CAPSTAN_SCALING_RESOURCE_ARNS",
-                value: list.to_string(),
-                expected: "expected the ARNs `capstan iam-resources` prints, separated by \
-                           commas, each like arn:aws:ecs:us-east-1:123456789012:service/CLUSTER/SERVICE",
-            });
-        }
-        if !arns.iter().any(|a| a == arn) {
-            arns.push(arn.to_string());
-        }
-    }
-    Ok(arns)
+    comma_list(
+        "CAPSTAN_SCALING_RESOURCE_ARNS",
+        list,
+        |arn| {
+            let fields: Vec<&str> = arn.splitn(6, ':').collect();
+            arn == "*"
+                || (fields.len() == 6
+                    && fields[0] == "arn"
+                    && fields[1..].iter().all(|f| !f.is_empty()))
+        },
+        "expected the ARNs `capstan iam-resources` prints, separated by commas, each like \
+         arn:aws:ecs:us-east-1:123456789012:service/CLUSTER/SERVICE",
+    )
 }
 
-/// The comma-separated topic ARNs of `CAPSTAN_SNS_TOPIC_ARNS` (blanks around commas ignored).
-fn sns_topic_arns(list: &str) -> Result<Vec<String>, ConfigError> {
-    let mut arns = Vec::new();
-    for arn in list.split(',').map(str::trim) {
-        if !is_sns_topic_arn(arn) {
+/// The comma-separated items of the variable `name` (blanks around commas ignored, each kept
+/// once, in order), each of which `valid` must accept; else an error naming the variable.
+fn comma_list(
+    name: &'static str,
+    list: &str,
+    valid: impl Fn(&str) -> bool,
+    expected: &'static str,
+) -> Result<Vec<String>, ConfigError> {
+    let mut items: Vec<String> = Vec::new();
+    for item in list.split(',').map(str::trim) {
+        if !valid(item) {
             return Err(ConfigError::Invalid {
-                name: "CAPSTAN_SNS_TOPIC_ARNS",
+                name,
                 value: list.to_string(),
-                expected: "expected SNS topic ARNs separated by commas, each like \
-                           arn:aws:sns:us-east-1:123456789012:capstan-alarms",
+                expected,
             });
         }
-        if !arns.iter().any(|a| a == arn) {
-            arns.push(arn.to_string());
+        if !items.iter().any(|i| i == item) {
+            items.push(item.to_string());
         }
     }
-    Ok(arns)
+    Ok(items)
 }
 
 /// `arn:<partition>:sns:<region>:<12-digit account>:<topic>`, the topic name of 1 to 256
@@ -782,14 +791,33 @@ mod tests {
         assert!(c.sns_topics.is_empty(), "unset: any topic");
     }
 
+    /// The settings with `var` = `value` besides the two required ones.
+    fn config_with(var: &str, value: &str) -> Result<Config, ConfigError> {
+        Config::from_env(env(&[
+            ("CAPSTAN_POLICY", "p"),
+            ("CAPSTAN_TABLE", "t"),
+            (var, value),
+        ]))
+    }
+
+    /// `value` of `var` is refused with an error naming the variable and quoting the value.
+    fn assert_refused(var: &'static str, value: &str) -> ConfigError {
+        let e = config_with(var, value).unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::Invalid { name, .. } if *name == var),
+            "{value}: {e}"
+        );
+        assert!(
+            e.to_string()
+                .starts_with(&format!("environment variable {var} is {value:?}")),
+            "{e}"
+        );
+        e
+    }
+
     #[test]
     fn config_reads_the_accepted_sns_topics() {
-        let base = [("CAPSTAN_POLICY", "p"), ("CAPSTAN_TABLE", "t")];
-        let with = |value: &str| {
-            let mut pairs = base.to_vec();
-            pairs.push(("CAPSTAN_SNS_TOPIC_ARNS", value));
-            Config::from_env(env(&pairs))
-        };
+        let with = |value: &str| config_with("CAPSTAN_SNS_TOPIC_ARNS", value);
         let c = with(
             "arn:aws:sns:us-east-1:123456789012:capstan-alarms , \
              arn:aws-us-gov:sns:us-gov-west-1:123456789012:budgets.fifo,\
@@ -815,35 +843,14 @@ mod tests {
             "arn:aws:sns:us-east-1:123456789012:capstan-alarms:sub-id",
             "arn:aws:cloudwatch:us-east-1:123456789012:alarm:api-cpu-high",
         ] {
-            let e = with(bad).unwrap_err();
-            assert!(
-                matches!(
-                    e,
-                    ConfigError::Invalid {
-                        name: "CAPSTAN_SNS_TOPIC_ARNS",
-                        ..
-                    }
-                ),
-                "{bad}: {e}"
-            );
-            assert!(
-                e.to_string().starts_with(&format!(
-                    "environment variable CAPSTAN_SNS_TOPIC_ARNS is {bad:?}"
-                )),
-                "{e}"
-            );
+            assert_refused("CAPSTAN_SNS_TOPIC_ARNS", bad);
         }
     }
 
     #[test]
     fn config_reads_the_scaling_resource_arns() {
-        let base = [("CAPSTAN_POLICY", "p"), ("CAPSTAN_TABLE", "t")];
-        let with = |value: &str| {
-            let mut pairs = base.to_vec();
-            pairs.push(("CAPSTAN_SCALING_RESOURCE_ARNS", value));
-            Config::from_env(env(&pairs))
-        };
-        assert!(Config::from_env(env(&base))
+        let with = |value: &str| config_with("CAPSTAN_SCALING_RESOURCE_ARNS", value);
+        assert!(config_with("CAPSTAN_DRY_RUN", "false")
             .unwrap()
             .scaling_resource_arns
             .is_empty());
@@ -869,17 +876,7 @@ mod tests {
             "arn:aws:ecs::111111111111:service/main/api",
             "aws:ecs:eu-west-1:111111111111:service/main/api:x",
         ] {
-            let e = with(bad).unwrap_err();
-            assert!(
-                matches!(
-                    e,
-                    ConfigError::Invalid {
-                        name: "CAPSTAN_SCALING_RESOURCE_ARNS",
-                        ..
-                    }
-                ),
-                "{bad}: {e}"
-            );
+            let e = assert_refused("CAPSTAN_SCALING_RESOURCE_ARNS", bad);
             assert!(e.to_string().contains("capstan iam-resources"), "{e}");
         }
     }
