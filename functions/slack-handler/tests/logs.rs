@@ -3,11 +3,11 @@
 //! level there is) into a capturing subscriber, in JSON and in plain text, nothing it writes
 //! holds Slack's `token`, a `response_url`, the request body or the signing secret.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use base64::Engine;
 use capstan_aws::{Live, Resource};
+use capstan_function::testing::Captured;
 use capstan_function::Function;
 use capstan_runner::memory::{ManualClock, Memory};
 use capstan_runner::{Runner, SequentialIds};
@@ -29,25 +29,6 @@ const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 const TOKEN: &str = "gIkuvaNzQIHg97ATvDxqgjtO";
 const COMMAND_URL: &str = "https://hooks.slack.com/commands/T0001/1234567890/abcdefABCDEF123456";
 const CLICK_URL: &str = "https://hooks.slack.com/actions/T0001/1795442402/XXXXXXXXXXXXXXXXXXXX";
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
 
 struct World {
     handler: Handler,

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod testing;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -2,16 +2,14 @@
 //! that version, the loaded version is the runner's (its `ready` line, its log entries, the
 //! function's response), and an unpinned parameter is read with a warning saying how to pin it.
 
-mod support;
-
 use std::sync::Arc;
 
 use aws_sdk_ssm::types::ParameterType;
 use capstan_aws::Clients;
+use capstan_function::testing::capture;
 use capstan_function::{handle_each, load_policy, runner_with_clients, Config, ConfigError};
 use capstan_moto::Moto;
 use capstan_runner::FixedClock;
-use support::capture;
 
 const POLICY: &str = include_str!("../../../capstan.example.toml");
 

@@ -3,16 +3,14 @@
 //! policy that the list leaves out, before an alarm finds out through `AccessDenied`, and says
 //! nothing when the list is what `capstan iam-resources` prints for the policy.
 
-mod support;
-
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use capstan_aws::Clients;
+use capstan_function::testing::capture;
 use capstan_function::{runner_with_clients, Config};
 use capstan_policy::grant::resources_by_account;
 use capstan_runner::FixedClock;
-use support::capture;
 
 const POLICY: &str = include_str!("../../../capstan.example.toml");
 const ACCOUNT: &str = "111111111111";

@@ -1,4 +1,6 @@
-//! What the function crate's tests share: the log a test's subscriber writes.
+//! For the functions' tests: a log sink that keeps every line a test's subscriber writes, so a
+//! test can read what an invocation logged (the `ready` line, warnings, that no payload
+//! appears). Nothing in the functions uses it.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
