@@ -79,7 +79,7 @@ describe('each function\'s role grants what SAM\'s grants, nothing more', () => 
           `always | Allow lambda:InvokeFunction on \${${fn}.Arn}`,
           `always | Allow sqs:SendMessage on \${${queue}}`,
           `HasKmsKey | Allow kms:Decrypt on \${KmsKeyArn}${via}`,
-          `HasKmsKey | Allow kms:GenerateDataKey* on \${KmsKeyArn}${via}`,
+          `HasKmsKey | Allow kms:GenerateDataKey on \${KmsKeyArn}${via}`,
         ].sort();
         assert.deepEqual(roleGrants(sam.Resources, role), expected);
         assert.deepEqual(roleGrants(cdk.Resources, role), expected);
