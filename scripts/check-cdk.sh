@@ -61,7 +61,8 @@ if [ -x "$checkov_venv/bin/checkov" ]; then
   status=0
   BC_SKIP_MAPPING=TRUE "$checkov_venv/bin/checkov" -f "$assembly/Capstan.template.json" \
     --framework cloudformation --skip-download --output json >"$report" || status=$?
-  "$checkov_venv/bin/python" ../checkov-report.py "the CDK app's template (Capstan.template.json)" "$report" "$status"
+  "$checkov_venv/bin/python" ../checkov-report.py "the CDK app's template (Capstan.template.json)" "$report" "$status" \
+    "$assembly/Capstan.template.json"
 else
   echo "check-cdk: checkov not installed ($checkov_venv): the synthesized template is not scanned (scripts/check-infra.sh installs it)"
 fi

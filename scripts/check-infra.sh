@@ -102,7 +102,7 @@ for scanned in infra/template.yaml infra/spoke.yaml; do
   status=0
   "$checkov_venv/bin/checkov" -f "$scanned" --framework cloudformation --skip-download \
     --output json >"$report" || status=$?
-  "$checkov_venv/bin/python" infra/checkov-report.py "$scanned" "$report" "$status" ||
+  "$checkov_venv/bin/python" infra/checkov-report.py "$scanned" "$report" "$status" "$scanned" ||
     { rm -f "$report"; exit 1; }
   rm -f "$report"
 done

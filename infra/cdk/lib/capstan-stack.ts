@@ -28,7 +28,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct, IConstruct } from 'constructs';
 import { skipCheckov } from './checkov';
-import { functionPolicy, functionRole } from './iam';
+import { conditionalPolicies, functionPolicy, functionRole } from './iam';
 import { acknowledgeFindings } from './nag';
 import { Conditions, Parameters, defineConditions, defineParameters, parameterGroups } from './parameters';
 
@@ -282,6 +282,7 @@ export class CapstanStack extends Stack {
       notificationTopicArn: notificationTopic.topicArn,
       deadLetterQueueArn: deadLetterQueue.queueArn,
     });
+    const conditional = conditionalPolicies(this, p, c);
 
     // ---------------------------------------------------------------------------------------
     // The functions.
@@ -305,7 +306,7 @@ export class CapstanStack extends Stack {
         `${spec.id}LogGroup`,
       );
       cfnOf(logGroup).addPropertyOverride('KmsKeyId', kmsKey);
-      const role = functionRole(this, `${spec.id}Role`, spec.binary, managedPolicy, logGroup.logGroupArn, spec.extraPolicies);
+      const role = functionRole(this, `${spec.id}Role`, spec.binary, managedPolicy, conditional, logGroup.logGroupArn, spec.extraPolicies);
       roles[spec.id] = role;
       const fn = new RustFunction(this, `${spec.id}Function`, {
         manifestPath: path.join(root, 'functions', spec.binary, 'Cargo.toml'),

@@ -1,10 +1,10 @@
-// What Capstan's functions may call: the same statements as infra/template.yaml's FunctionPolicy
-// and the functions' roles, statement for statement (test/iam-parity.test.ts compares the
-// (action, resource) pairs of every function's role with SAM's). Written as plain policy
-// documents rather than PolicyStatement objects because several statements exist only under a
-// condition (`Fn::If` on the statement), which CDK's PolicyStatement cannot express.
+// What Capstan's functions may call: the same statements as infra/template.yaml's FunctionPolicy,
+// its conditional policies and the functions' roles, statement for statement (test/iam.test.ts
+// compares the (action, resource) pairs of every function's role with SAM's). Written as plain
+// policy documents rather than PolicyStatement objects because resources and conditions are
+// `Fn::If`s of the stack's conditions, which CDK's PolicyStatement cannot express.
 // Why each statement is here: infra/README.md, "IAM".
-import { Aws, Fn, Stack } from 'aws-cdk-lib';
+import { Aws, CfnCondition, Fn, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Conditions, Parameters } from './parameters';
 
@@ -95,13 +95,6 @@ export function functionPolicy(
           ),
           Condition: ifTag('aws:ResourceTag/capstan:managed'),
         },
-        // Targets in other accounts: exactly the roles the stack is given, never `*`. What each
-        // may do there is that role's own policy (infra/spoke.yaml).
-        Fn.conditionIf(
-          c.hasTargetRoles.logicalId,
-          { Sid: 'TargetAccounts', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: p.targetRoleArns.value },
-          Aws.NO_VALUE,
-        ),
         {
           // TransactWriteItems has no IAM action of its own: IAM authorizes each item action.
           Sid: 'State',
@@ -118,51 +111,69 @@ export function functionPolicy(
           Resource: refs.stateTableArn,
         },
         { Sid: 'Notify', Effect: 'Allow', Action: 'sns:Publish', Resource: refs.notificationTopicArn },
-        // The stack's key (KmsKeyArn), only through the services whose data it encrypts.
-        Fn.conditionIf(
-          c.hasKmsKey.logicalId,
-          {
-            Sid: 'Encrypted',
-            Effect: 'Allow',
-            Action: ['kms:GenerateDataKey*', 'kms:Decrypt'],
-            Resource: p.kmsKeyArn.valueAsString,
-            Condition: {
-              StringEquals: {
-                'kms:ViaService': [
-                  sub('dynamodb.${AWS::Region}.${AWS::URLSuffix}'),
-                  sub('sns.${AWS::Region}.${AWS::URLSuffix}'),
-                  sub('sqs.${AWS::Region}.${AWS::URLSuffix}'),
-                ],
-              },
-            },
-          },
-          Aws.NO_VALUE,
-        ),
         // Lambda's on-failure destination sends with the function's role.
         { Sid: 'DeadLetters', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: refs.deadLetterQueueArn },
-        Fn.conditionIf(
-          c.usePolicyParameter.logicalId,
-          {
-            Sid: 'PolicyParameter',
-            Effect: 'Allow',
-            Action: 'ssm:GetParameter',
-            Resource: sub(
-              'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${PolicyParameterName}',
-            ),
-          },
-          Aws.NO_VALUE,
-        ),
       ],
     },
   });
 }
 
-/** A function's own role: FunctionPolicy, writing to its own log group, and `extra` inline policies. */
+/**
+ * What only some stacks grant, each a managed policy of its own under its condition (as
+ * template.yaml's): not an Fn::If around a statement, which checkov cannot read. Returns the
+ * entries of a role's ManagedPolicyArns, each under its condition.
+ */
+export function conditionalPolicies(stack: Stack, p: Parameters, c: Conditions): string[] {
+  const policy = (id: string, cond: CfnCondition, what: string, statement: object): string => {
+    const managed = new iam.CfnManagedPolicy(stack, id, {
+      description: sub(`Capstan functions of stack \${AWS::StackName} - ${what}`),
+      policyDocument: { Version: '2012-10-17', Statement: [statement] },
+    });
+    managed.cfnOptions.condition = cond;
+    return Fn.conditionIf(cond.logicalId, managed.ref, Aws.NO_VALUE).toString();
+  };
+  return [
+    // Targets in other accounts: exactly the roles the stack is given, never `*`. What each may
+    // do there is that role's own policy (infra/spoke.yaml).
+    policy('TargetAccountsPolicy', c.hasTargetRoles, "assume the target accounts' roles", {
+      Sid: 'TargetAccounts',
+      Effect: 'Allow',
+      Action: 'sts:AssumeRole',
+      Resource: p.targetRoleArns.value,
+    }),
+    // The stack's key (KmsKeyArn), only through the services whose data it encrypts.
+    policy('EncryptionKeyPolicy', c.hasKmsKey, "the stack's key, through DynamoDB, SNS and SQS", {
+      Sid: 'Encrypted',
+      Effect: 'Allow',
+      Action: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+      Resource: p.kmsKeyArn.valueAsString,
+      Condition: {
+        StringEquals: {
+          'kms:ViaService': [
+            sub('dynamodb.${AWS::Region}.${AWS::URLSuffix}'),
+            sub('sns.${AWS::Region}.${AWS::URLSuffix}'),
+            sub('sqs.${AWS::Region}.${AWS::URLSuffix}'),
+          ],
+        },
+      },
+    }),
+    // The policy, when it is an SSM parameter (PolicyParameterName): that one parameter.
+    policy('PolicyParameterPolicy', c.usePolicyParameter, 'read the policy parameter', {
+      Sid: 'PolicyParameter',
+      Effect: 'Allow',
+      Action: 'ssm:GetParameter',
+      Resource: sub('arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${PolicyParameterName}'),
+    }),
+  ];
+}
+
+/** A function's own role: FunctionPolicy, the `conditional` policies, writing to its own log group, and `extra` inline policies. */
 export function functionRole(
   stack: Stack,
   id: string,
   binary: string,
   managedPolicy: iam.CfnManagedPolicy,
+  conditional: string[],
   logGroupArn: string,
   extra: iam.CfnRole.PolicyProperty[] = [],
 ): iam.CfnRole {
@@ -172,7 +183,7 @@ export function functionRole(
       Version: '2012-10-17',
       Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
     },
-    managedPolicyArns: [managedPolicy.ref],
+    managedPolicyArns: [managedPolicy.ref, ...conditional],
     policies: [
       {
         policyName: 'logs',

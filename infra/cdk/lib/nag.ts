@@ -75,6 +75,17 @@ export const ACKNOWLEDGEMENTS: Acknowledgement[] = [
     ],
   },
   {
+    path: 'EncryptionKeyPolicy',
+    suppressions: [
+      {
+        id: 'AwsSolutions-IAM5',
+        appliesTo: ['Action::kms:GenerateDataKey*'],
+        reason:
+          'SNS and SQS document kms:GenerateDataKey* (GenerateDataKey and GenerateDataKeyWithoutPlaintext) for sending to an encrypted topic or queue; the grant is on the one key KmsKeyArn, only for calls made through DynamoDB, SNS and SQS of this region (kms:ViaService), and exists only when KmsKeyArn is set.',
+      },
+    ],
+  },
+  {
     path: 'SlackSigningSecret',
     suppressions: [
       {

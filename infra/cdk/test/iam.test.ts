@@ -105,12 +105,14 @@ describe('the comparison catches drift', () => {
     assert.deepEqual(compare(base, roleGrants(changed, role)).onlyCdk, ['always | Allow ecs:ListClusters on *']);
   });
 
-  it('a statement under a condition, and the condition of a branch', () => {
+  it('a conditional policy attached unconditionally', () => {
     const changed = clone(sam.Resources);
-    const statements: Json[] = changed.FunctionPolicy.Properties.PolicyDocument.Statement;
-    const kms = statements.findIndex((s) => s['Fn::If']?.[1]?.Sid === 'Encrypted');
+    // The key's policy, made and attached whatever KmsKeyArn says.
+    delete changed.EncryptionKeyPolicy.Condition;
+    const arns: Json[] = changed[role].Properties.ManagedPolicyArns;
+    const kms = arns.findIndex((a) => a['Fn::If']?.[0] === 'HasKmsKey');
     assert.ok(kms >= 0);
-    statements[kms] = statements[kms]['Fn::If'][1]; // unconditional now
+    arns[kms] = arns[kms]['Fn::If'][1];
     const { onlySam, onlyCdk } = compare(base, roleGrants(changed, role));
     const via = ' when {StringEquals: {kms:ViaService: [dynamodb.${AWS::Region}.${AWS::URLSuffix}, sns.${AWS::Region}.${AWS::URLSuffix}, sqs.${AWS::Region}.${AWS::URLSuffix}]}}';
     assert.deepEqual(onlySam, [
@@ -121,6 +123,17 @@ describe('the comparison catches drift', () => {
       `always | Allow kms:Decrypt on \${KmsKeyArn}${via}`,
       `always | Allow kms:GenerateDataKey* on \${KmsKeyArn}${via}`,
     ]);
+  });
+
+  it('the condition of a policy dropped where the role attaches it', () => {
+    const changed = clone(sam.Resources);
+    const arns: Json[] = changed[role].Properties.ManagedPolicyArns;
+    const assume = arns.findIndex((a) => a['Fn::If']?.[0] === 'HasTargetRoles');
+    arns[assume] = arns[assume]['Fn::If'][1];
+    // The policy itself keeps its Condition: the grant still holds under HasTargetRoles only.
+    assert.deepEqual(compare(base, roleGrants(changed, role)), { onlySam: [], onlyCdk: [] });
+    delete changed.TargetAccountsPolicy.Condition;
+    assert.deepEqual(compare(base, roleGrants(changed, role)).onlyCdk, ['always | Allow sts:AssumeRole on ${TargetRoleArns}']);
   });
 
   it('a tag condition dropped', () => {
