@@ -1,13 +1,10 @@
 //! What Lambda is told when an invocation fails: the error type of each kind of failure, and a
 //! message without the account id.
 
-use std::sync::Arc;
-
 use alarm_handler::Handler;
 use capstan_aws::{ErrorKind, Live, Resource};
 use capstan_function::{Diagnostic, Function};
 use capstan_runner::memory::{Fault, Memory};
-use capstan_runner::{FixedClock, Runner};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
@@ -22,21 +19,10 @@ fn handler() -> (Handler, Memory) {
     let memory = Memory::new();
     memory.add(
         Resource::ecs("main-cluster", "api-service"),
-        Live {
-            desired: 3,
-            running: 3,
-            min: None,
-            max: None,
-            managed: false,
-        },
+        Live::steady(3),
     );
     let now: DateTime<Utc> = "2026-11-23T14:06:00Z".parse().unwrap();
-    let runner = Runner::with_ports(
-        capstan_policy::load(POLICY).unwrap(),
-        memory.ports(),
-        Arc::new(FixedClock(now)),
-    )
-    .with_metrics(false);
+    let runner = memory.runner(capstan_policy::load(POLICY).unwrap(), now);
     (Handler::new(runner), memory)
 }
 

@@ -2,13 +2,10 @@
 //! `UntrustedSource` error that names it (its account id only in the function's own log), and
 //! nothing is read, written or called.
 
-use std::sync::Arc;
-
 use alarm_handler::Handler;
 use capstan_aws::{Live, Resource};
 use capstan_function::{Config, Diagnostic, Function};
 use capstan_runner::memory::Memory;
-use capstan_runner::{FixedClock, Runner};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -19,21 +16,10 @@ fn handler(topics: &[&str]) -> (Handler, Memory) {
     let memory = Memory::new();
     memory.add(
         Resource::ecs("main-cluster", "api-service"),
-        Live {
-            desired: 3,
-            running: 3,
-            min: None,
-            max: None,
-            managed: false,
-        },
+        Live::steady(3),
     );
     let now: DateTime<Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
-    let runner = Runner::with_ports(
-        capstan_policy::load(POLICY).unwrap(),
-        memory.ports(),
-        Arc::new(FixedClock(now)),
-    )
-    .with_metrics(false);
+    let runner = memory.runner(capstan_policy::load(POLICY).unwrap(), now);
     let config = Config {
         policy: "capstan.example.toml".into(),
         table: "capstan-state".into(),

@@ -1,12 +1,9 @@
 //! What Lambda is told when an invocation fails: the error type of each kind of failure, and a
 //! message without the account id (which the budget's own message carries).
 
-use std::sync::Arc;
-
 use budget_handler::Handler;
 use capstan_function::{Config, Diagnostic, Function};
 use capstan_runner::memory::{Fault, Memory};
-use capstan_runner::{FixedClock, Runner};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
@@ -19,12 +16,7 @@ const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:capstan-budgets";
 fn handler(topics: &[&str]) -> (Handler, Memory) {
     let memory = Memory::new();
     let now: DateTime<Utc> = "2026-11-23T07:00:00Z".parse().unwrap();
-    let runner = Runner::with_ports(
-        capstan_policy::load(POLICY).unwrap(),
-        memory.ports(),
-        Arc::new(FixedClock(now)),
-    )
-    .with_metrics(false);
+    let runner = memory.runner(capstan_policy::load(POLICY).unwrap(), now);
     let config = Config {
         policy: "capstan.example.toml".into(),
         table: "capstan-state".into(),

@@ -1,10 +1,7 @@
 //! What Lambda is told when an invocation fails: the error type of each kind of failure.
 
-use std::sync::Arc;
-
 use capstan_function::{Diagnostic, Function};
 use capstan_runner::memory::{Fault, Memory};
-use capstan_runner::{FixedClock, Runner};
 use chrono::{DateTime, Utc};
 use schedule_handler::Handler;
 use serde_json::{json, Value};
@@ -16,12 +13,7 @@ const ALARM: &str =
 fn handler() -> (Handler, Memory) {
     let memory = Memory::new();
     let now: DateTime<Utc> = "2026-11-23T14:05:00Z".parse().unwrap();
-    let runner = Runner::with_ports(
-        capstan_policy::load(POLICY).unwrap(),
-        memory.ports(),
-        Arc::new(FixedClock(now)),
-    )
-    .with_metrics(false);
+    let runner = memory.runner(capstan_policy::load(POLICY).unwrap(), now);
     (Handler::new(runner), memory)
 }
 

@@ -180,16 +180,7 @@ struct Run {
 
 fn run_with(armed: Option<(usize, Fault)>) -> Run {
     let memory = Memory::new();
-    memory.add(
-        api(),
-        Live {
-            desired: 4,
-            running: 4,
-            min: None,
-            max: None,
-            managed: false,
-        },
-    );
+    memory.add(api(), Live::steady(4));
     let clock = ManualClock::at(
         DateTime::parse_from_rfc3339("2026-12-07T10:00:00Z")
             .unwrap()

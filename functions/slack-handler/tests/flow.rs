@@ -76,26 +76,8 @@ struct World {
 
 fn world() -> World {
     let memory = Memory::new();
-    memory.add(
-        api(),
-        Live {
-            desired: 4,
-            running: 4,
-            min: None,
-            max: None,
-            managed: false,
-        },
-    );
-    memory.add(
-        Resource::ecs("main", "web-service"),
-        Live {
-            desired: 2,
-            running: 2,
-            min: None,
-            max: None,
-            managed: false,
-        },
-    );
+    memory.add(api(), Live::steady(4));
+    memory.add(Resource::ecs("main", "web-service"), Live::steady(2));
     let clock = ManualClock::at(t("2026-12-07T10:00:00Z"));
     let policy = capstan_policy::load(POLICY).expect("the test policy loads");
     let runner = Runner::with_ports(policy, memory.ports(), Arc::new(clock.clone()))
@@ -364,16 +346,7 @@ async fn a_big_change_waits_for_the_requesters_click() {
         .any(|m| m.response_type == Some(ResponseType::InChannel)));
 
     // A second click is refused and changes nothing.
-    w.memory.add(
-        api(),
-        Live {
-            desired: 7,
-            running: 7,
-            min: None,
-            max: None,
-            managed: false,
-        },
-    );
+    w.memory.add(api(), Live::steady(7));
     w.clock.advance(Duration::seconds(3));
     w.click("U0AAA111", "capstan_confirm", &id).await;
     w.drain().await;

@@ -38,15 +38,14 @@ struct World {
 
 fn world(now: DateTime<Utc>) -> World {
     let memory = Memory::new();
-    let live = |desired| Live {
-        desired,
-        running: desired,
-        min: None,
-        max: None,
-        managed: false,
-    };
-    memory.add(Resource::ecs("main-cluster", "api-service"), live(4));
-    memory.add(Resource::ecs("main-cluster", "frontend-service"), live(2));
+    memory.add(
+        Resource::ecs("main-cluster", "api-service"),
+        Live::steady(4),
+    );
+    memory.add(
+        Resource::ecs("main-cluster", "frontend-service"),
+        Live::steady(2),
+    );
     let runner = Runner::with_ports(
         capstan_policy::load(POLICY).expect("the example policy loads"),
         memory.ports(),

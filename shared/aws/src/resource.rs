@@ -162,6 +162,38 @@ pub struct Live {
     pub managed: bool,
 }
 
+impl Live {
+    /// A resource at rest: `desired`, all of it running, no bounds of AWS's own, nothing else
+    /// scaling it (the usual start of a test or a demo's world).
+    pub fn steady(desired: u32) -> Live {
+        Live {
+            desired,
+            running: desired,
+            min: None,
+            max: None,
+            managed: false,
+        }
+    }
+
+    /// The same, with AWS's own bounds `min..max` (a scalable target's or a group's).
+    pub fn bounded(self, min: u32, max: u32) -> Live {
+        Live {
+            min: Some(min),
+            max: Some(max),
+            ..self
+        }
+    }
+
+    /// The same, scaled by something else within its bounds (target tracking, a group's own
+    /// scaling policy): Capstan then moves the bounds only.
+    pub fn managed(self) -> Live {
+        Live {
+            managed: true,
+            ..self
+        }
+    }
+}
+
 /// One batched call of [`describe`].
 #[derive(Debug, Clone, PartialEq)]
 enum Call {

@@ -215,13 +215,7 @@ async fn errors_from_moto_are_classified() {
     let (_moto, c, _) = start().await;
     seed_ecs_cluster(&c, "main").await;
     let missing = ecs("main", "nope");
-    let stale = Live {
-        desired: 1,
-        running: 1,
-        min: None,
-        max: None,
-        managed: false,
-    };
+    let stale = Live::steady(1);
     let err = apply(&c, &missing, &stale, cap(2, 1, 3))
         .await
         .expect_err("no such service");

@@ -3,15 +3,14 @@
 //! the function's role, and several of them in one invocation. In memory, with faults
 //! programmed at the runner's calls.
 
-use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use capstan_aws::{ErrorKind, Live, Resource};
+use capstan_aws::ErrorKind;
 use capstan_events::{parse_alarm_event, parse_budget_event, AcceptedTopics, Parsed};
 use capstan_function::{handle_each, Diagnostic, InvocationError};
 use capstan_policy::Signal;
 use capstan_runner::memory::{Fault, Memory, Op};
-use capstan_runner::{Delivery, FixedClock, Runner};
+use capstan_runner::{Delivery, Runner};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use tracing::Span;
@@ -29,40 +28,11 @@ fn now() -> DateTime<Utc> {
 /// The example platform: api 3 and frontend 2 (ECS), ai 4 (target tracking, 2..30), web 3 (an
 /// Auto Scaling group, 2..15).
 fn world() -> Memory {
-    let m = Memory::new();
-    let live = |desired, bounds: Option<(u32, u32)>, managed| Live {
-        desired,
-        running: desired,
-        min: bounds.map(|b| b.0),
-        max: bounds.map(|b| b.1),
-        managed,
-    };
-    m.add(
-        Resource::ecs("main-cluster", "api-service"),
-        live(3, None, false),
-    );
-    m.add(
-        Resource::ecs("main-cluster", "frontend-service"),
-        live(2, None, false),
-    );
-    m.add(
-        Resource::ecs("main-cluster", "ai-service"),
-        live(4, Some((2, 30)), true),
-    );
-    m.add(
-        Resource::asg("aiwg-production-asg"),
-        live(3, Some((2, 15)), false),
-    );
-    m
+    Memory::example_fleet(3, 2, 4, 3)
 }
 
 fn runner(memory: &Memory) -> Runner {
-    Runner::with_ports(
-        capstan_policy::load(POLICY).unwrap(),
-        memory.ports(),
-        Arc::new(FixedClock(now())),
-    )
-    .with_metrics(false)
+    memory.runner(capstan_policy::load(POLICY).unwrap(), now())
 }
 
 /// api-cpu-critical in ALARM (api +2), as EventBridge delivers it.

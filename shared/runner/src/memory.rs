@@ -129,6 +129,31 @@ impl Memory {
         Memory::default()
     }
 
+    /// The fleet of the project's example policy (`capstan.example.toml`), at the given desired
+    /// counts: the ECS services `api-service` and `frontend-service` of `main-cluster` (plain),
+    /// `ai-service` under target tracking within 2..30, and the Auto Scaling group
+    /// `aiwg-production-asg` within 2..15. The world most tests start from.
+    pub fn example_fleet(api: u32, frontend: u32, ai: u32, web: u32) -> Memory {
+        let m = Memory::new();
+        m.add(
+            Resource::ecs("main-cluster", "api-service"),
+            Live::steady(api),
+        );
+        m.add(
+            Resource::ecs("main-cluster", "frontend-service"),
+            Live::steady(frontend),
+        );
+        m.add(
+            Resource::ecs("main-cluster", "ai-service"),
+            Live::steady(ai).bounded(2, 30).managed(),
+        );
+        m.add(
+            Resource::asg("aiwg-production-asg"),
+            Live::steady(web).bounded(2, 15),
+        );
+        m
+    }
+
     /// The world, to read or seed.
     pub fn world(&self) -> MutexGuard<'_, World> {
         self.world.lock().unwrap_or_else(|e| e.into_inner())
@@ -154,6 +179,13 @@ impl Memory {
     /// How many calls were made so far.
     pub fn calls(&self) -> usize {
         self.world().calls.len()
+    }
+
+    /// A runner over this world's ports for `policy`, its clock stopped at `now` and its metric
+    /// lines off: the runner a test drives.
+    pub fn runner(&self, policy: capstan_policy::Policy, now: DateTime<Utc>) -> crate::Runner {
+        crate::Runner::with_ports(policy, self.ports(), Arc::new(crate::FixedClock(now)))
+            .with_metrics(false)
     }
 
     /// The ports over this world.

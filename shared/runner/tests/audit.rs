@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use capstan_aws::{Live, Resource};
+use capstan_aws::Resource;
 use capstan_policy::signal::{CommandSignal, Signal};
 use capstan_policy::state::BudgetCap;
 use capstan_runner::memory::{ManualClock, Memory};
@@ -24,29 +24,9 @@ fn ecs(service: &str) -> Resource {
     Resource::ecs("main-cluster", service)
 }
 
-fn live(desired: u32, bounds: Option<(u32, u32)>) -> Live {
-    Live {
-        desired,
-        running: desired,
-        min: bounds.map(|b| b.0),
-        max: bounds.map(|b| b.1),
-        managed: bounds.is_some(),
-    }
-}
-
 /// A Monday in business hours (api 4..20), api at 4, the rest at their floors.
 fn world() -> (Memory, Runner) {
-    let m = Memory::new();
-    m.add(ecs("api-service"), live(4, None));
-    m.add(ecs("frontend-service"), live(2, None));
-    m.add(ecs("ai-service"), live(2, Some((2, 30))));
-    m.add(
-        Resource::asg("aiwg-production-asg"),
-        Live {
-            managed: false,
-            ..live(2, Some((2, 15)))
-        },
-    );
+    let m = Memory::example_fleet(4, 2, 2, 2);
     let clock = ManualClock::at(t("2026-12-07T10:00:00Z"));
     let runner = Runner::with_ports(
         capstan_policy::load(POLICY).unwrap(),

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use capstan_aws::{ErrorKind, Live, Notification, Resource};
+use capstan_aws::{ErrorKind, Notification};
 use capstan_policy::signal::{Signal, TickSignal};
 use capstan_runner::memory::{Fault, ManualClock, Memory, Op};
 use capstan_runner::{Clock, Delivery, Report, ResultOutcome, RunError, Runner, SequentialIds};
@@ -19,36 +19,9 @@ fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
-fn live(desired: u32, bounds: Option<(u32, u32)>, managed: bool) -> Live {
-    Live {
-        desired,
-        running: desired,
-        min: bounds.map(|b| b.0),
-        max: bounds.map(|b| b.1),
-        managed,
-    }
-}
-
 /// The example platform (as in `faults.rs`).
 fn world() -> Memory {
-    let m = Memory::new();
-    m.add(
-        Resource::ecs("main-cluster", "api-service"),
-        live(3, None, false),
-    );
-    m.add(
-        Resource::ecs("main-cluster", "frontend-service"),
-        live(2, None, false),
-    );
-    m.add(
-        Resource::ecs("main-cluster", "ai-service"),
-        live(4, Some((2, 30)), true),
-    );
-    m.add(
-        Resource::asg("aiwg-production-asg"),
-        live(3, Some((2, 15)), false),
-    );
-    m
+    Memory::example_fleet(3, 2, 4, 3)
 }
 
 struct Run {

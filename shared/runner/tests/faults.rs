@@ -25,10 +25,6 @@ fn ecs(service: &str) -> Resource {
     Resource::ecs("main-cluster", service)
 }
 
-fn asg() -> Resource {
-    Resource::asg("aiwg-production-asg")
-}
-
 fn live(desired: u32, bounds: Option<(u32, u32)>, managed: bool) -> Live {
     Live {
         desired,
@@ -42,12 +38,7 @@ fn live(desired: u32, bounds: Option<(u32, u32)>, managed: bool) -> Live {
 /// The example platform: api 3 and frontend 2 (plain ECS services), ai 4 (managed by target
 /// tracking, 2..30), web 3 (an Auto Scaling group, 2..15).
 fn world() -> Memory {
-    let m = Memory::new();
-    m.add(ecs("api-service"), live(3, None, false));
-    m.add(ecs("frontend-service"), live(2, None, false));
-    m.add(ecs("ai-service"), live(4, Some((2, 30)), true));
-    m.add(asg(), live(3, Some((2, 15)), false));
-    m
+    Memory::example_fleet(3, 2, 4, 3)
 }
 
 #[derive(Debug, Clone)]

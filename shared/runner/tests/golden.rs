@@ -13,7 +13,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use capstan_aws::{ErrorKind, Live, Notification, Resource};
+use capstan_aws::{ErrorKind, Notification, Resource};
 use capstan_policy::Signal;
 use capstan_runner::memory::{ManualClock, Memory};
 use capstan_runner::{Clock, Delivery, Report, RunError, Runner, SequentialIds};
@@ -30,10 +30,6 @@ fn api() -> Resource {
     Resource::ecs("main-cluster", "api-service")
 }
 
-fn ai() -> Resource {
-    Resource::ecs("main-cluster", "ai-service")
-}
-
 struct Run {
     memory: Memory,
     clock: ManualClock,
@@ -43,24 +39,7 @@ struct Run {
 /// The example policy's fleet at `now`: api at 4 tasks, frontend 2, ai 2 under target
 /// tracking, the web group at 3.
 fn run_at(now: &str) -> Run {
-    let memory = Memory::new();
-    let live = |desired, bounds: Option<(u32, u32)>, managed| Live {
-        desired,
-        running: desired,
-        min: bounds.map(|b| b.0),
-        max: bounds.map(|b| b.1),
-        managed,
-    };
-    memory.add(api(), live(4, None, false));
-    memory.add(
-        Resource::ecs("main-cluster", "frontend-service"),
-        live(2, None, false),
-    );
-    memory.add(ai(), live(2, Some((2, 30)), true));
-    memory.add(
-        Resource::asg("aiwg-production-asg"),
-        live(3, Some((2, 15)), false),
-    );
+    let memory = Memory::example_fleet(4, 2, 2, 3);
     let clock = ManualClock::at(t(now));
     let runner = Runner::with_ports(
         capstan_policy::load(POLICY).unwrap(),
