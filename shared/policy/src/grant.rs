@@ -138,25 +138,38 @@ fn arn_matches(pattern: &str, arn: &str) -> bool {
 }
 
 /// `*`/`?` matching of `text` by `pattern`; a `*` in `text` is matched by anything in the
-/// pattern that matches one or more characters (the UUID it stands for).
+/// pattern that matches one or more characters up to its next `:` (the UUID it stands for).
+/// Each (pattern, text) position is decided once, so a pattern of many `*` stays quadratic at
+/// worst rather than exponential.
 fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    match (pattern.first(), text.first()) {
+    let mut memo = vec![None; (pattern.len() + 1) * (text.len() + 1)];
+    glob_at(pattern, text, 0, 0, &mut memo)
+}
+
+fn glob_at(p: &[u8], t: &[u8], i: usize, j: usize, memo: &mut [Option<bool>]) -> bool {
+    let slot = i * (t.len() + 1) + j;
+    if let Some(known) = memo[slot] {
+        return known;
+    }
+    let matched = match (p.get(i), t.get(j)) {
         (None, None) => true,
         (Some(b'*'), _) => {
-            glob(&pattern[1..], text) || (!text.is_empty() && glob(pattern, &text[1..]))
+            glob_at(p, t, i + 1, j, memo) || (j < t.len() && glob_at(p, t, i, j + 1, memo))
         }
         (Some(_), Some(b'*')) => {
             // The target's UUID wildcard: the pattern's run up to its next ':' names one.
-            let end = pattern
+            let end = p[i..]
                 .iter()
                 .position(|&b| b == b':')
-                .unwrap_or(pattern.len());
-            end > 0 && glob(&pattern[end..], &text[1..])
+                .map_or(p.len(), |n| i + n);
+            end > i && glob_at(p, t, end, j + 1, memo)
         }
-        (Some(b'?'), Some(_)) => glob(&pattern[1..], &text[1..]),
-        (Some(p), Some(t)) => p == t && glob(&pattern[1..], &text[1..]),
+        (Some(b'?'), Some(_)) => glob_at(p, t, i + 1, j + 1, memo),
+        (Some(a), Some(b)) => a == b && glob_at(p, t, i + 1, j + 1, memo),
         _ => false,
-    }
+    };
+    memo[slot] = Some(matched);
+    matched
 }
 
 #[cfg(test)]
@@ -282,6 +295,21 @@ ceiling = 10
                 target: "workers".into(),
                 arn: None
             }]
+        );
+    }
+
+    #[test]
+    fn a_pattern_of_many_stars_is_decided() {
+        let targets = policy("");
+        // Backtracking without memory would try every way of splitting the text among the
+        // stars; decided position by position, it finishes and finds no match.
+        let many = format!("arn:aws:ecs:eu-west-1:111111111111:{}x", "*".repeat(40));
+        assert_eq!(ungranted(&targets, "eu-west-1", &[many]).len(), 2);
+        let ends = format!("arn:aws:ecs:eu-west-1:111111111111:{}api", "*".repeat(40));
+        assert_eq!(
+            ungranted(&targets, "eu-west-1", &[ends]).len(),
+            1,
+            "api is covered"
         );
     }
 
