@@ -939,12 +939,7 @@ impl Runner {
             Committed::Yes => receipt,
             Committed::Conflict => unreachable!("a commit without a record cannot conflict"),
             Committed::Failed { error, retryable } => {
-                let what = format!("state table: {error}");
-                return Err(if retryable {
-                    RunError::Transient(what)
-                } else {
-                    RunError::Denied(what)
-                });
+                return Err(RunError::state_table(&error, retryable));
             }
             Committed::Taken(stored) => match stored.state {
                 ReceiptState::Done => {

@@ -213,4 +213,15 @@ impl RunError {
             RunError::Denied(_) => "Denied",
         }
     }
+
+    /// A state-table write that failed: [`RunError::Transient`] when a retry may fix it,
+    /// [`RunError::Denied`] when the table refuses for good.
+    pub(crate) fn state_table(error: &str, retryable: bool) -> RunError {
+        let what = format!("state table: {error}");
+        if retryable {
+            RunError::Transient(what)
+        } else {
+            RunError::Denied(what)
+        }
+    }
 }
