@@ -3,7 +3,7 @@
 //! table's Slack items with the store's rules (usable once, unexpired, 5 posts per URL).
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -16,6 +16,34 @@ use chrono::{DateTime, Utc};
 
 use crate::job::Job;
 use crate::ports::{PostError, Queue, QueueError, Requests, Responder};
+use crate::{Parts, ACK_BUDGET, QUEUE_RESERVE};
+
+/// The in-memory Slack parts a test drives, each kept to read or program.
+#[derive(Clone, Default)]
+pub struct MemoryParts {
+    /// The work queue.
+    pub queue: Arc<MemoryQueue>,
+    /// The posts to `response_url`s.
+    pub responder: Arc<MemoryResponder>,
+    /// The confirmation requests and post marks.
+    pub requests: Arc<MemoryRequests>,
+}
+
+impl MemoryParts {
+    /// The handler's parts over these, verifying with `secret`, with the production budgets
+    /// and Slack's own `response_url`s only.
+    pub fn parts(&self, secret: &str) -> Parts {
+        Parts {
+            verifier: capstan_slack::Verifier::new(secret).into(),
+            queue: self.queue.clone(),
+            responder: self.responder.clone(),
+            requests: self.requests.clone(),
+            response_prefix: None,
+            ack_budget: ACK_BUDGET,
+            queue_reserve: QUEUE_RESERVE,
+        }
+    }
+}
 
 /// A queue in memory.
 #[derive(Default)]

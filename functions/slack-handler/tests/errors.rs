@@ -9,11 +9,10 @@ use std::sync::Arc;
 use capstan_function::{Diagnostic, Function, InvocationError};
 use capstan_runner::memory::{ManualClock, Memory};
 use capstan_runner::Runner;
-use capstan_slack::Verifier;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
-use slack_handler::memory::{MemoryQueue, MemoryRequests, MemoryResponder};
-use slack_handler::{Handler, Parts, ACK_BUDGET, QUEUE_RESERVE};
+use slack_handler::memory::MemoryParts;
+use slack_handler::Handler;
 
 const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 const POLICY: &str = r#"
@@ -44,18 +43,7 @@ fn runner() -> Runner {
 }
 
 fn handler() -> Handler {
-    Handler::with_parts(
-        runner(),
-        Parts {
-            verifier: Verifier::new(SECRET).into(),
-            queue: Arc::new(MemoryQueue::default()),
-            responder: Arc::new(MemoryResponder::default()),
-            requests: Arc::new(MemoryRequests::default()),
-            response_prefix: None,
-            ack_budget: ACK_BUDGET,
-            queue_reserve: QUEUE_RESERVE,
-        },
-    )
+    Handler::with_parts(runner(), MemoryParts::default().parts(SECRET))
 }
 
 /// True when `text` holds a run of exactly 12 digits (an account id).

@@ -12,14 +12,14 @@ use capstan_aws::{AwsError, ErrorKind, Live, Resource};
 use capstan_function::Function;
 use capstan_runner::memory::{ManualClock, Memory};
 use capstan_runner::{Runner, SequentialIds};
-use capstan_slack::{Message, ResponseUrl, Verifier};
+use capstan_slack::{Message, ResponseUrl};
 use capstan_store::slack::{Claim, ClaimError, PostSlot, PutRequestError, SlackRequest};
 use capstan_store::{LogEntry, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
-use slack_handler::memory::{MemoryQueue, MemoryRequests, MemoryResponder};
+use slack_handler::memory::{MemoryParts, MemoryQueue, MemoryRequests, MemoryResponder};
 use slack_handler::ports::{PostError, Requests, Responder};
-use slack_handler::{Handler, Job, Parts, ACK_BUDGET, QUEUE_RESERVE};
+use slack_handler::{Handler, Job, Parts};
 
 const SECRET: &str = "faults-secret";
 const POLICY: &str = r#"
@@ -194,17 +194,15 @@ fn run_with(armed: Option<(usize, Fault)>) -> Run {
     .with_ids(Arc::new(SequentialIds::default()))
     .with_metrics(false);
     let faulty = Arc::new(Faulty::new(armed));
-    let queue = Arc::new(MemoryQueue::default());
+    let slack = MemoryParts::default();
+    let queue = slack.queue.clone();
     let handler = Handler::with_parts(
         runner,
         Parts {
-            verifier: Verifier::new(SECRET).into(),
-            queue: queue.clone(),
+            // The responder and the table fail where the run arms them.
             responder: Arc::new(Slack(faulty.clone())),
             requests: Arc::new(Table(faulty.clone())),
-            response_prefix: None,
-            ack_budget: ACK_BUDGET,
-            queue_reserve: QUEUE_RESERVE,
+            ..slack.parts(SECRET)
         },
     );
     Run {

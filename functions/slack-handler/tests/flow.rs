@@ -12,8 +12,8 @@ use capstan_runner::{Runner, SequentialIds};
 use capstan_slack::{ResponseType, Verifier};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
-use slack_handler::memory::{MemoryQueue, MemoryRequests, MemoryResponder};
-use slack_handler::{Handler, Job, Parts, ACK_BUDGET, QUEUE_RESERVE};
+use slack_handler::memory::{MemoryParts, MemoryQueue, MemoryRequests, MemoryResponder};
+use slack_handler::{Handler, Job};
 
 const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 const HOOK: &str = "https://hooks.slack.com/commands/T0AAA111/1/abc";
@@ -83,27 +83,14 @@ fn world() -> World {
     let runner = Runner::with_ports(policy, memory.ports(), Arc::new(clock.clone()))
         .with_ids(Arc::new(SequentialIds::default()))
         .with_metrics(false);
-    let queue = Arc::new(MemoryQueue::default());
-    let responder = Arc::new(MemoryResponder::default());
-    let requests = Arc::new(MemoryRequests::default());
-    let handler = Handler::with_parts(
-        runner,
-        Parts {
-            verifier: Verifier::new(SECRET).into(),
-            queue: queue.clone(),
-            responder: responder.clone(),
-            requests: requests.clone(),
-            response_prefix: None,
-            ack_budget: ACK_BUDGET,
-            queue_reserve: QUEUE_RESERVE,
-        },
-    );
+    let slack = MemoryParts::default();
+    let handler = Handler::with_parts(runner, slack.parts(SECRET));
     World {
         memory,
         clock,
-        queue,
-        responder,
-        requests,
+        queue: slack.queue,
+        responder: slack.responder,
+        requests: slack.requests,
         handler,
         verifier: Verifier::new(SECRET),
         messages: 0,

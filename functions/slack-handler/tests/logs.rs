@@ -11,11 +11,10 @@ use capstan_function::testing::Captured;
 use capstan_function::Function;
 use capstan_runner::memory::{ManualClock, Memory};
 use capstan_runner::{Runner, SequentialIds};
-use capstan_slack::Verifier;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
-use slack_handler::memory::{MemoryQueue, MemoryRequests, MemoryResponder};
-use slack_handler::{Handler, Parts, ACK_BUDGET, QUEUE_RESERVE};
+use slack_handler::memory::{MemoryParts, MemoryQueue, MemoryResponder};
+use slack_handler::Handler;
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -54,24 +53,12 @@ fn world(now: DateTime<Utc>) -> World {
     .with_ids(Arc::new(SequentialIds::default()))
     .with_metrics(false)
     .with_policy_version("7");
-    let queue = Arc::new(MemoryQueue::default());
-    let responder = Arc::new(MemoryResponder::default());
-    let handler = Handler::with_parts(
-        runner,
-        Parts {
-            verifier: Verifier::new(SECRET).into(),
-            queue: queue.clone(),
-            responder: responder.clone(),
-            requests: Arc::new(MemoryRequests::default()),
-            response_prefix: None,
-            ack_budget: ACK_BUDGET,
-            queue_reserve: QUEUE_RESERVE,
-        },
-    );
+    let slack = MemoryParts::default();
+    let handler = Handler::with_parts(runner, slack.parts(SECRET));
     World {
         handler,
-        queue,
-        responder,
+        queue: slack.queue,
+        responder: slack.responder,
     }
 }
 
